@@ -1,0 +1,91 @@
+"""Dataset statistics that set the model's normalisation: E0s, neighbour count, scales."""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Sequence, Union
+
+import numpy as np
+
+from mlip_gnn.data.configuration import Configuration
+from mlip_gnn.data.errors import DataError
+from mlip_gnn.data.graph import SpeciesTable
+
+__all__ = ["reference_energies", "interaction_energy_per_atom", "force_rms",
+           "average_num_neighbours"]
+
+
+def _composition(configs: Sequence[Configuration], species: SpeciesTable) -> np.ndarray:
+    counts = np.zeros((len(configs), len(species)))
+    for row, conf in enumerate(configs):
+        idx = species.index(conf.atomic_numbers, conf.source)
+        counts[row] = np.bincount(idx, minlength=len(species))
+    return counts
+
+
+def reference_energies(configs: Sequence[Configuration], species: SpeciesTable,
+                       method: Union[str, Mapping[int, float]] = "least_squares"
+                       ) -> Dict[int, float]:
+    """Per-species reference energies E0 (eV), keyed by atomic number.
+
+    ``method`` is ``"least_squares"`` (fit E ≈ Σ_s n_s E0_s over the labelled frames),
+    ``"isolated"`` (frames of one atom with config_type ``isolated_atom`` or no periodic
+    neighbours), or a mapping atomic number → eV that must cover every species.
+    """
+    if isinstance(method, Mapping):
+        missing = [z for z in species.atomic_numbers if z not in method]
+        if missing:
+            raise DataError(f"reference energies given for {sorted(method)} but the data "
+                            f"also has atomic numbers {missing}")
+        return {z: float(method[z]) for z in species.atomic_numbers}
+    if method == "isolated":
+        found: Dict[int, float] = {}
+        for conf in configs:
+            if conf.num_atoms == 1 and conf.energy is not None and not conf.pbc.any():
+                found[int(conf.atomic_numbers[0])] = conf.energy
+        missing = [z for z in species.atomic_numbers if z not in found]
+        if missing:
+            raise DataError(f"e0s='isolated' but no isolated-atom frame (one atom, no PBC, "
+                            f"with energy) for atomic numbers {missing}")
+        return {z: found[z] for z in species.atomic_numbers}
+    if method != "least_squares":
+        raise ValueError(f"unknown E0 method {method!r}; use 'least_squares', 'isolated' "
+                         "or a mapping")
+    labelled = [c for c in configs if c.energy is not None]
+    if not labelled:
+        raise DataError("cannot fit reference energies: no frame has an energy")
+    counts = _composition(labelled, species)
+    energies = np.array([c.energy for c in labelled])
+    # min-norm least squares: well defined even when compositions are collinear
+    e0, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    return {z: float(e) for z, e in zip(species.atomic_numbers, e0)}
+
+
+def interaction_energy_per_atom(configs: Sequence[Configuration], species: SpeciesTable,
+                                e0s: Mapping[int, float]) -> np.ndarray:
+    """(E - Σ E0) / n for every frame with an energy, eV/atom."""
+    e0 = np.array([e0s[z] for z in species.atomic_numbers])
+    out = []
+    for conf in configs:
+        if conf.energy is not None:
+            idx = species.index(conf.atomic_numbers, conf.source)
+            out.append((conf.energy - e0[idx].sum()) / conf.num_atoms)
+    return np.array(out)
+
+
+def force_rms(configs: Sequence[Configuration]) -> float:
+    """Root mean square of all force components, eV/Å (0 when no frame has forces)."""
+    sq, n = 0.0, 0
+    for conf in configs:
+        if conf.forces is not None:
+            sq += float(np.square(conf.forces).sum())
+            n += conf.forces.size
+    return float(np.sqrt(sq / n)) if n else 0.0
+
+
+def average_num_neighbours(graphs: Sequence[Mapping]) -> float:
+    """Mean number of neighbours within r_max per atom over a set of graphs."""
+    from mlip_gnn.data import keys
+
+    edges = sum(int(g[keys.EDGE_INDEX].shape[1]) for g in graphs)
+    atoms = sum(int(g[keys.POSITIONS].shape[0]) for g in graphs)
+    return edges / max(atoms, 1)

@@ -1,0 +1,57 @@
+"""Typed builder: hyperparameters and dataset statistics → :class:`Potential`."""
+
+from typing import Dict, List, Mapping, Optional
+
+import torch
+
+from mlip_gnn.model.potential import Potential
+
+__all__ = ["build_model", "DTYPES"]
+
+DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+
+def build_model(*, species: List[int], r_max: float = 5.0,
+                e0s: Optional[Mapping[int, float]] = None, avg_num_neighbors: float = 10.0,
+                scale: float = 1.0, shift: float = 0.0, num_layers: int = 2,
+                num_channels: int = 32, max_ell: int = 2, hidden_ell: int = 1,
+                correlation: int = 2, num_bessel: int = 8, envelope_p: int = 6,
+                radial_mlp: Optional[List[int]] = None, zbl: bool = False,
+                dtype: str = "float32", seed: Optional[int] = None) -> Potential:
+    """Build a potential for the given species (atomic numbers, any order).
+
+    ``e0s`` maps atomic number → isolated-atom reference energy (eV, default 0);
+    ``dtype`` is ``"float32"`` or ``"float64"``. The global default dtype is not touched:
+    the model is built and then cast. ``seed`` makes the initial weights reproducible.
+    All arguments are plain Python values, so they can be stored in a checkpoint and the
+    model rebuilt from it.
+    """
+    species = sorted(int(z) for z in species)
+    if not species:
+        raise ValueError("build_model: 'species' must list at least one atomic number")
+    if dtype not in DTYPES:
+        raise ValueError(f"build_model: dtype {dtype!r} not in {sorted(DTYPES)}")
+    if not 0 <= hidden_ell <= max_ell:
+        raise ValueError(f"build_model: hidden_ell={hidden_ell} must be in 0..max_ell "
+                         f"({max_ell})")
+    if correlation < 1:
+        raise ValueError(f"build_model: correlation={correlation} must be >= 1")
+    if avg_num_neighbors <= 0.0:
+        raise ValueError(f"build_model: avg_num_neighbors={avg_num_neighbors} must be > 0")
+    e0s = dict(e0s or {})
+    e0_list = [float(e0s.get(z, 0.0)) for z in species]
+    generator_state = None
+    if seed is not None:
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+    try:
+        model = Potential(species=species, r_max=r_max, e0s=e0_list, scale=scale,
+                          shift=shift, avg_num_neighbors=avg_num_neighbors,
+                          num_layers=num_layers, num_channels=num_channels,
+                          max_ell=max_ell, hidden_ell=hidden_ell, correlation=correlation,
+                          num_bessel=num_bessel, envelope_p=envelope_p,
+                          radial_mlp=list(radial_mlp or [64, 64]), zbl=zbl)
+    finally:
+        if generator_state is not None:
+            torch.random.set_rng_state(generator_state)
+    return model.to(DTYPES[dtype])

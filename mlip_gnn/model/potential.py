@@ -1,0 +1,149 @@
+"""The potential: atomic graph → per-atom energies → energy, forces, virial, stress."""
+
+from typing import Dict, List, Optional
+
+import torch
+from e3nn import o3
+from e3nn.util.jit import compile_mode
+
+from mlip_gnn.data import keys
+from mlip_gnn.model.derivatives import (forces_from_edge_gradients, stress_from_virial,
+                                        virial_from_edge_gradients)
+from mlip_gnn.nn import (BesselBasis, BodyOrderProduct, GatedUpdate, Interaction,
+                         PolynomialEnvelope, ScalarReadout, ZBLRepulsion, natural_irreps)
+
+__all__ = ["Potential"]
+
+
+@compile_mode("script")
+class _Layer(torch.nn.Module):
+    """Message passing, body-order product and gated residual update; readout of scalars."""
+
+    def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, irreps_sh: o3.Irreps,
+                 num_bessel: int, radial_mlp: List[int], avg_num_neighbors: float,
+                 correlation: int, num_species: int, readout_hidden: int):
+        super().__init__()
+        self.interaction = Interaction(irreps_in, irreps_sh, irreps_out, num_bessel,
+                                       radial_mlp, avg_num_neighbors)
+        self.product = BodyOrderProduct(irreps_out, correlation, num_species)
+        self.update = GatedUpdate(irreps_in, irreps_out, irreps_out)
+        self.readout = ScalarReadout(irreps_out, readout_hidden)
+
+    def forward(self, h: torch.Tensor, species: torch.Tensor, edge_attrs: torch.Tensor,
+                edge_feats: torch.Tensor, sender: torch.Tensor, receiver: torch.Tensor):
+        a = self.interaction(h, edge_attrs, edge_feats, sender, receiver)  # [n, irreps_out]
+        b = self.product(a, species)
+        h = self.update(b, h)
+        return h, self.readout(h)
+
+
+class Potential(torch.nn.Module):
+    """E(3)-equivariant message-passing potential (NequIP ↔ MACE, set by ``correlation``).
+
+    E_i = scale[z_i] · Σ_t readout_t(h_i^t) + shift[z_i] + E0[z_i] (+ ZBL), E = Σ_i E_i.
+    Forces and stress are autograd derivatives of E (see :mod:`mlip_gnn.model.derivatives`).
+    Build it with :func:`mlip_gnn.model.build_model`.
+    """
+
+    def __init__(self, species: List[int], r_max: float, e0s: List[float],
+                 scale: float, shift: float, avg_num_neighbors: float, num_layers: int,
+                 num_channels: int, max_ell: int, hidden_ell: int, correlation: int,
+                 num_bessel: int, envelope_p: int, radial_mlp: List[int], zbl: bool):
+        super().__init__()
+        num_species = len(species)
+        self.atomic_numbers: List[int] = list(species)
+        self.r_max = float(r_max)
+        self.use_zbl = bool(zbl)
+
+        self.embedding = torch.nn.Embedding(num_species, num_channels)
+        self.radial_basis = BesselBasis(r_max, num_bessel)
+        self.envelope = PolynomialEnvelope(r_max, envelope_p)
+        irreps_sh = o3.Irreps.spherical_harmonics(max_ell)
+        self.spherical_harmonics = o3.SphericalHarmonics(irreps_sh, normalize=True,
+                                                         normalization="component")
+        layers = []
+        irreps_in = o3.Irreps(f"{num_channels}x0e")
+        for t in range(num_layers):
+            last = t == num_layers - 1
+            # the last layer feeds only the scalar readout, so it keeps only scalars
+            irreps_out = natural_irreps(num_channels, 0 if last else hidden_ell)
+            layers.append(_Layer(irreps_in, irreps_out, irreps_sh, num_bessel, radial_mlp,
+                                 avg_num_neighbors, correlation, num_species,
+                                 readout_hidden=16 if last else 0))
+            irreps_in = irreps_out
+        self.layers = torch.nn.ModuleList(layers)
+        self.zbl = ZBLRepulsion(species) if zbl else None
+
+        self.register_buffer("e0", torch.tensor(e0s, dtype=torch.float64))  # [S] eV
+        self.register_buffer("scale", torch.full((num_species,), float(scale),
+                                                 dtype=torch.float64))  # [S] eV
+        self.register_buffer("shift", torch.full((num_species,), float(shift),
+                                                 dtype=torch.float64))  # [S] eV
+
+    def atomic_energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
+                        edge_index: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies [n] eV from edge vectors [e, 3] Å, species [n], edges [2, e]."""
+        sender = edge_index[0]
+        receiver = edge_index[1]
+        lengths = torch.linalg.norm(edge_vectors, dim=-1)  # [e]
+        edge_feats = self.radial_basis(lengths) * self.envelope(lengths).unsqueeze(-1)
+        edge_attrs = self.spherical_harmonics(edge_vectors)  # [e, (max_ell+1)²]
+        h = self.embedding(species)  # [n, C]
+        energy = torch.zeros(species.shape[0], dtype=edge_vectors.dtype,
+                             device=edge_vectors.device)
+        for layer in self.layers:
+            h, e_layer = layer(h, species, edge_attrs, edge_feats, sender, receiver)
+            energy = energy + e_layer
+        energy = self.scale[species] * energy + self.shift[species] + self.e0[species]
+        zbl = self.zbl
+        if zbl is not None:
+            pair = zbl(species[sender], species[receiver], lengths)  # [e]
+            energy = energy.index_add(0, receiver, pair)
+        return energy
+
+    def forward(self, data: Dict[str, torch.Tensor], compute_forces: bool = True,
+                compute_stress: bool = False, training: bool = False
+                ) -> Dict[str, torch.Tensor]:
+        """Energy [g], atomic energies [n]; forces [n, 3], virial and stress [g, 3, 3] on
+        request. ``training`` keeps the graph of the derivatives for a force loss."""
+        positions = data[keys.POSITIONS]
+        species = data[keys.SPECIES]
+        edge_index = data[keys.EDGE_INDEX]
+        cell = data[keys.CELL]
+        batch = data[keys.BATCH]
+        num_graphs = cell.shape[0]
+        sender = edge_index[0]
+        receiver = edge_index[1]
+        shifts = data[keys.EDGE_CELL_SHIFT]
+        edge_graph = batch[sender]  # [e]
+        edge_vectors = (positions[receiver] - positions[sender]
+                        + torch.einsum("ei,eij->ej", shifts, cell[edge_graph]))
+        need_grad = compute_forces or compute_stress
+        if need_grad:
+            # a leaf of its own: pair forces dE/dr_ij come straight from autograd
+            edge_vectors = edge_vectors.detach().requires_grad_(True)
+
+        atomic = self.atomic_energies(edge_vectors, species, edge_index)  # [n]
+        energy = torch.zeros(num_graphs, dtype=atomic.dtype, device=atomic.device)
+        energy = energy.index_add(0, batch, atomic)
+        out: Dict[str, torch.Tensor] = {keys.TOTAL_ENERGY: energy,
+                                        keys.ATOMIC_ENERGIES: atomic}
+        if not need_grad:
+            return out
+
+        grads: List[Optional[torch.Tensor]] = torch.autograd.grad(
+            [energy.sum()], [edge_vectors], create_graph=training, allow_unused=True)
+        edge_grad = grads[0]
+        if edge_grad is None:  # no edges at all
+            edge_grad = torch.zeros_like(edge_vectors)
+        out[keys.EDGE_FORCES] = edge_grad
+        if compute_forces:
+            out[keys.FORCES] = forces_from_edge_gradients(edge_grad, edge_index,
+                                                          positions.shape[0])
+        if compute_stress:
+            virial = virial_from_edge_gradients(edge_grad, edge_vectors, edge_graph,
+                                                num_graphs)
+            stress, _ = stress_from_virial(virial, cell)
+            out[keys.VIRIAL] = virial
+            out[keys.STRESS] = stress
+        return out

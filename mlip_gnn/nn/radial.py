@@ -1,0 +1,47 @@
+"""Radial basis and smooth cutoff envelope for edge lengths."""
+
+import math
+
+import torch
+
+__all__ = ["BesselBasis", "PolynomialEnvelope"]
+
+
+class BesselBasis(torch.nn.Module):
+    """sqrt(2/r_max) · sin(nπ r / r_max) / r, n = 1..num_basis (Gasteiger et al., DimeNet).
+
+    Input [e] Å, output [e, num_basis]. Finite at r → 0 only in the limit; edges of
+    length zero are rejected by the neighbour list.
+    """
+
+    def __init__(self, r_max: float, num_basis: int = 8):
+        super().__init__()
+        self.r_max = float(r_max)
+        self.prefactor = math.sqrt(2.0 / self.r_max)
+        self.register_buffer("frequencies",
+                             math.pi / self.r_max * torch.arange(1, num_basis + 1).double())
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        r = r.unsqueeze(-1)  # [e, 1]
+        return self.prefactor * torch.sin(self.frequencies * r) / r
+
+
+class PolynomialEnvelope(torch.nn.Module):
+    """u(x) = 1 - (p+1)(p+2)/2 x^p + p(p+2) x^(p+1) - p(p+1)/2 x^(p+2), x = r / r_max.
+
+    Goes to zero at r_max with p-1 continuous derivatives (Gasteiger et al., DimeNet),
+    so energies and forces are smooth when an atom crosses the cutoff. Zero beyond r_max.
+    """
+
+    def __init__(self, r_max: float, p: int = 6):
+        super().__init__()
+        self.r_max = float(r_max)
+        self.p = float(p)
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        x = r / self.r_max  # [e]
+        p = self.p
+        u = (1.0 - (p + 1.0) * (p + 2.0) / 2.0 * torch.pow(x, p)
+             + p * (p + 2.0) * torch.pow(x, p + 1.0)
+             - p * (p + 1.0) / 2.0 * torch.pow(x, p + 2.0))
+        return u * (x < 1.0).to(u.dtype)
