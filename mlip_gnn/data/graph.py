@@ -41,7 +41,7 @@ class SpeciesTable:
         return idx
 
     @classmethod
-    def from_configurations(cls, configs: Sequence[Configuration]) -> "SpeciesTable":
+    def from_configurations(cls, configs: Sequence[Configuration]) -> SpeciesTable:
         return cls(np.unique(np.concatenate([c.atomic_numbers for c in configs])))
 
 

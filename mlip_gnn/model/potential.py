@@ -21,12 +21,12 @@ class _Layer(torch.nn.Module):
 
     def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, irreps_sh: o3.Irreps,
                  num_bessel: int, radial_mlp: List[int], avg_num_neighbors: float,
-                 correlation: int, num_species: int, readout_hidden: int):
+                 correlation: int, num_species: int, readout_hidden: int, residual: bool):
         super().__init__()
         self.interaction = Interaction(irreps_in, irreps_sh, irreps_out, num_bessel,
                                        radial_mlp, avg_num_neighbors)
         self.product = BodyOrderProduct(irreps_out, correlation, num_species)
-        self.update = GatedUpdate(irreps_in, irreps_out, irreps_out)
+        self.update = GatedUpdate(irreps_in, irreps_out, irreps_out, residual)
         self.readout = ScalarReadout(irreps_out, readout_hidden)
 
     def forward(self, h: torch.Tensor, species: torch.Tensor, edge_attrs: torch.Tensor,
@@ -69,7 +69,7 @@ class Potential(torch.nn.Module):
             irreps_out = natural_irreps(num_channels, 0 if last else hidden_ell)
             layers.append(_Layer(irreps_in, irreps_out, irreps_sh, num_bessel, radial_mlp,
                                  avg_num_neighbors, correlation, num_species,
-                                 readout_hidden=16 if last else 0))
+                                 readout_hidden=16 if last else 0, residual=t > 0))
             irreps_in = irreps_out
         self.layers = torch.nn.ModuleList(layers)
         self.zbl = ZBLRepulsion(species) if zbl else None

@@ -101,10 +101,16 @@ class BodyOrderProduct(torch.nn.Module):
 
 @compile_mode("script")
 class GatedUpdate(torch.nn.Module):
-    """h' = Gate(W B) + W_skip h: gated nonlinearity (Weiler et al. 2018) and a residual."""
+    """h' = Gate(W B) + W_skip h: gated nonlinearity (Weiler et al. 2018) and a residual.
 
-    def __init__(self, irreps_in: o3.Irreps, irreps_b: o3.Irreps, irreps_out: o3.Irreps):
+    Without ``residual`` (the first layer, whose input is the species embedding) an atom
+    with no neighbours gets h' = 0, so its energy is exactly its reference energy.
+    """
+
+    def __init__(self, irreps_in: o3.Irreps, irreps_b: o3.Irreps, irreps_out: o3.Irreps,
+                 residual: bool = True):
         super().__init__()
+        self.residual = residual
         scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l == 0])
         gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0])
         gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps("")
@@ -114,7 +120,10 @@ class GatedUpdate(torch.nn.Module):
         self.skip = o3.Linear(irreps_in, self.gate.irreps_out)
 
     def forward(self, b: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return self.gate(self.linear(b)) + self.skip(h)
+        out = self.gate(self.linear(b))
+        if self.residual:
+            out = out + self.skip(h)
+        return out
 
 
 @compile_mode("script")

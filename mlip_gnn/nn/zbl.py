@@ -24,8 +24,6 @@ COVALENT_RADII: List[float] = [
 ]
 
 _COULOMB = 14.399645478425668  # e²/(4πε0), eV·Å
-_PHI_C = (0.18175, 0.50986, 0.28022, 0.02817)
-_PHI_D = (3.19980, 0.94229, 0.40290, 0.20162)
 
 
 class ZBLRepulsion(torch.nn.Module):
@@ -36,6 +34,7 @@ class ZBLRepulsion(torch.nn.Module):
 
     def __init__(self, atomic_numbers: List[int]):
         super().__init__()
+        self.coulomb = _COULOMB
         for z in atomic_numbers:
             if not 1 <= z < len(COVALENT_RADII):
                 raise ValueError(f"ZBL has no covalent radius for atomic number {z}")
@@ -49,10 +48,9 @@ class ZBLRepulsion(torch.nn.Module):
         z_j = self.z[species_j]
         a = 0.46850 / (torch.pow(z_i, 0.23) + torch.pow(z_j, 0.23))  # screening length, Å
         x = r / a
-        phi = torch.zeros_like(r)
-        for c, d in zip(_PHI_C, _PHI_D):
-            phi = phi + c * torch.exp(-d * x)
-        energy = _COULOMB * z_i * z_j / r * phi
+        phi = (0.18175 * torch.exp(-3.19980 * x) + 0.50986 * torch.exp(-0.94229 * x)
+               + 0.28022 * torch.exp(-0.40290 * x) + 0.02817 * torch.exp(-0.20162 * x))
+        energy = self.coulomb * z_i * z_j / r * phi
         # C² switch from 1 at 0.8 r_c to 0 at r_c, r_c = sum of covalent radii
         r_c = self.radius[species_i] + self.radius[species_j]
         t = ((r - 0.8 * r_c) / (0.2 * r_c)).clamp(0.0, 1.0)

@@ -1,0 +1,38 @@
+"""YAML → validated, typed configuration (stdlib + PyYAML only).
+
+>>> cfg = config_from_dict({"data": {"train": "train.xyz"}})
+>>> cfg.data.train, cfg.model.num_layers
+(['train.xyz'], 2)
+"""
+
+from ._validate import ConfigError
+from .loader import config_from_dict, config_hash, config_to_dict, load_config, save_config
+from .schema import (
+    Config,
+    DataConfig,
+    KeysConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    OutputConfig,
+    StageConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "KeysConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "OutputConfig",
+    "StageConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "config_hash",
+    "config_to_dict",
+    "load_config",
+    "save_config",
+]

@@ -1,0 +1,248 @@
+"""The configuration schema: one keyword-only dataclass per YAML section.
+
+Each field's annotation says what it may hold, ``setting`` gives its default, docstring
+(with unit) and range; ``_cross_check`` holds the rules that involve more than one field.
+Build instances with ``config_from_dict`` / ``load_config``, which validate; constructing
+them directly does not.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ._elements import ELEMENT_SYMBOLS
+from ._validate import ConfigError, Section, closest, dotted, setting
+
+AUTO = Literal["auto"]
+
+
+@dataclass(kw_only=True)
+class KeysConfig(Section):
+    """Names of the labels in the data files; null means: do not read that label."""
+
+    energy: str | None = setting("energy", "total energy, eV")
+    forces: str | None = setting("forces", "per-atom forces, eV/Å")
+    stress: str | None = setting("stress", "stress, eV/Å³, ASE sign (positive = tensile)")
+    virial: str | None = setting("virial", "virial, eV (used when stress is absent)")
+    weight: str | None = setting("config_weight", "per-frame weight in the loss, unitless")
+    config_type: str | None = setting("config_type", "frame label for per-type metrics")
+
+
+@dataclass(kw_only=True)
+class DataConfig(Section):
+    """Where the data is and how it is batched."""
+
+    train: list[str] = setting(doc="training file(s), any format ASE reads", one_or_many=True)
+    valid: list[str] | None = setting(
+        None, "validation file(s); null: split off train", one_or_many=True
+    )
+    test: list[str] | None = setting(
+        None, "test file(s), evaluated after training", one_or_many=True
+    )
+    valid_fraction: float = setting(
+        0.1, "fraction of train held out when valid is null", gt=0, lt=1
+    )
+    split_seed: int | None = setting(None, "seed of the train/valid split; null: top-level seed")
+    keys: KeysConfig = setting(factory=KeysConfig, doc="label names in the files")
+    r_max: float = setting(5.0, "cutoff radius, Å", gt=0)
+    batch_size: int = setting(4, "training frames per batch", ge=1)
+    valid_batch_size: int | None = setting(
+        None, "validation frames per batch; null: batch_size", ge=1
+    )
+    e0s: Literal["least_squares", "isolated"] | dict[str, float] = setting(
+        "least_squares",
+        "reference atomic energies: least squares fit on train, isolated-atom frames in "
+        "train, or a mapping element symbol -> eV",
+    )
+    num_workers: int = setting(0, "DataLoader worker processes; 0: load in the main process", ge=0)
+
+    def _cross_check(self, where: str) -> None:
+        for name in ("train", "valid", "test"):
+            files = getattr(self, name)
+            if files is not None and (not files or "" in files):
+                raise ConfigError(
+                    f"{dotted(where, name)}: got {files!r}; must name at least "
+                    "one file and no empty path",
+                    field=dotted(where, name),
+                )
+        if isinstance(self.e0s, dict):
+            for symbol in self.e0s:
+                if symbol not in ELEMENT_SYMBOLS:
+                    close = closest(symbol, ELEMENT_SYMBOLS)
+                    hint = f"; did you mean {close!r}?" if close else ""
+                    path = dotted(where, "e0s")
+                    raise ConfigError(
+                        f"{path}: key {symbol!r} is not an element symbol{hint} "
+                        "(keys must be symbols such as 'H', 'Si')",
+                        field=path,
+                    )
+
+
+@dataclass(kw_only=True)
+class ModelConfig(Section):
+    """Architecture: one family from NequIP-like (correlation 1) to MACE-like (2-3)."""
+
+    num_layers: int = setting(2, "message-passing layers", ge=1, le=8)
+    num_channels: int = setting(32, "feature channels per irrep", ge=1)
+    max_ell: int = setting(2, "max L of the edge spherical harmonics", ge=0, le=4)
+    hidden_ell: int = setting(1, "max L of the node features (<= max_ell)", ge=0)
+    correlation: int = setting(
+        2, "body order of the product: 1 two-body, 2-3 many-body", ge=1, le=3
+    )
+    num_bessel: int = setting(8, "radial Bessel basis functions", ge=1)
+    envelope_p: int = setting(6, "exponent p of the polynomial cutoff envelope", ge=2)
+    radial_mlp: list[int] = setting(
+        factory=lambda: [64, 64], doc="hidden widths of the radial MLP", ge=1
+    )
+    avg_num_neighbors: AUTO | float = setting(
+        "auto", "message normalisation; auto: mean neighbour count of train", gt=0
+    )
+    scale: AUTO | float = setting(
+        "auto", "energy scale, eV; auto: RMS of train forces (eV/Å)", gt=0
+    )
+    shift: AUTO | float = setting(
+        "auto", "per-atom energy shift, eV; auto: mean per-atom energy after E0s"
+    )
+    zbl: bool = setting(False, "add ZBL screened-nuclear repulsion at short range")
+
+    def _cross_check(self, where: str) -> None:
+        if self.hidden_ell > self.max_ell:
+            path = dotted(where, "hidden_ell")
+            raise ConfigError(
+                f"{path}: got {self.hidden_ell}; must be <= "
+                f"{dotted(where, 'max_ell')} ({self.max_ell})",
+                field=path,
+            )
+
+
+@dataclass(kw_only=True)
+class StageConfig(Section):
+    """From epoch ``epoch`` on, replace the given loss weights / learning rate."""
+
+    epoch: int = setting(doc="0-based epoch at which the stage starts", ge=1)
+    energy_weight: float | None = setting(None, "null: unchanged", ge=0)
+    forces_weight: float | None = setting(None, "null: unchanged", ge=0)
+    stress_weight: float | None = setting(None, "null: unchanged", ge=0)
+    lr: float | None = setting(None, "learning rate; null: unchanged", gt=0)
+
+
+@dataclass(kw_only=True)
+class LossConfig(Section):
+    """Weighted sum of energy-per-atom, force and stress errors."""
+
+    kind: Literal["mse", "huber"] = setting("mse", "error function of every term")
+    huber_delta: float = setting(0.01, "Huber transition, in the unit of each term", gt=0)
+    energy_weight: float = setting(1.0, "weight of the energy-per-atom term", ge=0)
+    forces_weight: float = setting(10.0, "weight of the force term", ge=0)
+    stress_weight: float = setting(0.0, "weight of the stress term", ge=0)
+    stages: list[StageConfig] = setting(factory=list, doc="weight / lr changes during training")
+
+    def _cross_check(self, where: str) -> None:
+        weights = [self.energy_weight, self.forces_weight, self.stress_weight]
+        if not any(weights):
+            raise ConfigError(
+                f"{where}: energy_weight, forces_weight and stress_weight are "
+                "all 0; at least one must be > 0",
+                field=where,
+            )
+        for i, stage in enumerate(self.stages):
+            path = f"{dotted(where, 'stages')}[{i}]"
+            if i and stage.epoch <= self.stages[i - 1].epoch:
+                raise ConfigError(
+                    f"{path}.epoch: got {stage.epoch}; stage epochs must be "
+                    f"strictly increasing (previous: {self.stages[i - 1].epoch})",
+                    field=f"{path}.epoch",
+                )
+            new = [stage.energy_weight, stage.forces_weight, stage.stress_weight]
+            weights = [old if n is None else n for old, n in zip(weights, new, strict=True)]
+            if not any(weights):
+                raise ConfigError(f"{path}: leaves every loss weight at 0", field=path)
+
+
+@dataclass(kw_only=True)
+class OptimConfig(Section):
+    """Optimizer, learning-rate schedule, EMA and gradient clipping."""
+
+    optimizer: Literal["adam", "adamw"] = setting("adam", "adam, or adamw (decoupled weight decay)")
+    lr: float = setting(0.005, "initial learning rate", gt=0)
+    weight_decay: float = setting(0.0, "L2 (adam) or decoupled (adamw) weight decay", ge=0)
+    amsgrad: bool = setting(True, "use the AMSGrad variant")
+    scheduler: Literal["plateau", "cosine", "none"] = setting(
+        "plateau", "lr schedule: reduce on plateau, cosine decay, or constant"
+    )
+    plateau_factor: float = setting(0.8, "lr multiplier when validation stalls", gt=0, lt=1)
+    plateau_patience: int = setting(20, "validation rounds without improvement", ge=0)
+    min_lr: float = setting(0.0, "lower bound of the learning rate", ge=0)
+    warmup_epochs: int = setting(0, "epochs of linear lr warm-up", ge=0)
+    ema_decay: float | None = setting(0.99, "EMA of the weights; null: no EMA", ge=0, lt=1)
+    grad_clip: float | None = setting(10.0, "max gradient norm; null: no clipping", gt=0)
+
+    def _cross_check(self, where: str) -> None:
+        if self.min_lr > self.lr:
+            path = dotted(where, "min_lr")
+            raise ConfigError(
+                f"{path}: got {self.min_lr}; must be <= {dotted(where, 'lr')} ({self.lr})",
+                field=path,
+            )
+
+
+@dataclass(kw_only=True)
+class TrainConfig(Section):
+    """When to validate, checkpoint and stop."""
+
+    max_epochs: int = setting(100, "epochs to train", ge=1)
+    max_time_minutes: float | None = setting(None, "wall-time limit, minutes; null: none", gt=0)
+    early_stopping_patience: int | None = setting(
+        None, "validation rounds without improvement before stopping", ge=1
+    )
+    valid_interval: int = setting(1, "epochs between validations", ge=1)
+    best_metric: Literal[
+        "energy_mae",
+        "energy_rmse",
+        "forces_mae",
+        "forces_rmse",
+        "stress_mae",
+        "stress_rmse",
+        "loss",
+    ] = setting("forces_rmse", "validation metric that picks the best model")
+    checkpoint_interval: int = setting(1, "epochs between checkpoints", ge=1)
+    max_bad_steps: int = setting(10, "NaN/Inf losses tolerated before stopping", ge=1)
+
+
+@dataclass(kw_only=True)
+class OutputConfig(Section):
+    """Where and what to write."""
+
+    run_dir: str = setting("runs/default", "run directory (checkpoints, logs, config copy)")
+    tensorboard: bool = setting(True, "write TensorBoard logs")
+    progress: bool = setting(True, "show a progress bar")
+    keep_checkpoints: int = setting(2, "periodic checkpoints kept besides best/last", ge=1)
+
+
+@dataclass(kw_only=True)
+class Config(Section):
+    """A whole training run. Only ``data.train`` is required."""
+
+    seed: int = setting(0, "seed of every random number generator")
+    device: str = setting(
+        "auto",
+        "where to run",
+        pattern=r"auto|cpu|cuda(:\d+)?",
+        allowed="'auto', 'cpu', 'cuda' or 'cuda:N'",
+    )
+    dtype: Literal["float32", "float64"] = setting("float32", "model precision")
+    tf32: bool = setting(False, "allow TF32 matmuls on Ampere+ GPUs")
+    data: DataConfig = setting(doc="data section with at least 'train'")
+    model: ModelConfig = setting(factory=ModelConfig, doc="architecture")
+    loss: LossConfig = setting(factory=LossConfig, doc="loss terms and stages")
+    optim: OptimConfig = setting(factory=OptimConfig, doc="optimizer and schedule")
+    train: TrainConfig = setting(factory=TrainConfig, doc="training loop")
+    output: OutputConfig = setting(factory=OutputConfig, doc="outputs")
+
+    def _cross_check(self, where: str) -> None:
+        keys = self.data.keys
+        if self.loss.stress_weight > 0 and keys.stress is None and keys.virial is None:
+            raise ConfigError(
+                "loss.stress_weight > 0 but data.keys.stress and "
+                "data.keys.virial are both null; set one of them",
+                field="loss.stress_weight",
+            )
