@@ -200,11 +200,10 @@ def _coerce_union(tp: Any, value: Any, where: str, meta: Mapping[str, Any]) -> A
 def _coerce_number(tp: type, value: Any, where: str, meta: Mapping[str, Any]) -> Any:
     # bool is a subclass of int in Python but never a number in a config.
     accepted = (int,) if tp is int else (int, float)
+    if tp is float and isinstance(value, str) and _YAML11_FLOAT_STRING.fullmatch(value):
+        value = float(value)  # "1e-3": a number that YAML 1.1 reads as a string
     if isinstance(value, bool) or not isinstance(value, accepted):
-        hint = ""
-        if tp is float and isinstance(value, str) and _YAML11_FLOAT_STRING.fullmatch(value):
-            hint = f"YAML reads {value} as a string; write it with a dot, e.g. 1.0e-3"
-        raise _Mismatch(where, tp.__name__, value, hint=hint)
+        raise _Mismatch(where, tp.__name__, value)
     value = tp(value)  # int -> float for float fields, so 1 and 1.0 save and hash alike
     if not math.isfinite(value):
         raise ConfigError(f"{where}: got {value!r}; must be a finite number", field=where)

@@ -110,19 +110,19 @@ class GatedUpdate(torch.nn.Module):
     def __init__(self, irreps_in: o3.Irreps, irreps_b: o3.Irreps, irreps_out: o3.Irreps,
                  residual: bool = True):
         super().__init__()
-        self.residual = residual
         scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l == 0])
         gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0])
         gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps("")
         self.gate = e3nn_nn.Gate(scalars, [torch.nn.functional.silu],
                                  gates, [torch.sigmoid] if gated.num_irreps else [], gated)
         self.linear = o3.Linear(irreps_b, self.gate.irreps_in)
-        self.skip = o3.Linear(irreps_in, self.gate.irreps_out)
+        self.skip = o3.Linear(irreps_in, self.gate.irreps_out) if residual else None
 
     def forward(self, b: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         out = self.gate(self.linear(b))
-        if self.residual:
-            out = out + self.skip(h)
+        skip = self.skip
+        if skip is not None:
+            out = out + skip(h)
         return out
 
 

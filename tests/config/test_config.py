@@ -201,7 +201,7 @@ def test_unknown_key_in_override_suggests_nearest(tmp_path):
         ({"tf32": "yes"}, "tf32", "'yes'", "bool"),
         ({"model": {"radial_mlp": [32, "x"]}}, "model.radial_mlp[1]", "'x'", "int"),
         ({"data": {"train": 5}}, "data.train", "5", "str or list of str"),
-        ({"optim": {"lr": "1e-3"}}, "optim.lr", "'1e-3'", "write it with a dot"),
+        ({"optim": {"lr": "fast"}}, "optim.lr", "'fast'", "float"),
         ({"model": [1]}, "model", "[1]", "mapping"),
     ],
 )
@@ -209,6 +209,13 @@ def test_wrong_type_is_an_error_naming_field_value_and_type(sections, field, sho
     d = {**minimal(), **sections}
     msg = error_of(d)
     assert f"{field}: got" in msg and shown in msg and expected in msg
+
+
+def test_exponent_without_dot_is_a_float(tmp_path):
+    """YAML 1.1 reads 1e-3 as a string; for a float field it can only mean the number."""
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {train: a.xyz}\noptim: {lr: 1e-3}\n")
+    assert load_config(path).optim.lr == 1e-3
 
 
 def test_int_is_accepted_for_float_fields():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import collate, graph_of, make_model, random_cluster, random_crystal
+from model_support import collate, graph_of, make_model, random_cluster, random_crystal
 from e3nn.util.jit import script
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import evaluate, make_model, random_cluster, random_crystal
+from model_support import evaluate, make_model, random_cluster, random_crystal
 
 H = 1e-5  # central differences: truncation ~H², round-off ~1e-16·E/H
 

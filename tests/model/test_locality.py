@@ -5,7 +5,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk
-from conftest import R_MAX, collate, evaluate, graph_of, make_model, random_cluster, \
+from model_support import R_MAX, collate, evaluate, graph_of, make_model, random_cluster, \
     random_crystal
 
 TOL = dict(rtol=1e-10, atol=1e-10)

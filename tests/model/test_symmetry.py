@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import evaluate, make_model, random_cluster, random_crystal
+from model_support import evaluate, make_model, random_cluster, random_crystal
 from scipy.spatial.transform import Rotation
 
 VARIANTS = [(c, ell) for c in (1, 2, 3) for ell in (1, 2)]

@@ -1,0 +1,47 @@
+# Two commands on a fresh machine:  make quickstart   and   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+RUN_DIR ?= runs/quickstart
+DATA := data/generated/cu_emt.xyz
+
+.PHONY: help venv test test-all lint quickstart data bench clean
+
+help:
+	@echo "make quickstart  create .venv, install, generate the Cu/EMT data, train, print errors"
+	@echo "make test        create .venv and run the test suite (slow tests: make test-all)"
+	@echo "make lint        ruff"
+	@echo "make bench       speed benchmark (see benchmarks/README.md)"
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -c constraints.txt torch
+	$(PIP) install -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check mlip_gnn tests benchmarks scripts
+
+$(DATA): | venv
+	$(PY) scripts/make_quickstart_data.py $(DATA)
+
+data: $(DATA)
+
+quickstart: venv $(DATA)
+	$(VENV)/bin/mlip-gnn train configs/quickstart.yaml --set output.run_dir=$(RUN_DIR)
+
+bench: venv
+	$(PY) benchmarks/bench_speed.py
+
+clean:
+	rm -rf $(VENV) runs data/generated

@@ -1,0 +1,63 @@
+"""``mlip-gnn evaluate MODEL DATA...``: error tables, JSON and parity plots."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
+HELP = "errors of a model on labelled data (tables, JSON, parity plots)"
+DESCRIPTION = """\
+Evaluate a model (exported file, checkpoint or run directory) on labelled structure files
+(any format ASE reads). Prints MAE and RMSE of the energy per atom (meV/atom), force
+components (meV/Å) and stress components (meV/Å³), overall and per config_type, and of the
+forces per element; writes OUT_DIR/metrics.json, OUT_DIR/errors.txt and
+OUT_DIR/parity_{energy,forces,stress}.png. Frames without a label are left out of that
+label's figures. All input is checked before anything is written; exit status 2 means bad
+input (the message names file, frame and field)."""
+
+# the fields of mlip_gnn.data.KeyMap, spelled out so that --help need not import torch
+KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type"]
+
+
+def _key_map_item(text: str):
+    name, sep, value = text.partition("=")
+    if not sep or name not in KEY_FIELDS or not value:
+        raise argparse.ArgumentTypeError(
+            f"--key-map: got {text!r}; expected LABEL=NAME with LABEL one of {KEY_FIELDS} "
+            "(NAME 'none' skips that label)")
+    return name, None if value.lower() in ("none", "null") else value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="exported file, checkpoint or run dir")
+    parser.add_argument("data", metavar="DATA", nargs="+", help="labelled structure file(s)")
+    parser.add_argument("--key-map", metavar="LABEL=NAME", nargs="+", type=_key_map_item,
+                        default=[], help="where labels live, e.g. energy=REF_energy "
+                        "forces=REF_forces stress=REF_stress")
+    parser.add_argument("-o", "--output", default="evaluation", metavar="OUT_DIR",
+                        help="output directory (default: evaluation)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--no-ema", action="store_true",
+                        help="checkpoints: use the raw weights instead of the EMA")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlip_gnn.calculators import Committee
+    from mlip_gnn.cli.export import report_error
+    from mlip_gnn.data import KeyMap, read_many
+    from mlip_gnn.evaluation import error_report, format_report, predict_frames, write_outputs
+    from mlip_gnn.export import ModelFileError
+
+    key_map = KeyMap(**dict(args.key_map))
+    configs = read_many(args.data, key_map)  # DataError → exit 2 before anything runs
+    try:
+        committee = Committee(args.model, device=args.device, use_ema=not args.no_ema)
+    except ModelFileError as exc:
+        return report_error("evaluate", exc)
+    frames = predict_frames(committee, configs)
+    report = {**error_report(frames), "data": list(args.data)}
+    print(format_report(report))
+    out = write_outputs(report, frames, args.output, model=args.model)
+    print(f"wrote {out}/metrics.json, errors.txt and parity plots")
+    return 0

@@ -1,0 +1,62 @@
+"""``mlip-gnn export RUN_DIR_OR_CHECKPOINT -o model.pt``: self-contained TorchScript file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run", "report_error"]
+
+HELP = "export a trained model to a self-contained TorchScript file"
+DESCRIPTION = """\
+Write the model of a run directory (its best.pt, else last.pt) or of a checkpoint as one
+TorchScript file that loads with torch.jit.load alone (no mlip_gnn needed):
+
+    model = torch.jit.load("model.pt")
+    out = model(positions, atomic_numbers, edge_index, cell_shifts, cell, True)
+    # out: energy, atomic_energies, forces, edge_forces, stress, virial (Å, eV, eV/Å, eV/Å³)
+    pair = model.pair_forward(edge_vectors, atomic_numbers, edge_index, num_local)
+    # pair: energy, atomic_energies, edge_forces (dE/dr_ij), virial (for LAMMPS ML-IAP)
+
+The file carries its metadata as the extra file metadata.json and as attributes
+(atomic_numbers, symbols, r_max, model_dtype, metadata_json): species, cutoff, dtype,
+reference energies E0, units, package version, training config and its hash, model
+arguments. The EMA weights are exported when the checkpoint has them (--no-ema: the raw
+weights). The file is written atomically. Exit status 2 means bad input."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="RUN_DIR_OR_CHECKPOINT",
+                        help="run directory or checkpoint (best.pt, last.pt)")
+    parser.add_argument("-o", "--output", required=True, help="TorchScript file to write")
+    parser.add_argument("--device", default="cpu", help="device the exported tensors live on: "
+                        "cpu or cuda[:N] (default cpu; torch.jit.load(map_location=...) "
+                        "can move it later)")
+    parser.add_argument("--dtype", choices=["float32", "float64"],
+                        help="precision of the exported model (default: the trained one)")
+    parser.add_argument("--no-ema", action="store_true",
+                        help="export the raw weights instead of their moving average")
+
+
+def report_error(command: str, exc: BaseException) -> int:
+    """Print a user error the way ``mlip-gnn`` does (no traceback); return exit status 2."""
+    message = " ".join(str(exc).split())
+    print(textwrap.fill(f"mlip-gnn {command}: error: {message}", width=100,
+                        break_long_words=False, break_on_hyphens=False), file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlip_gnn.export import ModelFileError, export_model, read_metadata
+
+    try:
+        path = export_model(args.source, args.output, device=args.device, dtype=args.dtype,
+                            use_ema=not args.no_ema)
+    except ModelFileError as exc:
+        return report_error("export", exc)
+    meta = read_metadata(path)
+    print(f"wrote {path}: species {meta['symbols']}, r_max {meta['r_max']} Å, "
+          f"{meta['dtype']}, device {args.device}, EMA {meta.get('ema')}, "
+          f"config hash {meta.get('config_hash')}")
+    return 0

@@ -1,0 +1,120 @@
+"""Training loss: a weighted sum of energy-per-atom, force and stress terms.
+
+Each term is a small function ``(pred, ref, elementwise) -> scalar`` that honours the
+per-frame label masks (``keys.ENERGY_WEIGHT`` ...) and per-config weights
+(``keys.WEIGHT``); :class:`WeightedLoss` combines terms with weights that training stages
+may change. A term is the weighted mean over the *labelled* entries of the batch:
+
+    L_E = Σ_g w_g m_g ℓ((E_g - Ê_g) / N_g) / Σ_g m_g                       (eV/atom)²
+    L_F = Σ_i Σ_c w_g(i) m_g(i) ℓ(F_ic - F̂_ic) / (3 Σ_i m_g(i))            (eV/Å)²
+    L_S = Σ_g Σ_ab w_g m_g ℓ(σ_gab - σ̂_gab) / (9 Σ_g m_g)                   (eV/Å³)²
+
+with ℓ the squared error or the Huber function. A batch with no labelled entry for a term
+contributes zero for it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Dict, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mlip_gnn.data import keys
+
+__all__ = ["Elementwise", "ELEMENTWISE", "elementwise_loss", "energy_per_atom_term",
+           "forces_term", "stress_term", "TERMS", "WeightedLoss"]
+
+Graph = Mapping[str, Tensor]
+#: ``(pred, ref) -> per-element loss`` with the shape of its inputs
+Elementwise = Callable[[Tensor, Tensor], Tensor]
+
+
+def _squared(pred: Tensor, ref: Tensor) -> Tensor:
+    return torch.square(pred - ref)
+
+
+def _huber(pred: Tensor, ref: Tensor, delta: float) -> Tensor:
+    return F.huber_loss(pred, ref, reduction="none", delta=delta)
+
+
+#: loss kind → factory taking the Huber ``delta`` (ignored by ``mse``)
+ELEMENTWISE: Dict[str, Callable[[float], Elementwise]] = {
+    "mse": lambda delta: _squared,
+    "huber": lambda delta: functools.partial(_huber, delta=delta),
+}
+
+
+def elementwise_loss(kind: str, huber_delta: float = 0.01) -> Elementwise:
+    """The per-element loss named ``kind`` (one of :data:`ELEMENTWISE`)."""
+    try:
+        return ELEMENTWISE[kind](huber_delta)
+    except KeyError:
+        raise ValueError(f"unknown loss kind {kind!r}; valid: {sorted(ELEMENTWISE)}") from None
+
+
+def _masked_mean(values: Tensor, weight: Tensor, mask: Tensor, per_item: int) -> Tensor:
+    """Σ weight·mask·values / (per_item · Σ mask); 0 when nothing is labelled."""
+    denom = mask.sum() * per_item
+    total = (values * (weight * mask).reshape(-1, *([1] * (values.dim() - 1)))).sum()
+    return total / denom.clamp(min=1.0)
+
+
+def energy_per_atom_term(pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
+    num_atoms = ref[keys.NUM_ATOMS].to(pred[keys.TOTAL_ENERGY].dtype)  # [g]
+    values = elementwise(pred[keys.TOTAL_ENERGY] / num_atoms,
+                         ref[keys.TOTAL_ENERGY] / num_atoms)  # [g]
+    return _masked_mean(values, ref[keys.WEIGHT], ref[keys.ENERGY_WEIGHT], 1)
+
+
+def forces_term(pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
+    batch = ref[keys.BATCH]  # [n]
+    values = elementwise(pred[keys.FORCES], ref[keys.FORCES])  # [n, 3]
+    return _masked_mean(values, ref[keys.WEIGHT][batch], ref[keys.FORCES_WEIGHT][batch], 3)
+
+
+def stress_term(pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
+    values = elementwise(pred[keys.STRESS], ref[keys.STRESS])  # [g, 3, 3]
+    return _masked_mean(values, ref[keys.WEIGHT], ref[keys.STRESS_WEIGHT], 9)
+
+
+#: term name (as in the config's ``<name>_weight``) → term function
+TERMS: Dict[str, Callable[[Graph, Graph, Elementwise], Tensor]] = {
+    "energy": energy_per_atom_term,
+    "forces": forces_term,
+    "stress": stress_term,
+}
+
+
+class WeightedLoss:
+    """Σ_t weight_t · term_t. Terms with weight 0 are not evaluated, so a model need not
+    predict stress when ``stress`` has weight 0."""
+
+    def __init__(self, weights: Mapping[str, float], elementwise: Elementwise):
+        self.elementwise = elementwise
+        self.weights: Dict[str, float] = {}
+        self.set_weights(weights)
+
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        unknown = sorted(set(weights) - set(TERMS))
+        if unknown:
+            raise ValueError(f"unknown loss terms {unknown}; valid: {sorted(TERMS)}")
+        self.weights.update({name: float(w) for name, w in weights.items()})
+
+    @property
+    def needs_stress(self) -> bool:
+        return self.weights.get("stress", 0.0) > 0.0
+
+    def terms(self, pred: Graph, ref: Graph) -> Dict[str, Tensor]:
+        """Unweighted value of every active term."""
+        return {name: TERMS[name](pred, ref, self.elementwise)
+                for name, w in self.weights.items() if w > 0.0}
+
+    def __call__(self, pred: Graph, ref: Graph) -> Tensor:
+        terms = self.terms(pred, ref)
+        total = sum(self.weights[name] * value for name, value in terms.items())
+        if not terms:  # every weight is zero: a differentiable zero keeps the loop simple
+            total = pred[keys.TOTAL_ENERGY].sum() * 0.0
+        return total

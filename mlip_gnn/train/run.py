@@ -1,0 +1,290 @@
+"""``train(cfg)``: one training run from a validated config, resumable.
+
+Resume rules (documented in the CLI help too):
+
+- ``resume=None`` and ``output.run_dir`` holds a checkpoint written with the same config
+  (same :func:`config_hash`): the run continues from it automatically.
+- ``resume=None`` and the checkpoint came from a different config: :class:`RunDirError`
+  listing the differences; pass ``resume=run_dir`` to continue anyway, or pick a new
+  ``output.run_dir``.
+- ``resume=RUN_DIR``: continue the run in RUN_DIR with the given config (``output.run_dir``
+  becomes RUN_DIR). Model architecture and dataset statistics always come from the
+  checkpoint; other changes (``train.max_epochs``, loss weights, ...) take effect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import torch
+from torch import nn
+
+import mlip_gnn
+from mlip_gnn.config import ConfigError, config_hash, config_to_dict, save_config
+from mlip_gnn.data import GraphDataset, SpeciesTable
+from mlip_gnn.train import distributed as dist
+from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_writable,
+                                       load_checkpoint)
+from mlip_gnn.train.data_setup import (DTYPES, ResumableSampler, ShardSampler,
+                                       build_model_from_kwargs, make_loader, model_kwargs,
+                                       read_splits)
+from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
+from mlip_gnn.train.monitor import Monitor, log_to
+from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
+from mlip_gnn.train.rng import seed_everything
+from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule
+from mlip_gnn.train.signals import StopRequest
+from mlip_gnn.train.trainer import LoopSettings, Trainer
+
+__all__ = ["TrainResult", "train", "resolve_device", "CHECKPOINT_FORMAT", "TEST_METRICS_FILE"]
+
+CHECKPOINT_FORMAT = 1
+TEST_METRICS_FILE = "test_metrics.json"
+_log = logging.getLogger("mlip_gnn.train")
+ModelFactory = Callable[..., nn.Module]
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    stop_reason: str  # "max_epochs", "early stopping", "time limit", "signal SIGTERM", ...
+    epochs_done: int
+    best_epoch: int
+    best_value: float
+    test_metrics: Optional[Dict[str, Dict[str, float]]] = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_reason.startswith("signal") or self.stop_reason == "time limit"
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: the GPU of this local rank if CUDA is available, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device: got {name!r} but CUDA is not available on this machine; "
+                          "use 'cpu' or 'auto'", field="device")
+    return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+
+
+@contextlib.contextmanager
+def _tf32(enabled: bool) -> Iterator[None]:
+    """TF32 matmuls / convolutions on or off for the run; the previous flags come back."""
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def _flatten(d: Any, prefix: str = "") -> Dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: Dict[str, Any] = {}
+    for key, value in d.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _differences(old: dict, new: dict, limit: int = 6) -> List[str]:
+    a, b = _flatten(old), _flatten(new)
+    diffs = [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+             if a.get(k) != b.get(k)]
+    return diffs[:limit] + ([f"... {len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
+def _resume_state(cfg, manager: CheckpointManager, explicit: bool) -> Optional[dict]:
+    if not explicit and not manager.has_checkpoint():
+        return None
+    state, path = manager.load_latest()
+    diffs = _differences(state.get("config", {}), config_to_dict(cfg))
+    if state.get("config_hash") != config_hash(cfg) and not explicit:
+        raise RunDirError(
+            f"{manager.run_dir} already holds a run with a different config ("
+            + "; ".join(diffs) + "). To continue that run with this config, pass "
+            f"--resume {manager.run_dir}; to start a new run, set another output.run_dir "
+            "(e.g. --set output.run_dir=runs/new).")
+    if diffs:
+        _log.warning("resuming with a changed config: %s", "; ".join(diffs))
+    _log.info("resuming from %s: epoch %d, step %d", path, state["loop"]["epoch"],
+              state["loop"]["step_in_epoch"])
+    return state
+
+
+def _check_best_metric(cfg, valid) -> None:
+    quantity = cfg.train.best_metric.split("_")[0]
+    labelled = {"energy": lambda c: c.energy is not None, "forces": lambda c: c.forces is not None,
+                "stress": lambda c: c.stress is not None, "loss": lambda c: True}[quantity]
+    if not any(labelled(c) for c in valid):
+        raise ConfigError(f"train.best_metric: got {cfg.train.best_metric!r} but no validation "
+                          f"frame has a {quantity} label; choose another metric",
+                          field="train.best_metric")
+
+
+def _loaders(cfg, splits, species, r_max: float, dtype: torch.dtype, info):
+    sets = {name: GraphDataset(getattr(splits, name), r_max, species, dtype)
+            for name in ("train", "valid")}
+    train_sampler = ResumableSampler(sets["train"], info.world_size, info.rank, cfg.seed)
+    workers = cfg.data.num_workers
+    valid_batch = cfg.data.valid_batch_size or cfg.data.batch_size
+    train_loader = make_loader(sets["train"], cfg.data.batch_size, train_sampler, workers)
+    valid_loader = (make_loader(sets["valid"], valid_batch,
+                                ShardSampler(sets["valid"], info.world_size, info.rank), workers)
+                    if len(sets["valid"]) else None)
+    return sets["train"], train_loader, valid_loader
+
+
+def _test(cfg, trainer: Trainer, setup, info) -> dict:
+    """Best model on the test set, overall and per config type."""
+    splits, species, dtype = setup.splits, setup.species, setup.dtype
+    r_max = setup.kwargs["r_max"]
+    best = trainer.checkpoints.best
+    if best.exists():
+        trainer.module.load_state_dict(load_checkpoint(best)["model"])
+    else:
+        trainer.module.load_state_dict(trainer.inference_weights())
+    groups = {"all": splits.test}
+    types = sorted({conf.config_type for conf in splits.test})
+    if len(types) > 1:
+        groups.update({t: [c for c in splits.test if c.config_type == t] for t in types})
+    batch = cfg.data.valid_batch_size or cfg.data.batch_size
+    rows = {}
+    for name, configs in groups.items():
+        dataset = GraphDataset(configs, r_max, species, dtype)
+        loader = make_loader(dataset, batch, ShardSampler(dataset, info.world_size, info.rank))
+        rows[name] = trainer.evaluate(loader, use_ema=False)
+    trainer.monitor.table(f"test set ({len(splits.test)} frames), best model", rows)
+    if dist.is_main():
+        path = trainer.checkpoints.run_dir / TEST_METRICS_FILE
+        path.write_text(json.dumps({"best_epoch": trainer.state.best_epoch, "units": {
+            "energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}, "metrics": rows},
+            indent=2))
+    return rows
+
+
+def train(cfg, *, resume: Optional[str] = None,
+          model_factory: Optional[ModelFactory] = None) -> TrainResult:
+    """Train as ``cfg`` says; see the module docstring for how resuming works.
+
+    ``model_factory`` builds the model from the stored builder kwargs (default:
+    :func:`mlip_gnn.model.build_model`).
+    """
+    if resume is not None:
+        run_dir = str(Path(resume).resolve())
+        cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, run_dir=run_dir))
+    info = dist.detect()
+    device = resolve_device(cfg.device, info.local_rank)
+    dist.init_process_group(info, device)
+    try:
+        with _tf32(cfg.tf32), StopRequest() as stop:
+            return _train(cfg, resume is not None, model_factory, info, device, stop)
+    finally:
+        dist.shutdown()
+
+
+@dataclasses.dataclass
+class _Setup:
+    """Data, model and its builder arguments of a run (fresh or resumed)."""
+
+    splits: Any
+    species: SpeciesTable
+    kwargs: Dict[str, Any]
+    dtype: torch.dtype
+    model: nn.Module
+    train_loader: Any
+    valid_loader: Any
+
+
+def _setup(cfg, state: Optional[dict], info, factory, device) -> _Setup:
+    """Read the data and build the model; on resume species, r_max, dtype and statistics
+    come from the checkpoint's builder arguments."""
+    seed_everything(cfg.seed)
+    splits = read_splits(cfg)
+    _check_best_metric(cfg, splits.valid)
+    kwargs = state["model_kwargs"] if state else None
+    species = SpeciesTable(kwargs["species"] if kwargs else
+                           SpeciesTable.from_configurations(splits.train).atomic_numbers)
+    r_max = kwargs["r_max"] if kwargs else cfg.data.r_max
+    dtype = DTYPES[kwargs["dtype"] if kwargs else cfg.dtype]
+    train_set, train_loader, valid_loader = _loaders(cfg, splits, species, r_max, dtype, info)
+    kwargs = kwargs or model_kwargs(cfg, splits.train, species, train_set.graphs)
+    model = build_model_from_kwargs(kwargs, factory).to(device)
+    return _Setup(splits, species, kwargs, dtype, model, train_loader, valid_loader)
+
+
+def _optimisation(cfg, model: nn.Module):
+    """EMA, optimiser, lr schedule, loss stages and loss from the config."""
+    o = cfg.optim
+    ema = ExponentialMovingAverage(model, o.ema_decay) if o.ema_decay else None
+    optimizer = build_optimizer(o.optimizer, model.parameters(), o.lr, o.weight_decay,
+                                o.amsgrad)
+    lr_schedule = LRSchedule(optimizer, o.scheduler, o.lr, o.min_lr, o.warmup_epochs,
+                             cfg.train.max_epochs, o.plateau_factor, o.plateau_patience)
+    weights = {"energy": cfg.loss.energy_weight, "forces": cfg.loss.forces_weight,
+               "stress": cfg.loss.stress_weight}
+    stages = StageSchedule(weights, [Stage.from_mapping(s) for s in cfg.loss.stages])
+    loss = WeightedLoss(weights, elementwise_loss(cfg.loss.kind, cfg.loss.huber_delta))
+    return dict(ema=ema, optimizer=optimizer, lr_schedule=lr_schedule, stages=stages, loss=loss)
+
+
+def _train(cfg, explicit_resume, factory, info, device, stop) -> TrainResult:
+    run_dir = Path(cfg.output.run_dir)
+    main = info.rank == 0
+    if main:
+        check_writable(run_dir)
+    dist.barrier()
+    with log_to(run_dir if main else None, console=main):
+        manager = CheckpointManager(run_dir)
+        state = _resume_state(cfg, manager, explicit_resume)
+        setup = _setup(cfg, state, info, factory, device)
+        if main:
+            save_config(cfg, run_dir / "config.yaml")
+        loop = state["loop"] if state else {}
+        monitor = Monitor(run_dir, enabled=main, tensorboard=cfg.output.tensorboard,
+                          progress=cfg.output.progress, max_epochs=cfg.train.max_epochs,
+                          resume_epoch=loop.get("epoch", 0),
+                          resume_step=loop.get("global_step", 0))
+        metadata = {"format": CHECKPOINT_FORMAT, "version": mlip_gnn.__version__,
+                    "model_kwargs": setup.kwargs, "config": config_to_dict(cfg),
+                    "config_hash": config_hash(cfg)}
+        try:
+            trainer = Trainer(model=dist.wrap_model(setup.model, device),
+                              **_optimisation(cfg, setup.model),
+                              train_loader=setup.train_loader, valid_loader=setup.valid_loader,
+                              settings=LoopSettings.from_config(cfg), monitor=monitor,
+                              checkpoints=manager, device=device, dtype=setup.dtype, stop=stop,
+                              metadata=metadata)
+            if state:
+                trainer.load_state_dict(state)
+            return _fit(cfg, trainer, setup, info)
+        finally:
+            monitor.close()
+
+
+def _fit(cfg, trainer: Trainer, setup: _Setup, info) -> TrainResult:
+    monitor, splits, run_dir = trainer.monitor, setup.splits, trainer.checkpoints.run_dir
+    monitor.info("training on %s (%s, %d process(es)): %d train / %d valid / %d test frames, "
+                 "species %s, %d parameters, run dir %s", trainer.device, setup.kwargs["dtype"],
+                 info.world_size, len(splits.train), len(splits.valid), len(splits.test),
+                 setup.kwargs["species"], sum(p.numel() for p in setup.model.parameters()),
+                 run_dir)
+    reason = trainer.fit()
+    s = trainer.state
+    result = TrainResult(run_dir, reason, s.epoch, s.best_epoch, s.best_value)
+    if result.interrupted:
+        monitor.info("stopped (%s) at epoch %d step %d; checkpoint written. Continue with: "
+                     "mlip-gnn train <config> --resume %s", reason, s.epoch, s.step_in_epoch,
+                     run_dir)
+        return result
+    monitor.info("training finished (%s) after %d epochs; best %s %.6g at epoch %d", reason,
+                 result.epochs_done, cfg.train.best_metric, result.best_value, result.best_epoch)
+    if splits.test:
+        result.test_metrics = _test(cfg, trainer, setup, info)
+    return result

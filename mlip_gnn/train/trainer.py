@@ -1,0 +1,300 @@
+"""The training loop: epochs of optimiser steps, validation, best model, stopping rules.
+
+Epochs are numbered from 0 (as ``loss.stages[].epoch`` in the config). Everything the loop
+needs to continue exactly where it stopped is in :meth:`Trainer.state_dict`; the data order
+is a function of (seed, epoch), so a resumed run sees the same batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from mlip_gnn.data import keys, to_device
+from mlip_gnn.train import distributed as dist
+from mlip_gnn.train.checkpoint import CheckpointManager
+from mlip_gnn.train.loss import WeightedLoss
+from mlip_gnn.train.metrics import MetricAccumulator
+from mlip_gnn.train.monitor import Monitor
+from mlip_gnn.train.optim import ExponentialMovingAverage, clip_gradients
+from mlip_gnn.train.rng import rng_state, set_rng_state
+from mlip_gnn.train.schedule import LRSchedule, StageSchedule
+from mlip_gnn.train.signals import StopRequest
+
+__all__ = ["LoopSettings", "LoopState", "Trainer", "TrainingDiverged"]
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised when more optimiser steps than ``train.max_bad_steps`` had a NaN/Inf loss or
+    gradient norm."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSettings:
+    max_epochs: int
+    best_metric: str = "loss"
+    valid_interval: int = 1
+    checkpoint_interval: int = 1
+    early_stopping_patience: Optional[int] = None
+    max_time_s: Optional[float] = None
+    max_bad_steps: int = 10
+    grad_clip: Optional[float] = None
+    keep_checkpoints: int = 2
+
+    @classmethod
+    def from_config(cls, cfg) -> LoopSettings:
+        t = cfg.train
+        return cls(max_epochs=t.max_epochs, best_metric=t.best_metric,
+                   valid_interval=t.valid_interval, checkpoint_interval=t.checkpoint_interval,
+                   early_stopping_patience=t.early_stopping_patience,
+                   max_time_s=None if t.max_time_minutes is None else 60.0 * t.max_time_minutes,
+                   max_bad_steps=t.max_bad_steps, grad_clip=cfg.optim.grad_clip,
+                   keep_checkpoints=cfg.output.keep_checkpoints)
+
+
+@dataclasses.dataclass
+class LoopState:
+    """The loop's counters; saved in every checkpoint."""
+
+    epoch: int = 0  # epoch in progress (or next to run)
+    step_in_epoch: int = 0  # optimiser steps (batches) already done in that epoch
+    global_step: int = 0
+    bad_steps: int = 0  # skipped steps with a NaN/Inf loss or gradient, whole run
+    best_value: float = math.inf
+    best_epoch: int = -1
+    rounds_since_best: int = 0  # validations without improvement
+    stage_index: int = -1  # last loss stage applied; -1: initial weights
+    epoch_elapsed_s: float = 0.0  # time spent in the epoch in progress before a stop
+
+
+class Trainer:
+    """Runs epochs until ``max_epochs``, early stopping, the time limit or a stop signal."""
+
+    def __init__(self, *, model: nn.Module, loss: WeightedLoss,
+                 optimizer: torch.optim.Optimizer, lr_schedule: LRSchedule,
+                 stages: StageSchedule, ema: Optional[ExponentialMovingAverage],
+                 train_loader: DataLoader, valid_loader: Optional[DataLoader],
+                 settings: LoopSettings, monitor: Monitor, checkpoints: CheckpointManager,
+                 device: torch.device, dtype: torch.dtype, stop: StopRequest,
+                 metadata: Mapping[str, Any]):
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.lr_schedule, self.stages, self.ema = lr_schedule, stages, ema
+        self.train_loader, self.valid_loader = train_loader, valid_loader
+        self.settings, self.monitor, self.checkpoints = settings, monitor, checkpoints
+        self.device, self.dtype, self.stop = device, dtype, stop
+        self.metadata = dict(metadata)  # model kwargs, config, version: copied to checkpoints
+        self.state = LoopState()
+        self.train_metrics = MetricAccumulator(device)
+        self._started = time.monotonic()
+
+    # ----------------------------------------------------------------- state
+    @property
+    def module(self) -> nn.Module:
+        return dist.unwrap_model(self.model)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {
+            **self.metadata,
+            "epoch": self.state.epoch,
+            "loop": dataclasses.asdict(self.state),
+            "model": self.module.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_schedule": self.lr_schedule.state_dict(),
+            "loss_weights": dict(self.loss.weights),
+            "train_sums": self.train_metrics.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.module.load_state_dict(state["model"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr_schedule.load_state_dict(state["lr_schedule"])
+        self.loss.set_weights(state["loss_weights"])
+        self.train_metrics.load_state_dict(state["train_sums"])
+        self.state = LoopState(**state["loop"])
+        set_rng_state(state["rng"])
+
+    def inference_weights(self) -> Dict[str, torch.Tensor]:
+        """The weights to use for prediction: the EMA when there is one."""
+        if self.ema is not None:
+            return {k: v.detach().cpu().clone() for k, v in self.ema.shadow.items()}
+        return {k: v.detach().cpu().clone() for k, v in self.module.state_dict().items()}
+
+    # ----------------------------------------------------------------- steps
+    def _forward(self, model: nn.Module, batch, training: bool):
+        has_stress = bool((batch[keys.STRESS_WEIGHT] > 0).any())
+        return model(batch, compute_forces=True,
+                     compute_stress=self.loss.needs_stress or has_stress, training=training)
+
+    def _step(self, batch) -> tuple:
+        """One optimiser step; skipped (and counted) when the loss or gradient is not finite."""
+        batch = to_device(batch, self.device, self.dtype)
+        self.optimizer.zero_grad(set_to_none=True)
+        out = self._forward(self.model, batch, training=True)
+        loss = self.loss(out, batch)
+        loss.backward()
+        grad_norm = clip_gradients(self.model.parameters(), self.settings.grad_clip)
+        bad = ~(torch.isfinite(loss.detach()) & torch.isfinite(grad_norm.to(loss.device)))
+        if dist.world_size() > 1:  # every rank must skip the same steps
+            bad = dist.all_reduce_max(bad.to(torch.float32)) > 0
+        if bool(bad):
+            self._skip_step(float(loss.detach()), float(grad_norm))
+            return float("nan"), float(grad_norm)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.module)
+        self.train_metrics.update(out, batch, loss)
+        return float(loss.detach()), float(grad_norm)
+
+    def _skip_step(self, loss: float, grad_norm: float) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.bad_steps += 1
+        s = self.state
+        self.monitor.warning("epoch %d step %d: non-finite loss (%s) or gradient norm (%s); "
+                             "step skipped (%d of at most %d)", s.epoch, s.step_in_epoch,
+                             loss, grad_norm, s.bad_steps, self.settings.max_bad_steps)
+        if s.bad_steps > self.settings.max_bad_steps:
+            raise TrainingDiverged(
+                f"training stopped: {s.bad_steps} optimiser steps had a NaN or Inf loss or "
+                f"gradient (train.max_bad_steps = {self.settings.max_bad_steps}). Lower "
+                "optim.lr, set optim.grad_clip, or check the data for outliers; the last "
+                f"good checkpoint is in {self.checkpoints.run_dir}.")
+
+    def _stop_reason(self) -> Optional[str]:
+        flags = torch.tensor([float(self.stop.requested), float(self._out_of_time())])
+        if dist.world_size() > 1:
+            flags = dist.all_reduce_max(flags.to(self.device)).cpu()
+        if flags[0] > 0:
+            return f"signal {self.stop.signal_name or 'on another rank'}"
+        return "time limit" if flags[1] > 0 else None
+
+    def _out_of_time(self) -> bool:
+        limit = self.settings.max_time_s
+        return limit is not None and time.monotonic() - self._started >= limit
+
+    # ----------------------------------------------------------------- epochs
+    def _apply_stages(self) -> None:
+        epoch, index = self.state.epoch, self.stages.index_at(self.state.epoch)
+        if index == self.state.stage_index:
+            return
+        for stage in self.stages.stages[self.state.stage_index + 1: index + 1]:
+            if stage.lr is not None:
+                self.lr_schedule.set_base_lr(stage.lr)
+        self.loss.set_weights(self.stages.weights_at(epoch))
+        self.state.stage_index = index
+        self.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g", epoch,
+                          index, self.loss.weights, self.lr_schedule.base_lr)
+
+    def _train_epoch(self) -> Optional[str]:
+        """Steps of the current epoch; returns a stop reason if stopped before its end."""
+        sampler = self.train_loader.sampler
+        batch_size = self.train_loader.batch_size
+        sampler.set_epoch(self.state.epoch, start=self.state.step_in_epoch * batch_size)
+        num_batches = self.state.step_in_epoch + len(self.train_loader)
+        start = time.monotonic() - self.state.epoch_elapsed_s
+        self.model.train()
+        for batch in self.train_loader:
+            loss, grad_norm = self._step(batch)
+            self.state.step_in_epoch += 1
+            self.state.global_step += 1
+            self.state.epoch_elapsed_s = time.monotonic() - start
+            self.monitor.step(epoch=self.state.epoch, global_step=self.state.global_step,
+                              batch=self.state.step_in_epoch, num_batches=num_batches,
+                              loss=loss, grad_norm=grad_norm,
+                              epoch_elapsed=self.state.epoch_elapsed_s)
+            reason = self._stop_reason()
+            if reason is not None and self.state.step_in_epoch < num_batches:
+                return reason
+        return None
+
+    def evaluate(self, loader: DataLoader, use_ema: bool = True) -> Dict[str, float]:
+        """Metrics over ``loader`` (reduced over ranks), with the EMA weights by default."""
+        model = self.module
+        averaged = self.ema.applied(model) if (use_ema and self.ema is not None) \
+            else contextlib.nullcontext()
+        metrics = MetricAccumulator(self.device)
+        with averaged:
+            model.eval()
+            try:
+                for batch in loader:
+                    batch = to_device(batch, self.device, self.dtype)
+                    out = self._forward(model, batch, training=False)
+                    metrics.update(out, batch, self.loss(out, batch).detach())
+            finally:
+                model.train()
+        return metrics.reduce(dist.all_reduce_sum).compute()
+
+    def _validate(self, train_metrics: Dict[str, float]) -> Dict[str, float]:
+        valid = (self.evaluate(self.valid_loader) if self.valid_loader is not None
+                 else train_metrics)
+        name = self.settings.best_metric
+        value = valid.get(name, valid.get("loss", math.inf))
+        self.lr_schedule.observe(value)
+        if value < self.state.best_value:
+            self.state.best_value, self.state.best_epoch = value, self.state.epoch
+            self.state.rounds_since_best = 0
+            if dist.is_main():
+                self.checkpoints.save_best({**self.metadata, "epoch": self.state.epoch,
+                                            "model": self.inference_weights(), "ema": None,
+                                            "metrics": valid, "best_metric": name})
+        else:
+            self.state.rounds_since_best += 1
+        return valid
+
+    def _finish_epoch(self, lr: float) -> None:
+        s = self.state
+        train = self.train_metrics.reduce(dist.all_reduce_sum).compute()
+        record: Dict[str, Any] = {"epoch": s.epoch, "step": s.global_step, "lr": lr,
+                                  "epoch_time_s": s.epoch_elapsed_s, "train": train,
+                                  "loss_weights": dict(self.loss.weights),
+                                  "bad_steps": s.bad_steps}
+        if (s.epoch + 1) % self.settings.valid_interval == 0 \
+                or s.epoch + 1 == self.settings.max_epochs:
+            record["valid"] = self._validate(train)
+        time_left = (math.inf if self.settings.max_time_s is None
+                     else self.settings.max_time_s - (time.monotonic() - self._started))
+        self.monitor.epoch(record, time_left)
+        s.epoch += 1
+        s.step_in_epoch, s.epoch_elapsed_s = 0, 0.0
+        self.train_metrics = MetricAccumulator(self.device)
+
+    def save_last(self, snapshot: bool = False) -> None:
+        if dist.is_main():
+            self.checkpoints.save_last(self.state_dict())
+            if snapshot:
+                self.checkpoints.snapshot(self.state.epoch, self.settings.keep_checkpoints)
+        dist.barrier()
+
+    def _early_stop(self) -> bool:
+        patience = self.settings.early_stopping_patience
+        return patience is not None and self.state.rounds_since_best >= patience
+
+    def fit(self) -> str:
+        """Train; returns why it stopped: ``max_epochs``, ``early stopping``, ``time limit``
+        or ``signal SIGTERM`` (a checkpoint is written in every case)."""
+        self._started = time.monotonic()
+        while self.state.epoch < self.settings.max_epochs:
+            self._apply_stages()
+            lr = self.lr_schedule.start_epoch(self.state.epoch)
+            reason = self._train_epoch()
+            if reason is not None:
+                self.save_last()
+                return reason
+            self._finish_epoch(lr)
+            reason = "early stopping" if self._early_stop() else self._stop_reason()
+            due = self.state.epoch % self.settings.checkpoint_interval == 0
+            if due or reason is not None or self.state.epoch == self.settings.max_epochs:
+                self.save_last(snapshot=due)
+            if reason is not None:
+                return reason
+        return "max_epochs"

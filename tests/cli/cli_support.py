@@ -1,0 +1,51 @@
+"""A tiny EMT Cu data set and a small config for command-line tests (real model).
+
+(Not a conftest.py: one here would shadow ``tests/conftest.py`` for the
+``from conftest import ...`` of other test folders.)
+"""
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+
+def write_frames(path: Path, n_frames: int = 6, seed: int = 0) -> Path:
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(n_frames):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.positions += rng.normal(0.0, 0.08, atoms.positions.shape)
+        atoms.calc = EMT()
+        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        frames.append(atoms)
+    write(path, frames, format="extxyz")
+    return path
+
+
+def config_writer(data_file, tmp_path):
+    """``write(name, **sections)`` → path of a small CPU config file in ``tmp_path``."""
+
+    def write(name="config.yaml", **sections):
+        raw = {
+            "device": "cpu", "dtype": "float64",
+            "data": {"train": str(data_file), "r_max": 3.0, "batch_size": 2,
+                     "valid_fraction": 0.34},
+            "model": {"num_layers": 1, "num_channels": 4, "max_ell": 1, "hidden_ell": 0,
+                      "correlation": 1, "num_bessel": 4, "radial_mlp": [8]},
+            "train": {"max_epochs": 2},
+            "output": {"run_dir": str(tmp_path / "run"), "tensorboard": False},
+        }
+        for section, values in sections.items():
+            raw.setdefault(section, {}).update(values)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(raw))
+        return path
+
+    return write

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
+from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule
+
+
+def _optimizer():
+    return build_optimizer("adam", [torch.nn.Parameter(torch.zeros(2))], lr=1.0)
+
+
+def test_warmup_then_cosine_to_min_lr():
+    schedule = LRSchedule(_optimizer(), "cosine", lr=1.0, min_lr=0.1, warmup_epochs=2,
+                          max_epochs=6)
+    lrs = [schedule.start_epoch(e) for e in range(6)]
+    assert lrs[:3] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert lrs[-1] == pytest.approx(0.1)
+    assert all(a > b for a, b in zip(lrs[2:], lrs[3:]))
+    assert schedule.optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+def test_plateau_reduces_after_patience_and_stage_lr_restarts():
+    schedule = LRSchedule(_optimizer(), "plateau", lr=1.0, min_lr=0.3, plateau_factor=0.5,
+                          plateau_patience=1)
+    for metric in (1.0, 1.0, 1.0):  # improvement, then 2 rounds without
+        schedule.observe(metric)
+    assert schedule.lr_at(5) == pytest.approx(0.5)
+    schedule.observe(1.0)
+    schedule.observe(1.0)
+    assert schedule.lr_at(5) == pytest.approx(0.3)  # 0.25 clamped to min_lr
+    state = schedule.state_dict()
+    schedule.set_base_lr(0.01)
+    assert schedule.lr_at(5) == pytest.approx(0.3)  # min_lr bound holds for a stage lr too
+    schedule.load_state_dict(state)
+    assert schedule.lr_at(5) == pytest.approx(0.3) and schedule.base_lr == 1.0
+
+
+def test_stage_weights_compose():
+    stages = StageSchedule({"energy": 1.0, "forces": 10.0},
+                           [Stage(5, {"energy": 100.0}, lr=0.1),
+                            Stage.from_mapping({"epoch": 2, "forces_weight": 1.0})])
+    assert stages.index_at(1) == -1 and stages.weights_at(1) == {"energy": 1.0, "forces": 10.0}
+    assert stages.weights_at(2) == {"energy": 1.0, "forces": 1.0}
+    assert stages.lr_at(4) is None
+    assert stages.weights_at(7) == {"energy": 100.0, "forces": 1.0}
+    assert stages.lr_at(7) == 0.1
+
+
+def test_unknown_scheduler_and_optimizer_list_valid_names():
+    with pytest.raises(ValueError, match="cosine"):
+        LRSchedule(_optimizer(), "step", lr=1.0)
+    with pytest.raises(ValueError, match="adamw"):
+        build_optimizer("sgd", [torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+
+
+def test_ema_average_and_swap_restores_weights():
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = ExponentialMovingAverage(model, decay=0.5)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model)  # decay min(0.5, 1/10) = 0.1: 0.9 · 1 + 0.1 · 0
+    assert ema.shadow["weight"].item() == pytest.approx(0.9)
+    with ema.applied(model):
+        assert model.weight.item() == pytest.approx(0.9)
+    assert model.weight.item() == 1.0
