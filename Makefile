@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 RUN_DIR ?= runs/quickstart
 DATA := data/generated/cu_emt.xyz
+TEST_DATA := data/generated/cu_emt_test.xyz
 
 .PHONY: help venv test test-all lint quickstart data bench clean
 
@@ -35,9 +36,12 @@ lint: venv
 $(DATA): | venv
 	$(PY) scripts/make_quickstart_data.py $(DATA)
 
-data: $(DATA)
+$(TEST_DATA): | venv
+	$(PY) scripts/make_quickstart_data.py $(TEST_DATA) --frames 50 --seed 1
 
-quickstart: venv $(DATA)
+data: $(DATA) $(TEST_DATA)
+
+quickstart: venv data
 	$(VENV)/bin/mlip-gnn train configs/quickstart.yaml --set output.run_dir=$(RUN_DIR)
 
 bench: venv

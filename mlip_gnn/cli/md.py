@@ -67,8 +67,8 @@ def _read_structure(path: str, index: str):
     # read_configurations checks the frame (NaN, zero volume) and names file and frame
     no_labels = KeyMap(energy=None, forces=None, stress=None, virial=None, weight=None,
                        config_type=None)
-    read_configurations(path, no_labels, index=index)
-    return read(path, index=index)
+    conf = read_configurations(path, no_labels, index=index)[0]
+    return read(path, index=index), conf
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps, interval=args.interval, friction_per_fs=args.friction,
         tdamp_fs=args.tdamp, pdamp_fs=args.pdamp, pressure_GPa=args.pressure,
         max_force_std=args.max_force_std, seed=args.seed)
-    atoms = _read_structure(args.structure, args.index)
+    atoms, conf = _read_structure(args.structure, args.index)
     try:
         atoms.calc = MLIPCalculator(args.models, device=args.device, use_ema=not args.no_ema)
+        atoms.calc.committee.predict(conf)  # overlaps, unknown elements: name file and frame
         result = run_md(atoms, settings, args.output, progress=not args.no_progress)
     except (ModelFileError, MDError) as exc:
         return report_error("md", exc)

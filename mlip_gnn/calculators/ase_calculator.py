@@ -1,0 +1,63 @@
+"""ASE calculator for exported models, checkpoints and run directories; committees."""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from mlip_gnn.calculators.committee import Committee, ModelSource
+from mlip_gnn.data import KeyMap, configuration_from_atoms
+
+__all__ = ["MLIPCalculator"]
+
+_NO_LABELS = KeyMap(energy=None, forces=None, stress=None, virial=None, weight=None,
+                    config_type=None)
+
+
+class MLIPCalculator(Calculator):
+    """ASE calculator: ``energy``, ``free_energy`` (= energy), ``forces``, ``stress``
+    (Voigt 6, eV/Å³, ASE sign; only for fully periodic cells) and ``energies`` (per atom).
+
+    ``model_paths``: one or several exported files, checkpoints, run directories or
+    in-memory potentials. With several, results are the committee mean and the extra
+    results ``energy_std`` (eV), ``forces_std`` ([n], eV/Å, norm of the per-component
+    standard deviation), ``max_forces_std`` (eV/Å) and ``stress_std`` are set (population
+    standard deviations). Results are cached until the atoms change (``check_state``).
+
+    Raises :class:`~mlip_gnn.data.UnknownSpeciesError` for an element a model lacks and
+    :class:`~mlip_gnn.data.DataError` for NaN positions, a zero-volume periodic cell or
+    overlapping atoms.
+
+    >>> atoms.calc = MLIPCalculator("cu.pt")  # doctest: +SKIP
+    >>> atoms.get_potential_energy()  # doctest: +SKIP
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
+
+    def __init__(self, model_paths: Union[ModelSource, Sequence[ModelSource]],
+                 device: str = "cpu", use_ema: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.committee = Committee(model_paths, device=device, use_ema=use_ema)
+
+    @property
+    def r_max(self) -> float:
+        return self.committee.r_max
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        conf = configuration_from_atoms(self.atoms, _NO_LABELS, source="atoms")
+        pred = self.committee.predict(conf)
+        if "stress" in properties and "stress" not in pred:
+            raise PropertyNotImplementedError("stress needs a fully periodic cell with "
+                                              "non-zero volume")
+        self.results = {"energy": pred["energy"], "free_energy": pred["energy"],
+                        "forces": pred["forces"], "energies": pred["energies"]}
+        if "stress" in pred:
+            self.results["stress"] = full_3x3_to_voigt_6_stress(pred["stress"])
+        for key in ("energy_std", "forces_std", "max_forces_std"):
+            if key in pred:
+                self.results[key] = pred[key]
+        if "stress_std" in pred:
+            self.results["stress_std"] = full_3x3_to_voigt_6_stress(pred["stress_std"])

@@ -1,0 +1,50 @@
+"""``evaluate``: read data, predict, compute errors, write JSON and parity plots."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+from mlip_gnn.calculators import Committee
+from mlip_gnn.data import KeyMap, read_many
+from mlip_gnn.evaluation.errors import (FramePrediction, error_report, format_report,
+                                        predict_frames)
+from mlip_gnn.evaluation.plots import write_parity_plots
+
+__all__ = ["evaluate", "write_outputs", "METRICS_FILE"]
+
+METRICS_FILE = "metrics.json"
+
+
+def evaluate(models, data: Sequence[os.PathLike], key_map: Optional[KeyMap] = None,
+             device: str = "cpu") -> Tuple[Dict[str, object], list]:
+    """Errors of ``models`` (one or a committee, whose mean is scored) on every frame of
+    ``data``. Returns the report (see :func:`error_report`) and the frame predictions.
+
+    Every file is read and checked before any model is run, so bad input fails early with
+    a :class:`~mlip_gnn.data.DataError` naming file, frame and field.
+    """
+    configs = read_many(data, key_map or KeyMap())
+    committee = models if isinstance(models, Committee) else Committee(models, device)
+    frames = predict_frames(committee, configs)
+    report = error_report(frames)
+    report["data"] = [str(p) for p in data]
+    return report, frames
+
+
+def write_outputs(report: Dict[str, object], frames: Sequence[FramePrediction],
+                  out_dir: os.PathLike, model: Optional[str] = None) -> Path:
+    """``metrics.json``, ``parity_*.png`` and ``errors.txt`` (the table) in ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        report = {"model": model, **report}
+    for name, text in ((METRICS_FILE, json.dumps(report, indent=2, ensure_ascii=False)),
+                       ("errors.txt", format_report(report) + "\n")):
+        tmp = out_dir / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out_dir / name)
+    write_parity_plots(frames, out_dir)
+    return out_dir

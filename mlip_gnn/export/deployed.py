@@ -1,0 +1,120 @@
+"""The module that is exported: what an MD engine has in, energy and derivatives out.
+
+:class:`DeployedPotential` wraps a :class:`~mlip_gnn.model.Potential` so that a caller needs
+neither our graph keys nor our species indices. It is scripted for export and also used
+eagerly (calculator on a checkpoint), so both paths run the same code.
+"""
+
+from typing import Dict, List, Optional
+
+import torch
+
+from mlip_gnn.data import keys
+from mlip_gnn.model.derivatives import virial_from_edge_gradients
+
+__all__ = ["DeployedPotential", "MAX_ATOMIC_NUMBER"]
+
+MAX_ATOMIC_NUMBER = 118
+
+
+class DeployedPotential(torch.nn.Module):
+    """Single-structure inference with atomic numbers, an edge list and cell shifts.
+
+    Attributes kept in the TorchScript file: ``atomic_numbers`` (List[int]), ``symbols``
+    (List[str]), ``r_max`` (Å), ``model_dtype`` ("float32" / "float64") and ``metadata_json``
+    (everything of :func:`mlip_gnn.export.export_model`'s metadata, as JSON).
+    """
+
+    def __init__(self, potential: torch.nn.Module, symbols: List[str], model_dtype: str,
+                 metadata_json: str = "{}"):
+        super().__init__()
+        self.model = potential
+        self.atomic_numbers: List[int] = [int(z) for z in potential.atomic_numbers]
+        self.symbols: List[str] = list(symbols)
+        self.r_max: float = float(potential.r_max)
+        self.model_dtype: str = model_dtype
+        self.metadata_json: str = metadata_json
+        lookup = torch.full((MAX_ATOMIC_NUMBER + 1,), -1, dtype=torch.long)
+        lookup[torch.tensor(self.atomic_numbers)] = torch.arange(len(self.atomic_numbers))
+        self.register_buffer("species_lookup", lookup)  # [119] atomic number → species
+
+    def _dtype(self) -> torch.dtype:
+        return self.model.e0.dtype
+
+    def species(self, atomic_numbers: torch.Tensor) -> torch.Tensor:
+        """[n] atomic numbers → [n] species indices; unknown elements raise an error."""
+        z = atomic_numbers.to(torch.long)
+        known = (z >= 0) & (z < self.species_lookup.shape[0])
+        species = self.species_lookup[torch.where(known, z, torch.zeros_like(z))]
+        species = torch.where(known, species, torch.full_like(species, -1))
+        if bool((species < 0).any()):
+            bad: List[int] = torch.unique(z[species < 0]).tolist()
+            raise ValueError("UnknownSpeciesError: atomic number(s) " + str(bad)
+                             + " not known to the model; it was trained on "
+                             + str(self.atomic_numbers))
+        return species
+
+    def forward(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
+                edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
+                compute_stress: bool = True) -> Dict[str, torch.Tensor]:
+        """positions [n, 3] Å, atomic numbers [n], edge_index [2, e] (sender i, receiver j),
+        cell_shifts [e, 3] (integer multiples of the lattice vectors added to r_j),
+        cell [3, 3] Å (rows; zeros without PBC).
+
+        Returns energy [] eV, atomic_energies [n] eV, forces [n, 3] eV/Å, edge_forces
+        [e, 3] eV/Å (dE/dr_ij) and, with ``compute_stress``, virial [3, 3] eV and stress
+        [3, 3] eV/Å³ (ASE sign, zero when the cell has no volume). Tensors are in the
+        model's dtype on its device; inputs are cast to them.
+        """
+        dtype = self._dtype()
+        device = self.species_lookup.device
+        n = positions.shape[0]
+        graph: Dict[str, torch.Tensor] = {
+            keys.POSITIONS: positions.to(device=device, dtype=dtype),
+            keys.SPECIES: self.species(atomic_numbers.to(device)),
+            keys.EDGE_INDEX: edge_index.to(device=device, dtype=torch.long),
+            keys.EDGE_CELL_SHIFT: cell_shifts.to(device=device, dtype=dtype),
+            keys.CELL: cell.to(device=device, dtype=dtype).reshape(1, 3, 3),
+            keys.BATCH: torch.zeros(n, dtype=torch.long, device=device),
+        }
+        out = self.model(graph, True, compute_stress, False)
+        result: Dict[str, torch.Tensor] = {
+            keys.TOTAL_ENERGY: out[keys.TOTAL_ENERGY][0].detach(),
+            keys.ATOMIC_ENERGIES: out[keys.ATOMIC_ENERGIES].detach(),
+            keys.FORCES: out[keys.FORCES],
+            keys.EDGE_FORCES: out[keys.EDGE_FORCES],
+        }
+        if compute_stress:
+            result[keys.STRESS] = out[keys.STRESS][0]
+            result[keys.VIRIAL] = out[keys.VIRIAL][0]
+        return result
+
+    @torch.jit.export
+    def pair_forward(self, edge_vectors: torch.Tensor, atomic_numbers: torch.Tensor,
+                     edge_index: torch.Tensor, num_local: Optional[int] = None
+                     ) -> Dict[str, torch.Tensor]:
+        """For engines that hand over pair vectors and ghost atoms (LAMMPS ML-IAP).
+
+        edge_vectors [e, 3] Å (r_ij = r_j - r_i, image included), atomic_numbers [n] of
+        local then ghost atoms, edge_index [2, e]; only the first ``num_local`` atoms
+        (default: all) count. Returns energy [] eV (Σ of local atomic energies),
+        atomic_energies [num_local] eV, edge_forces [e, 3] eV/Å = dE/dr_ij (a force +g on
+        i and -g on j) and virial [3, 3] eV = -Σ r_ij ⊗ dE/dr_ij.
+        """
+        dtype = self._dtype()
+        device = self.species_lookup.device
+        species = self.species(atomic_numbers.to(device))
+        local = species.shape[0] if num_local is None else num_local
+        edge_index = edge_index.to(device=device, dtype=torch.long)
+        vectors = edge_vectors.to(device=device, dtype=dtype).detach().requires_grad_(True)
+        atomic = self.model.atomic_energies(vectors, species, edge_index)[:local]
+        energy = atomic.sum()
+        grads: List[Optional[torch.Tensor]] = torch.autograd.grad(
+            [energy], [vectors], allow_unused=True)
+        grad = grads[0]
+        if grad is None:  # no edges
+            grad = torch.zeros_like(vectors)
+        edge_graph = torch.zeros(vectors.shape[0], dtype=torch.long, device=device)
+        virial = virial_from_edge_gradients(grad, vectors.detach(), edge_graph, 1)[0]
+        return {keys.TOTAL_ENERGY: energy.detach(), keys.ATOMIC_ENERGIES: atomic.detach(),
+                keys.EDGE_FORCES: grad, keys.VIRIAL: virial}
