@@ -32,7 +32,10 @@ def user_errors() -> tuple:
     from mlip_gnn.data.errors import DataError
     from mlip_gnn.train.checkpoint import CheckpointError, RunDirError
 
-    return ConfigError, DataError, FileNotFoundError, CheckpointError, RunDirError
+    from mlip_gnn.export import ModelFileError
+
+    return (ConfigError, DataError, FileNotFoundError, CheckpointError, RunDirError,
+            ModelFileError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,8 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 __all__ = ["CheckpointError", "RunDirError", "save_checkpoint", "load_checkpoint",
-           "CheckpointManager", "check_writable", "LAST", "PREVIOUS", "BEST"]
+           "CheckpointManager", "check_writable", "check_free_space", "checkpoint_bytes",
+           "LAST", "PREVIOUS", "BEST"]
 
 LAST, PREVIOUS, BEST = "last.pt", "last.prev.pt", "best.pt"
 _INTEGRITY = "integrity"
@@ -126,6 +127,24 @@ def check_writable(run_dir: os.PathLike) -> Path:
         raise RunDirError(f"run directory {run_dir} is not writable: {exc.strerror or exc}. "
                           "Choose another output.run_dir.") from None
     return run_dir
+
+
+def checkpoint_bytes(model: torch.nn.Module) -> int:
+    """Rough size of one training checkpoint of ``model``: weights, EMA copy and two Adam
+    moments, plus a little for the rest."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return 4 * weights + 64 * 1024
+
+
+def check_free_space(run_dir: os.PathLike, needed: int) -> None:
+    """Raise :class:`RunDirError` unless ``run_dir``'s file system has ``needed`` bytes
+    free, so that a full disk stops a run before training instead of at its first
+    checkpoint."""
+    free = shutil.disk_usage(run_dir).free
+    if free < needed:
+        raise RunDirError(f"run directory {run_dir}: only {free / 2**20:.1f} MiB free on its "
+                          f"file system, checkpoints need about {needed / 2**20:.1f} MiB. "
+                          "Free space or choose another output.run_dir.")
 
 
 class CheckpointManager:

@@ -56,7 +56,27 @@ def read_splits(cfg) -> DataSplits:
         seed = cfg.seed if data.split_seed is None else data.split_seed
         train, valid = split_train_valid(train, data.valid_fraction, seed)
     test = read_many(data.test, key_map) if data.test else []
+    _check_labels(cfg, train)
     return DataSplits(train, valid, test)
+
+
+def _check_labels(cfg, train: List[Configuration]) -> None:
+    """A loss term with a positive weight (at the start or in a stage) needs at least one
+    training frame with its label; frames without it are masked out of that term."""
+    labels = {"energy": "energy", "forces": "forces", "stress": "stress"}
+    for term, attribute in labels.items():
+        weights = [getattr(cfg.loss, f"{term}_weight")]
+        weights += [getattr(stage, f"{term}_weight", None) for stage in cfg.loss.stages]
+        if not any(w for w in weights if w is not None):
+            continue
+        if any(getattr(conf, attribute) is not None for conf in train):
+            continue
+        key = getattr(cfg.data.keys, term, None) or term
+        files = ", ".join(str(path) for path in cfg.data.train)
+        raise DataError(f"{files}: none of the {len(train)} training frames carries the "
+                        f"{term} label (looked for the field '{key}'), but "
+                        f"loss.{term}_weight (or a stage's) is positive; add the labels, map "
+                        f"the field with data.keys.{term}, or set loss.{term}_weight: 0")
 
 
 def e0_method(e0s: Any):

@@ -9,17 +9,19 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 __all__ = ["DistInfo", "detect", "init_process_group", "shutdown", "is_main", "rank",
-           "world_size", "all_reduce_sum", "all_reduce_max", "barrier", "wrap_model",
-           "unwrap_model", "first_slurm_host"]
+           "world_size", "all_reduce_sum", "all_reduce_max", "any_rank", "barrier",
+           "broadcast_object", "on_main", "wrap_model", "unwrap_model", "first_slurm_host",
+           "per_rank_batch_size"]
 
 DEFAULT_MASTER_PORT = 29500
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,20 +113,100 @@ def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def any_rank(flag: bool) -> bool:
+    """True on every rank if ``flag`` is true on at least one: decisions that change the
+    sequence of collectives (skip a step, stop, raise) must be identical on all ranks."""
+    if not dist.is_initialized():
+        return bool(flag)
+    return bool(all_reduce_max(torch.tensor([float(flag)], device=_comm_device()))[0] > 0)
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
 
 
+def _comm_device() -> torch.device:
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def broadcast_object(obj: T, src: int = 0) -> T:
+    """Rank ``src``'s ``obj`` (picklable) on every rank; ``obj`` itself without a group."""
+    if not dist.is_initialized():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src, device=_comm_device())
+    return box[0]
+
+
+def on_main(fn: Callable[[], T]) -> Optional[T]:
+    """``fn()`` on rank 0 only (writes); if it raises, every rank raises the same exception,
+    so that no rank is left waiting in a collective for a rank that has given up. Returns
+    ``fn``'s result on rank 0 and None elsewhere."""
+    result: Any = None
+    error: Optional[BaseException] = None
+    if is_main():
+        try:
+            result = fn()
+        except Exception as exc:  # shared below, re-raised on every rank
+            error = exc
+    if any_rank(error is not None):
+        shared = broadcast_object(None if error is None else _picklable(error))
+        raise error if error is not None else shared
+    return result
+
+
+def _picklable(error: BaseException) -> BaseException:
+    """A copy of ``error`` that survives pickling (no traceback); a RuntimeError with its
+    text when the exception type cannot be rebuilt from its arguments."""
+    import pickle
+
+    try:
+        return pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__} on rank 0: {error}")
+
+
+def per_rank_batch_size(batch_size: int, world: int, field: str) -> int:
+    """One rank's share of a *global* batch of ``batch_size`` frames. Raises ValueError
+    unless ``world`` divides ``batch_size``: unequal shares would weight ranks differently
+    and make the optimisation depend on the number of processes."""
+    if batch_size % world:
+        raise ValueError(f"{field}: got {batch_size}, which {world} processes cannot share "
+                         f"equally; the batch size is global (summed over processes), so "
+                         f"use a multiple of {world}")
+    return batch_size // world
+
+
+def _match_param_strides(param: nn.Parameter) -> Callable[[torch.Tensor], torch.Tensor]:
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        if grad.stride() == param.stride():
+            return grad
+        return torch.empty_like(param, memory_format=torch.preserve_format).copy_(grad)
+    return hook
+
+
 def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """DDP around ``model`` when a process group is up, else ``model`` itself."""
+    """DDP around ``model`` when a process group is up, else ``model`` itself.
+
+    Every parameter gets a gradient in every step (checked for all model variants, with
+    and without stress), so ``find_unused_parameters`` stays off: it costs a graph
+    traversal per step. A gradient whose strides differ from its parameter's (the
+    ``[1, hidden]`` weight of the last layer's readout ``Linear(hidden, 1)`` leaves the
+    double backward with strides ``(1, 1)``) is copied into the parameter's layout by a
+    hook; otherwise DDP warns "grad strides do not match bucket view strides" and takes a
+    slower copy path.
+    """
     if not dist.is_initialized():
         return model
+    for param in model.parameters():
+        if param.requires_grad:
+            param.register_hook(_match_param_strides(param))
     device_ids = [device.index] if device.type == "cuda" else None
-    # find_unused_parameters: a parameter may get no gradient in a step (e.g. a species
-    # absent from the batch, or a loss term with weight 0)
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
-                                               find_unused_parameters=True)
+                                               find_unused_parameters=False)
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

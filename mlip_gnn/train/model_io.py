@@ -26,5 +26,10 @@ def model_from_checkpoint(path: os.PathLike, factory: Optional[Callable[..., nn.
         raise CheckpointError(f"{path} holds no model (no 'model_kwargs' / 'model' entry)")
     model = build_model_from_kwargs(state["model_kwargs"], factory)
     ema = state.get("ema")
-    model.load_state_dict(ema["shadow"] if use_ema and ema else state["model"])
+    try:
+        model.load_state_dict(ema["shadow"] if use_ema and ema else state["model"])
+    except RuntimeError as exc:  # weights of another architecture or package version
+        raise CheckpointError(f"{path}: the stored weights do not fit the model rebuilt from "
+                              f"its builder arguments (written by mlip_gnn "
+                              f"{state.get('version', '?')}): {exc}") from None
     return model.eval(), state

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -28,8 +29,8 @@ import mlip_gnn
 from mlip_gnn.config import ConfigError, config_hash, config_to_dict, save_config
 from mlip_gnn.data import GraphDataset, SpeciesTable
 from mlip_gnn.train import distributed as dist
-from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_writable,
-                                       load_checkpoint)
+from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
+                                       check_writable, checkpoint_bytes, load_checkpoint)
 from mlip_gnn.train.data_setup import (DTYPES, ResumableSampler, ShardSampler,
                                        build_model_from_kwargs, make_loader, model_kwargs,
                                        read_splits)
@@ -70,7 +71,11 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device: got {name!r} but CUDA is not available on this machine; "
                           "use 'cpu' or 'auto'", field="device")
-    return torch.device(f"cuda:{local_rank}" if name == "cuda" else name)
+    if name != "cuda":
+        return torch.device(name)
+    # all GPUs of the node visible: the local rank's; one per task (srun --gpus-per-task,
+    # CUDA_VISIBLE_DEVICES set per rank): the only one
+    return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
 
 
 @contextlib.contextmanager
@@ -128,13 +133,27 @@ def _check_best_metric(cfg, valid) -> None:
                           field="train.best_metric")
 
 
+def _batch_sizes(cfg, world: int) -> tuple:
+    """Per-rank train and validation batch sizes. ``data.batch_size`` is the *global*
+    batch (summed over processes), so a run gives the same optimisation on 1 or N
+    processes; validation batches are split as evenly as possible."""
+    try:
+        train_batch = dist.per_rank_batch_size(cfg.data.batch_size, world, "data.batch_size")
+    except ValueError as exc:
+        raise ConfigError(str(exc), field="data.batch_size") from None
+    valid_batch = cfg.data.valid_batch_size or cfg.data.batch_size
+    return train_batch, max(1, -(-valid_batch // world))
+
+
 def _loaders(cfg, splits, species, r_max: float, dtype: torch.dtype, info):
     sets = {name: GraphDataset(getattr(splits, name), r_max, species, dtype)
             for name in ("train", "valid")}
+    train_batch, valid_batch = _batch_sizes(cfg, info.world_size)
+    # padded to a multiple of the world size (every rank must take the same number of
+    # steps); validation is sharded without padding, so its sums are exact
     train_sampler = ResumableSampler(sets["train"], info.world_size, info.rank, cfg.seed)
     workers = cfg.data.num_workers
-    valid_batch = cfg.data.valid_batch_size or cfg.data.batch_size
-    train_loader = make_loader(sets["train"], cfg.data.batch_size, train_sampler, workers)
+    train_loader = make_loader(sets["train"], train_batch, train_sampler, workers)
     valid_loader = (make_loader(sets["valid"], valid_batch,
                                 ShardSampler(sets["valid"], info.world_size, info.rank), workers)
                     if len(sets["valid"]) else None)
@@ -154,7 +173,7 @@ def _test(cfg, trainer: Trainer, setup, info) -> dict:
     types = sorted({conf.config_type for conf in splits.test})
     if len(types) > 1:
         groups.update({t: [c for c in splits.test if c.config_type == t] for t in types})
-    batch = cfg.data.valid_batch_size or cfg.data.batch_size
+    batch = _batch_sizes(cfg, info.world_size)[1]
     rows = {}
     for name, configs in groups.items():
         dataset = GraphDataset(configs, r_max, species, dtype)
@@ -214,9 +233,21 @@ def _setup(cfg, state: Optional[dict], info, factory, device) -> _Setup:
     r_max = kwargs["r_max"] if kwargs else cfg.data.r_max
     dtype = DTYPES[kwargs["dtype"] if kwargs else cfg.dtype]
     train_set, train_loader, valid_loader = _loaders(cfg, splits, species, r_max, dtype, info)
-    kwargs = kwargs or model_kwargs(cfg, splits.train, species, train_set.graphs)
+    kwargs = kwargs or _shared_statistics(model_kwargs(cfg, splits.train, species,
+                                                       train_set.graphs))
     model = build_model_from_kwargs(kwargs, factory).to(device)
     return _Setup(splits, species, kwargs, dtype, model, train_loader, valid_loader)
+
+
+def _shared_statistics(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Rank 0's builder arguments on every rank. Every rank computes the dataset statistics
+    (E0s, average neighbour count, scale, shift) from the same files, so they should agree
+    bit for bit; rank 0's copy is what the model and the checkpoint hold either way."""
+    shared = dist.broadcast_object(kwargs)
+    if shared != kwargs:
+        _log.warning("rank %d computed other dataset statistics than rank 0; using rank 0's",
+                     dist.rank())
+    return shared
 
 
 def _optimisation(cfg, model: nn.Module):
@@ -234,38 +265,76 @@ def _optimisation(cfg, model: nn.Module):
     return dict(ema=ema, optimizer=optimizer, lr_schedule=lr_schedule, stages=stages, loss=loss)
 
 
+def _first_missing(path: Path) -> Optional[Path]:
+    """The outermost ancestor of ``path`` (or ``path``) that does not exist yet."""
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return missing
+        missing = candidate
+    return missing
+
+
+class _StartGuard:
+    """Deletes the run directory this call created if the run fails before training
+    starts (bad data, bad config, ...), so no half-made run dir is left behind. Once
+    :meth:`started` is called the directory stays, whatever happens: its log then tells
+    what went wrong."""
+
+    def __init__(self, run_dir: Path, main: bool):
+        self.created = _first_missing(run_dir.resolve()) if main else None
+
+    def started(self) -> None:
+        self.created = None
+
+    def __enter__(self) -> _StartGuard:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self.created is not None and self.created.is_dir():
+            shutil.rmtree(self.created, ignore_errors=True)
+
+
 def _train(cfg, explicit_resume, factory, info, device, stop) -> TrainResult:
     run_dir = Path(cfg.output.run_dir)
     main = info.rank == 0
+    with _StartGuard(run_dir, main) as guard:
+        dist.on_main(lambda: check_writable(run_dir))
+        with log_to(run_dir if main else None, console=main):
+            return _run(cfg, explicit_resume, factory, info, device, stop, run_dir, guard)
+
+
+def _run(cfg, explicit_resume, factory, info, device, stop, run_dir: Path,
+         guard: _StartGuard) -> TrainResult:
+    main = info.rank == 0
+    manager = CheckpointManager(run_dir)
+    state = _resume_state(cfg, manager, explicit_resume)
+    setup = _setup(cfg, state, info, factory, device)
+    # room for last, previous, best and the temp file of the next write
+    needed = 4 * checkpoint_bytes(setup.model)
+    dist.on_main(lambda: check_free_space(run_dir, needed))
     if main:
-        check_writable(run_dir)
-    dist.barrier()
-    with log_to(run_dir if main else None, console=main):
-        manager = CheckpointManager(run_dir)
-        state = _resume_state(cfg, manager, explicit_resume)
-        setup = _setup(cfg, state, info, factory, device)
-        if main:
-            save_config(cfg, run_dir / "config.yaml")
-        loop = state["loop"] if state else {}
-        monitor = Monitor(run_dir, enabled=main, tensorboard=cfg.output.tensorboard,
-                          progress=cfg.output.progress, max_epochs=cfg.train.max_epochs,
-                          resume_epoch=loop.get("epoch", 0),
-                          resume_step=loop.get("global_step", 0))
-        metadata = {"format": CHECKPOINT_FORMAT, "version": mlip_gnn.__version__,
-                    "model_kwargs": setup.kwargs, "config": config_to_dict(cfg),
-                    "config_hash": config_hash(cfg)}
-        try:
-            trainer = Trainer(model=dist.wrap_model(setup.model, device),
-                              **_optimisation(cfg, setup.model),
-                              train_loader=setup.train_loader, valid_loader=setup.valid_loader,
-                              settings=LoopSettings.from_config(cfg), monitor=monitor,
-                              checkpoints=manager, device=device, dtype=setup.dtype, stop=stop,
-                              metadata=metadata)
-            if state:
-                trainer.load_state_dict(state)
-            return _fit(cfg, trainer, setup, info)
-        finally:
-            monitor.close()
+        save_config(cfg, run_dir / "config.yaml")
+    loop = state["loop"] if state else {}
+    monitor = Monitor(run_dir, enabled=main, tensorboard=cfg.output.tensorboard,
+                      progress=cfg.output.progress, max_epochs=cfg.train.max_epochs,
+                      resume_epoch=loop.get("epoch", 0), resume_step=loop.get("global_step", 0))
+    metadata = {"format": CHECKPOINT_FORMAT, "version": mlip_gnn.__version__,
+                "model_kwargs": setup.kwargs, "config": config_to_dict(cfg),
+                "config_hash": config_hash(cfg)}
+    try:
+        trainer = Trainer(model=dist.wrap_model(setup.model, device),
+                          **_optimisation(cfg, setup.model),
+                          train_loader=setup.train_loader, valid_loader=setup.valid_loader,
+                          settings=LoopSettings.from_config(cfg), monitor=monitor,
+                          checkpoints=manager, device=device, dtype=setup.dtype, stop=stop,
+                          metadata=metadata)
+        if state:
+            trainer.load_state_dict(state)
+        guard.started()
+        return _fit(cfg, trainer, setup, info)
+    finally:
+        monitor.close()
 
 
 def _fit(cfg, trainer: Trainer, setup: _Setup, info) -> TrainResult:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from mlip_gnn.data import keys, to_device
 from mlip_gnn.train import distributed as dist
-from mlip_gnn.train.checkpoint import CheckpointManager
+from mlip_gnn.train.checkpoint import CheckpointManager, RunDirError
 from mlip_gnn.train.loss import WeightedLoss
 from mlip_gnn.train.metrics import MetricAccumulator
 from mlip_gnn.train.monitor import Monitor
@@ -29,6 +29,19 @@ from mlip_gnn.train.schedule import LRSchedule, StageSchedule
 from mlip_gnn.train.signals import StopRequest
 
 __all__ = ["LoopSettings", "LoopState", "Trainer", "TrainingDiverged"]
+
+
+def _label_count(term: str, batch) -> torch.Tensor:
+    """The denominator of loss term ``term`` on ``batch`` (labelled entries, as in
+    :mod:`mlip_gnn.train.loss`): frames with an energy, force components, stress
+    components."""
+    if term == "energy":
+        return batch[keys.ENERGY_WEIGHT].sum()
+    if term == "forces":
+        return 3 * batch[keys.FORCES_WEIGHT][batch[keys.BATCH]].sum()
+    if term == "stress":
+        return 9 * batch[keys.STRESS_WEIGHT].sum()
+    raise ValueError(f"no label count for loss term {term!r}")
 
 
 class TrainingDiverged(RuntimeError):
@@ -100,6 +113,10 @@ class Trainer:
         return dist.unwrap_model(self.model)
 
     def state_dict(self) -> Dict[str, Any]:
+        """The run's state; under DDP a collective (call it on every rank): the partial
+        metric sums of the epoch in progress are summed over ranks."""
+        train_sums = MetricAccumulator(self.device)
+        train_sums.sums = dist.all_reduce_sum(self.train_metrics.sums)
         return {
             **self.metadata,
             "epoch": self.state.epoch,
@@ -109,7 +126,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "lr_schedule": self.lr_schedule.state_dict(),
             "loss_weights": dict(self.loss.weights),
-            "train_sums": self.train_metrics.state_dict(),
+            "train_sums": train_sums.state_dict(),
             "rng": rng_state(),
         }
 
@@ -121,6 +138,8 @@ class Trainer:
         self.lr_schedule.load_state_dict(state["lr_schedule"])
         self.loss.set_weights(state["loss_weights"])
         self.train_metrics.load_state_dict(state["train_sums"])
+        if not dist.is_main():  # the stored sums are over all ranks: count them once
+            self.train_metrics = MetricAccumulator(self.device)
         self.state = LoopState(**state["loop"])
         set_rng_state(state["rng"])
 
@@ -136,25 +155,47 @@ class Trainer:
         return model(batch, compute_forces=True,
                      compute_stress=self.loss.needs_stress or has_stress, training=training)
 
+    def _loss(self, out, batch) -> tuple:
+        """``(loss to differentiate, loss of the global batch)``.
+
+        One process: both are the loss of the batch. Under DDP each term is a mean over
+        the labelled entries of this rank's share, and DDP averages gradients over ranks,
+        which would weight an entry by 1 / (its rank's count): an 8-atom frame's forces
+        would count less than a 4-atom frame's on another rank. So term t is rescaled by
+        W · n_t,rank / Σ_ranks n_t; the averaged gradient is then exactly that of the
+        single-process loss of the global batch.
+        """
+        if dist.world_size() == 1:
+            loss = self.loss(out, batch)
+            return loss, loss.detach()
+        terms = self.loss.terms(out, batch)
+        if not terms:
+            loss = self.loss(out, batch)
+            return loss, dist.all_reduce_sum(loss.detach()) / dist.world_size()
+        counts = torch.stack([_label_count(name, batch) for name in terms]).to(torch.float64)
+        share = (dist.world_size() * counts / dist.all_reduce_sum(counts).clamp(min=1.0))
+        loss = sum(self.loss.weights[name] * value * share[i].to(value.dtype)
+                   for i, (name, value) in enumerate(terms.items()))
+        return loss, dist.all_reduce_sum(loss.detach()) / dist.world_size()
+
     def _step(self, batch) -> tuple:
-        """One optimiser step; skipped (and counted) when the loss or gradient is not finite."""
+        """One optimiser step; skipped (and counted) when the loss or gradient is not finite
+        (on any rank: every rank skips the same steps, or DDP would deadlock)."""
         batch = to_device(batch, self.device, self.dtype)
         self.optimizer.zero_grad(set_to_none=True)
         out = self._forward(self.model, batch, training=True)
-        loss = self.loss(out, batch)
+        loss, global_loss = self._loss(out, batch)
         loss.backward()
         grad_norm = clip_gradients(self.model.parameters(), self.settings.grad_clip)
-        bad = ~(torch.isfinite(loss.detach()) & torch.isfinite(grad_norm.to(loss.device)))
-        if dist.world_size() > 1:  # every rank must skip the same steps
-            bad = dist.all_reduce_max(bad.to(torch.float32)) > 0
-        if bool(bad):
-            self._skip_step(float(loss.detach()), float(grad_norm))
+        finite = bool(torch.isfinite(global_loss) & torch.isfinite(grad_norm.to(loss.device)))
+        if dist.any_rank(not finite):
+            self._skip_step(float(global_loss), float(grad_norm))
             return float("nan"), float(grad_norm)
         self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.module)
-        self.train_metrics.update(out, batch, loss)
-        return float(loss.detach()), float(grad_norm)
+        self.train_metrics.update(out, batch, global_loss)
+        return float(global_loss), float(grad_norm)
 
     def _skip_step(self, loss: float, grad_norm: float) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -243,10 +284,10 @@ class Trainer:
         if value < self.state.best_value:
             self.state.best_value, self.state.best_epoch = value, self.state.epoch
             self.state.rounds_since_best = 0
-            if dist.is_main():
-                self.checkpoints.save_best({**self.metadata, "epoch": self.state.epoch,
-                                            "model": self.inference_weights(), "ema": None,
-                                            "metrics": valid, "best_metric": name})
+            state = {**self.metadata, "epoch": self.state.epoch,
+                     "model": self.inference_weights(), "ema": None, "metrics": valid,
+                     "best_metric": name}
+            dist.on_main(lambda: self._write(self.checkpoints.save_best, state))
         else:
             self.state.rounds_since_best += 1
         return valid
@@ -268,12 +309,30 @@ class Trainer:
         s.step_in_epoch, s.epoch_elapsed_s = 0, 0.0
         self.train_metrics = MetricAccumulator(self.device)
 
+    def _write(self, save, *args):
+        """``save(*args)``; a failed write (disk full, quota, permissions) becomes a
+        RunDirError naming the file, the cause and that the older checkpoints are intact
+        (writes are atomic: a temp file is removed, never renamed into place)."""
+        try:
+            return save(*args)
+        except OSError as exc:
+            raise RunDirError(
+                f"cannot write a checkpoint in {self.checkpoints.run_dir}: "
+                f"{exc.strerror or exc}. The checkpoints already there are intact; free "
+                "space (or fix the permissions) and run the same command again to resume."
+            ) from None
+
     def save_last(self, snapshot: bool = False) -> None:
-        if dist.is_main():
-            self.checkpoints.save_last(self.state_dict())
+        """Checkpoint on rank 0; a failure there raises on every rank (no rank hangs)."""
+        state = self.state_dict()
+
+        def save() -> None:
+            self._write(self.checkpoints.save_last, state)
             if snapshot:
-                self.checkpoints.snapshot(self.state.epoch, self.settings.keep_checkpoints)
-        dist.barrier()
+                self._write(self.checkpoints.snapshot, self.state.epoch,
+                            self.settings.keep_checkpoints)
+
+        dist.on_main(save)
 
     def _early_stop(self) -> bool:
         patience = self.settings.early_stopping_patience
