@@ -19,43 +19,7 @@
 #SBATCH --open-mode=append           # the requeued job appends to the same log
 #SBATCH --output=%x-%j.out
 
-set -euo pipefail
-CONFIG=${1:?usage: sbatch slurm_multi_node.sh CONFIG.yaml [--set KEY=VALUE ...]}
-shift
-
-export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
-# rank and world size come from SLURM_PROCID / SLURM_NTASKS; rank 0 listens on the
-# first node of the allocation, on a port derived from the job id
-MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
-export MASTER_ADDR
-export MASTER_PORT=${MASTER_PORT:-$((20000 + SLURM_JOB_ID % 20000))}
-# export NCCL_SOCKET_IFNAME=ib0      # if NCCL picks the wrong network interface
-
-signalled=0
-forward_signal() {
-    signalled=1
-    echo "$(date): $1 received, asking the training processes to checkpoint and stop"
-    kill -s "$1" "$srun_pid" 2>/dev/null || true  # srun passes it to every task
-}
-trap 'forward_signal USR1' USR1
-trap 'forward_signal TERM' TERM
-
-# --gpu-bind=none: every task sees all GPUs of the node and picks cuda:SLURM_LOCALID
-srun --kill-on-bad-exit=1 --gpu-bind=none \
-    python -m mlip_gnn train "$CONFIG" "$@" &
-srun_pid=$!
-
-status=0
-while true; do
-    wait "$srun_pid" && status=0 || status=$?
-    # wait returns early (status > 128) when a trapped signal arrives: wait again
-    if ! kill -0 "$srun_pid" 2>/dev/null; then
-        break
-    fi
-done
-
-if [[ $signalled == 1 && $status == 0 ]]; then
-    echo "$(date): checkpoint written; requeueing job $SLURM_JOB_ID to continue"
-    scontrol requeue "$SLURM_JOB_ID"
-fi
-exit "$status"
+# SLURM runs a copy of this file from its spool folder: find slurm_run.sh beside the
+# original (submit from the repository root, or set MLIP_GNN_SCRIPTS)
+here=${MLIP_GNN_SCRIPTS:-${SLURM_SUBMIT_DIR:-$(dirname "$0")/..}/scripts}
+exec bash "$here/slurm_run.sh" "$@"
