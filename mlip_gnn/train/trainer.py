@@ -233,8 +233,13 @@ class Trainer:
                 self.lr_schedule.set_base_lr(stage.lr)
         self.loss.set_weights(self.stages.weights_at(epoch))
         self.state.stage_index = index
-        self.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g", epoch,
-                          index, self.loss.weights, self.lr_schedule.base_lr)
+        # a new stage changes what the run optimises: the best model and early stopping
+        # are judged within the stage, or a force-weighted first stage could keep "best"
+        self.state.best_value = math.inf
+        self.state.rounds_since_best = 0
+        self.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g; best "
+                          "model tracked anew", epoch, index, self.loss.weights,
+                          self.lr_schedule.base_lr)
 
     def _train_epoch(self) -> Optional[str]:
         """Steps of the current epoch; returns a stop reason if stopped before its end."""

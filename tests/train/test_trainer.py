@@ -128,6 +128,18 @@ def test_stage_switch_changes_weights_and_lr_at_its_epoch(make_config, model_fac
     assert [r["lr"] for r in records] == [0.01, 0.01, 0.001, 0.001]
 
 
+def test_best_model_is_chosen_within_the_last_stage(make_config, model_factory):
+    """A second stage changes the objective (here the loss scale grows 1000-fold); the best
+    model must still come from it, not from the first stage."""
+    cfg = make_config(optim={"scheduler": "none", "lr": 0.05},
+                      train={"max_epochs": 4, "best_metric": "loss"},
+                      loss={"stages": [{"epoch": 2, "energy_weight": 1000.0,
+                                        "forces_weight": 1000.0}]})
+    result = train(cfg, model_factory=model_factory)
+    assert result.best_epoch >= 2
+    assert load_checkpoint(result.run_dir / "best.pt")["epoch"] >= 2
+
+
 class _NaNOnSomeSteps(torch.nn.Module):
     """Wraps the stand-in; training calls number ``bad`` return a NaN energy."""
 
