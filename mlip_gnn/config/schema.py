@@ -100,7 +100,8 @@ class ModelConfig(Section):
         "auto", "energy scale, eV; auto: RMS of train forces (eV/Å)", gt=0
     )
     shift: AUTO | float = setting(
-        "auto", "per-atom energy shift, eV; auto: mean per-atom energy after E0s"
+        "auto", "per-atom energy shift, eV; auto: mean per-atom energy after E0s (0 with "
+        "e0s: isolated, so that an isolated atom keeps its reference energy)"
     )
     zbl: bool = setting(False, "add ZBL screened-nuclear repulsion at short range")
 

@@ -90,7 +90,12 @@ def _auto(value: Any, compute: Callable[[], float]) -> float:
     return float(compute()) if value == "auto" else float(value)
 
 
-def _shift(train, species, e0s) -> float:
+def _shift(train, species, e0s, e0_source) -> float:
+    """Mean per-atom energy after the E0s; 0 when the E0s are isolated-atom energies, since
+    an atom without neighbours gets E0 + shift and must keep its isolated energy (the
+    cohesive energy is then learnt by the network)."""
+    if e0_source == "isolated":
+        return 0.0
     per_atom = interaction_energy_per_atom(train, species, e0s)
     return float(per_atom.mean()) if per_atom.size else 0.0
 
@@ -116,7 +121,7 @@ def model_kwargs(cfg, train: List[Configuration], species: SpeciesTable,
         "avg_num_neighbors": _auto(m.avg_num_neighbors,
                                    lambda: average_num_neighbours(train_graphs)),
         "scale": _auto(m.scale, lambda: _scale(train)),
-        "shift": _auto(m.shift, lambda: _shift(train, species, e0s)),
+        "shift": _auto(m.shift, lambda: _shift(train, species, e0s, cfg.data.e0s)),
         "num_layers": m.num_layers, "num_channels": m.num_channels, "max_ell": m.max_ell,
         "hidden_ell": m.hidden_ell, "correlation": m.correlation, "num_bessel": m.num_bessel,
         "envelope_p": m.envelope_p, "radial_mlp": list(m.radial_mlp), "zbl": bool(m.zbl),
