@@ -25,7 +25,7 @@ from torch import Tensor
 from mlip_gnn.data import keys
 
 __all__ = ["Elementwise", "ELEMENTWISE", "elementwise_loss", "energy_per_atom_term",
-           "forces_term", "stress_term", "TERMS", "WeightedLoss"]
+           "forces_term", "stress_term", "TERMS", "LABEL_COUNTS", "WeightedLoss"]
 
 Graph = Mapping[str, Tensor]
 #: ``(pred, ref) -> per-element loss`` with the shape of its inputs
@@ -87,6 +87,14 @@ TERMS: Dict[str, Callable[[Graph, Graph, Elementwise], Tensor]] = {
     "stress": stress_term,
 }
 
+#: term name → number of labelled entries of ``ref`` (the denominator of the term); data
+#: parallel training rescales each term by its share of the global count
+LABEL_COUNTS: Dict[str, Callable[[Graph], Tensor]] = {
+    "energy": lambda ref: ref[keys.ENERGY_WEIGHT].sum(),
+    "forces": lambda ref: 3 * ref[keys.FORCES_WEIGHT][ref[keys.BATCH]].sum(),
+    "stress": lambda ref: 9 * ref[keys.STRESS_WEIGHT].sum(),
+}
+
 
 class WeightedLoss:
     """Σ_t weight_t · term_t. Terms with weight 0 are not evaluated, so a model need not
@@ -111,6 +119,10 @@ class WeightedLoss:
         """Unweighted value of every active term."""
         return {name: TERMS[name](pred, ref, self.elementwise)
                 for name, w in self.weights.items() if w > 0.0}
+
+    def label_counts(self, ref: Graph) -> Dict[str, Tensor]:
+        """Labelled entries of every active term (the denominators of :meth:`terms`)."""
+        return {name: LABEL_COUNTS[name](ref) for name, w in self.weights.items() if w > 0.0}
 
     def __call__(self, pred: Graph, ref: Graph) -> Tensor:
         terms = self.terms(pred, ref)

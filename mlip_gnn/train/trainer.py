@@ -31,19 +31,6 @@ from mlip_gnn.train.signals import StopRequest
 __all__ = ["LoopSettings", "LoopState", "Trainer", "TrainingDiverged"]
 
 
-def _label_count(term: str, batch) -> torch.Tensor:
-    """The denominator of loss term ``term`` on ``batch`` (labelled entries, as in
-    :mod:`mlip_gnn.train.loss`): frames with an energy, force components, stress
-    components."""
-    if term == "energy":
-        return batch[keys.ENERGY_WEIGHT].sum()
-    if term == "forces":
-        return 3 * batch[keys.FORCES_WEIGHT][batch[keys.BATCH]].sum()
-    if term == "stress":
-        return 9 * batch[keys.STRESS_WEIGHT].sum()
-    raise ValueError(f"no label count for loss term {term!r}")
-
-
 class TrainingDiverged(RuntimeError):
     """Raised when more optimiser steps than ``train.max_bad_steps`` had a NaN/Inf loss or
     gradient norm."""
@@ -172,7 +159,8 @@ class Trainer:
         if not terms:
             loss = self.loss(out, batch)
             return loss, dist.all_reduce_sum(loss.detach()) / dist.world_size()
-        counts = torch.stack([_label_count(name, batch) for name in terms]).to(torch.float64)
+        label_counts = self.loss.label_counts(batch)
+        counts = torch.stack([label_counts[name] for name in terms]).to(torch.float64)
         share = (dist.world_size() * counts / dist.all_reduce_sum(counts).clamp(min=1.0))
         loss = sum(self.loss.weights[name] * value * share[i].to(value.dtype)
                    for i, (name, value) in enumerate(terms.items()))
