@@ -99,7 +99,9 @@ def _checkpoint_model(path: Path, use_ema: bool) -> Tuple[torch.nn.Module, Dict[
     extra = {"config": state.get("config"), "config_hash": state.get("config_hash"),
              "model_kwargs": state.get("model_kwargs"),
              "trained_with_version": state.get("version"), "epoch": state.get("epoch"),
-             "ema": bool(use_ema and state.get("ema")), "source": str(path)}
+             # best.pt stores the EMA weights as its model weights ("weights": "ema")
+             "ema": bool(use_ema and state.get("ema")) or state.get("weights") == "ema",
+             "source": str(path)}
     return model, extra
 
 

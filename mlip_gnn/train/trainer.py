@@ -278,7 +278,8 @@ class Trainer:
             self.state.best_value, self.state.best_epoch = value, self.state.epoch
             self.state.rounds_since_best = 0
             state = {**self.metadata, "epoch": self.state.epoch,
-                     "model": self.inference_weights(), "ema": None, "metrics": valid,
+                     "model": self.inference_weights(), "ema": None,
+                     "weights": "ema" if self.ema is not None else "raw", "metrics": valid,
                      "best_metric": name}
             dist.on_main(lambda: self._write(self.checkpoints.save_best, state))
         else:

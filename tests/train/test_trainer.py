@@ -57,6 +57,8 @@ def test_training_lowers_the_loss_and_writes_the_run_dir(make_config, model_fact
         assert (run_dir / name).is_file(), name
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert "epoch 4 (5/5)" in (run_dir / "train.log").read_text()
+    best = load_checkpoint(run_dir / "best.pt")
+    assert best["weights"] == ("ema" if cfg.optim.ema_decay else "raw")
     test = json.loads((run_dir / "test_metrics.json").read_text())
     assert test["metrics"]["all"]["forces_rmse"] > 0
     assert result.test_metrics["all"] == test["metrics"]["all"]
