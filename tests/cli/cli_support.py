@@ -1,7 +1,7 @@
 """A tiny EMT Cu data set and a small config for command-line tests (real model).
 
-(Not a conftest.py: one here would shadow ``tests/conftest.py`` for the
-``from conftest import ...`` of other test folders.)
+(A plain module, imported by name: the test folders have no ``__init__.py``, so a second
+``conftest.py`` would clash with ``tests/conftest.py`` as the module ``conftest``.)
 """
 
 from pathlib import Path

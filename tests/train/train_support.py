@@ -1,8 +1,8 @@
 """Tiny EMT Cu data, a stand-in pair-potential model obeying the model call contract,
 a hand-made two-frame batch and a config builder for the training tests.
 
-(Not a conftest.py: a conftest here would shadow ``tests/conftest.py`` for the
-``from conftest import ...`` of other test folders.)
+(A plain module, imported by name: the test folders have no ``__init__.py``, so a second
+``conftest.py`` would clash with ``tests/conftest.py`` as the module ``conftest``.)
 """
 
 from pathlib import Path
