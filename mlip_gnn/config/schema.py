@@ -204,7 +204,11 @@ class TrainConfig(Section):
         "stress_mae",
         "stress_rmse",
         "loss",
-    ] = setting("forces_rmse", "validation metric that picks the best model")
+    ] = setting(
+        "loss",
+        "validation metric that picks the best model; loss: the weighted loss of the "
+        "current stage, so an energy-weighted last stage picks a model good at both",
+    )
     checkpoint_interval: int = setting(1, "epochs between checkpoints", ge=1)
     max_bad_steps: int = setting(10, "NaN/Inf losses tolerated before stopping", ge=1)
 

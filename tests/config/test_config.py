@@ -116,7 +116,7 @@ def test_minimal_config_gets_documented_defaults():
     assert (cfg.optim.lr, cfg.optim.ema_decay, cfg.train.best_metric) == (
         0.005,
         0.99,
-        "forces_rmse",
+        "loss",
     )
     assert cfg.output.run_dir == "runs/default" and cfg.loss.stages == []
 
