@@ -28,8 +28,9 @@ def reference_energies(configs: Sequence[Configuration], species: SpeciesTable,
     """Per-species reference energies E0 (eV), keyed by atomic number.
 
     ``method`` is ``"least_squares"`` (fit E ≈ Σ_s n_s E0_s over the labelled frames),
-    ``"isolated"`` (frames of one atom with config_type ``isolated_atom`` or no periodic
-    neighbours), or a mapping atomic number → eV that must cover every species.
+    ``"isolated"`` (frames of one atom, without PBC or with config_type
+    ``isolated_atom``, e.g. a DFT atom in a large periodic box), or a mapping atomic
+    number → eV that must cover every species.
     """
     if isinstance(method, Mapping):
         missing = [z for z in species.atomic_numbers if z not in method]
@@ -40,12 +41,14 @@ def reference_energies(configs: Sequence[Configuration], species: SpeciesTable,
     if method == "isolated":
         found: Dict[int, float] = {}
         for conf in configs:
-            if conf.num_atoms == 1 and conf.energy is not None and not conf.pbc.any():
+            isolated = not conf.pbc.any() or conf.config_type == "isolated_atom"
+            if conf.num_atoms == 1 and conf.energy is not None and isolated:
                 found[int(conf.atomic_numbers[0])] = conf.energy
         missing = [z for z in species.atomic_numbers if z not in found]
         if missing:
-            raise DataError(f"e0s='isolated' but no isolated-atom frame (one atom, no PBC, "
-                            f"with energy) for atomic numbers {missing}")
+            raise DataError(f"e0s='isolated' but no isolated-atom frame (one atom, with an "
+                            f"energy, no PBC or config_type 'isolated_atom') for atomic "
+                            f"numbers {missing}")
         return {z: found[z] for z in species.atomic_numbers}
     if method != "least_squares":
         raise ValueError(f"unknown E0 method {method!r}; use 'least_squares', 'isolated' "

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
-import torch
 from ase.data import atomic_numbers as ATOMIC_NUMBERS
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
@@ -18,11 +16,9 @@ from mlip_gnn.data import (Configuration, DataError, GraphDataset, KeyMap, Speci
                            interaction_energy_per_atom, read_many, reference_energies)
 
 __all__ = ["DataSplits", "read_splits", "split_train_valid", "e0_method", "model_kwargs",
-           "build_model_from_kwargs", "ResumableSampler", "ShardSampler", "make_loader",
-           "DTYPES"]
+           "build_model_from_kwargs", "ResumableSampler", "ShardSampler", "make_loader"]
 
 _log = logging.getLogger(__name__)
-DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 ModelFactory = Callable[..., nn.Module]
 
 
@@ -34,15 +30,28 @@ class DataSplits:
 
 
 def split_train_valid(configs: List[Configuration], fraction: float, seed: int):
-    """Random ``fraction`` of ``configs`` (at least one frame) held out for validation."""
+    """Random ``fraction`` of ``configs`` (at least one frame) held out for validation.
+
+    Single-atom frames (isolated-atom references for the E0s) are never held out, and a
+    frame whose element would otherwise be missing from train goes back to train.
+    """
     if len(configs) < 2:
         raise DataError(f"cannot split {len(configs)} training frame(s) into train and "
                         "validation; give data.valid or more training frames")
     n_valid = min(max(1, round(fraction * len(configs))), len(configs) - 1)
     order = np.random.default_rng(seed).permutation(len(configs))
-    valid = sorted(order[:n_valid].tolist())
-    train = sorted(order[n_valid:].tolist())
-    return [configs[i] for i in train], [configs[i] for i in valid]
+    order = [i for i in order if configs[i].num_atoms > 1] + \
+        [i for i in order if configs[i].num_atoms == 1]
+    valid, train = order[:n_valid], order[n_valid:]
+    in_train = set(np.concatenate([configs[i].atomic_numbers for i in train]).tolist()) \
+        if train else set()
+    for i in list(valid):
+        missing = set(configs[i].atomic_numbers.tolist()) - in_train
+        if missing and len(valid) > 1:
+            valid.remove(i)
+            train.append(i)
+            in_train |= missing
+    return [configs[i] for i in sorted(train)], [configs[i] for i in sorted(valid)]
 
 
 def read_splits(cfg) -> DataSplits:
@@ -179,5 +188,3 @@ def make_loader(dataset: GraphDataset, batch_size: int, sampler: Sampler,
                       num_workers=num_workers, drop_last=False)
 
 
-def batches_per_epoch(num_samples: int, batch_size: int) -> int:
-    return math.ceil(num_samples / batch_size)

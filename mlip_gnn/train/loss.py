@@ -115,6 +115,11 @@ class WeightedLoss:
     def needs_stress(self) -> bool:
         return self.weights.get("stress", 0.0) > 0.0
 
+    @property
+    def needs_derivative_graph(self) -> bool:
+        """Whether a term differentiates forces or stress (second-order autograd)."""
+        return self.needs_stress or self.weights.get("forces", 0.0) > 0.0
+
     def terms(self, pred: Graph, ref: Graph) -> Dict[str, Tensor]:
         """Unweighted value of every active term."""
         return {name: TERMS[name](pred, ref, self.elementwise)

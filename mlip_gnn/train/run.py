@@ -28,10 +28,11 @@ from torch import nn
 import mlip_gnn
 from mlip_gnn.config import ConfigError, config_hash, config_to_dict, save_config
 from mlip_gnn.data import GraphDataset, SpeciesTable
+from mlip_gnn.model import DTYPES
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
                                        check_writable, checkpoint_bytes, load_checkpoint)
-from mlip_gnn.train.data_setup import (DTYPES, ResumableSampler, ShardSampler,
+from mlip_gnn.train.data_setup import (ResumableSampler, ShardSampler,
                                        build_model_from_kwargs, make_loader, model_kwargs,
                                        read_splits)
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss

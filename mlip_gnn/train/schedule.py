@@ -32,6 +32,9 @@ class ConstantDecay:
     def reset(self) -> None:
         pass
 
+    def forget_best(self) -> None:
+        pass
+
     def state_dict(self) -> Dict[str, Any]:
         return {}
 
@@ -59,7 +62,12 @@ class PlateauDecay(ConstantDecay):
         self.reset()
 
     def reset(self) -> None:
-        self.scale, self.best, self.bad = 1.0, math.inf, 0
+        self.scale = 1.0
+        self.forget_best()
+
+    def forget_best(self) -> None:
+        """The monitored metric changed meaning (a new loss stage): judge it afresh."""
+        self.best, self.bad = math.inf, 0
 
     def lr(self, base_lr: float, min_lr: float, epoch: int) -> float:
         return max(min_lr, base_lr * self.scale)
@@ -119,6 +127,10 @@ class LRSchedule:
     def observe(self, metric: float) -> None:
         """Report a validation metric (lower is better)."""
         self.decay.observe(metric)
+
+    def forget_best(self) -> None:
+        """A new loss stage changes the validation metric; keep the lr, judge anew."""
+        self.decay.forget_best()
 
     def set_base_lr(self, lr: float) -> None:
         self.base_lr = float(lr)

@@ -139,8 +139,10 @@ class Trainer:
     # ----------------------------------------------------------------- steps
     def _forward(self, model: nn.Module, batch, training: bool):
         has_stress = bool((batch[keys.STRESS_WEIGHT] > 0).any())
+        # an energy-only loss needs no graph of the derivatives (2-3x cheaper steps)
         return model(batch, compute_forces=True,
-                     compute_stress=self.loss.needs_stress or has_stress, training=training)
+                     compute_stress=self.loss.needs_stress or has_stress,
+                     training=training and self.loss.needs_derivative_graph)
 
     def _loss(self, out, batch) -> tuple:
         """``(loss to differentiate, loss of the global batch)``.
@@ -225,6 +227,7 @@ class Trainer:
         # are judged within the stage, or a force-weighted first stage could keep "best"
         self.state.best_value = math.inf
         self.state.rounds_since_best = 0
+        self.lr_schedule.forget_best()
         self.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g; best "
                           "model tracked anew", epoch, index, self.loss.weights,
                           self.lr_schedule.base_lr)

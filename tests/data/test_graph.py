@@ -64,3 +64,14 @@ def test_force_rms_and_average_neighbours():
     assert force_rms(configs) == pytest.approx(np.sqrt(18 / 6))
     fcc = graph(bulk("Cu", "fcc", a=3.6), r_max=3.0)  # 12 nearest neighbours at 2.55 Å
     assert average_num_neighbours([fcc]) == 12.0
+
+
+def test_isolated_atom_in_a_periodic_box_counts_when_labelled():
+    boxed = conf([29], -0.7)
+    boxed.pbc[:] = True
+    boxed.cell = 20.0 * np.eye(3)
+    table = SpeciesTable([29])
+    with pytest.raises(ValueError, match="no isolated-atom frame"):
+        reference_energies([boxed], table, "isolated")
+    boxed.config_type = "isolated_atom"
+    assert reference_energies([boxed], table, "isolated") == {29: -0.7}

@@ -1,5 +1,6 @@
 """Dataset statistics that become the model's builder arguments."""
 
+import dataclasses
 import numpy as np
 import pytest
 
@@ -41,3 +42,16 @@ def test_least_squares_shift_is_the_mean_residual(emt):
     assert kwargs["shift"] == pytest.approx(residual, abs=1e-12)
     rms = np.sqrt(np.mean(np.concatenate([c.forces.ravel() for c in emt]) ** 2))
     assert kwargs["scale"] == pytest.approx(rms)
+
+
+def test_split_keeps_isolated_atoms_and_every_element_in_train(emt):
+    from mlip_gnn.train.data_setup import split_train_valid
+
+    numbers = emt[3].atomic_numbers.copy()
+    numbers[0] = 13  # the only Al atom of the data set
+    configs = [*emt[:3], dataclasses.replace(emt[3], atomic_numbers=numbers), *emt[4:]]
+    for seed in range(20):
+        train, valid = split_train_valid(configs, 0.5, seed)
+        assert len(train) + len(valid) == len(configs) and valid
+        assert all(c.num_atoms > 1 for c in valid)
+        assert any(13 in c.atomic_numbers for c in train)

@@ -49,3 +49,14 @@ def test_unknown_kind_and_term_list_valid_names():
         elementwise_loss("l1")
     with pytest.raises(ValueError, match="forces"):
         WeightedLoss({"force": 1.0}, elementwise_loss("mse"))
+
+
+def test_derivative_graph_only_for_force_or_stress_terms():
+    from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
+
+    loss = WeightedLoss({"energy": 1.0, "forces": 0.0, "stress": 0.0}, elementwise_loss("mse"))
+    assert not loss.needs_derivative_graph
+    loss.set_weights({"stress": 0.5})
+    assert loss.needs_derivative_graph
+    loss.set_weights({"stress": 0.0, "forces": 1.0})
+    assert loss.needs_derivative_graph

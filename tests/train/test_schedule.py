@@ -35,6 +35,22 @@ def test_plateau_reduces_after_patience_and_stage_lr_restarts():
     assert schedule.lr_at(5) == pytest.approx(0.3) and schedule.base_lr == 1.0
 
 
+@pytest.mark.parametrize("new_stage", [True, False])
+def test_plateau_judges_a_new_stage_afresh(new_stage):
+    """A stage that raises a loss weight raises the validation loss; improving within the
+    stage must not count as a plateau, and the lr reached so far is kept."""
+    schedule = LRSchedule(_optimizer(), "plateau", lr=1.0, plateau_factor=0.5,
+                          plateau_patience=1)
+    for metric in (1.0, 1.0, 1.0):
+        schedule.observe(metric)
+    assert schedule.lr_at(3) == pytest.approx(0.5)
+    if new_stage:
+        schedule.forget_best()
+    for metric in (50.0, 40.0, 30.0):  # the new stage's loss, improving
+        schedule.observe(metric)
+    assert schedule.lr_at(6) == pytest.approx(0.5 if new_stage else 0.25)
+
+
 def test_stage_weights_compose():
     stages = StageSchedule({"energy": 1.0, "forces": 10.0},
                            [Stage(5, {"energy": 100.0}, lr=0.1),
