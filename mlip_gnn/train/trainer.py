@@ -118,17 +118,25 @@ class Trainer:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        configured_lr = self.lr_schedule.base_lr
+        configured_decay = self.ema.decay if self.ema is not None else None
         self.module.load_state_dict(state["model"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
+            self.ema.decay = configured_decay
         self.optimizer.load_state_dict(state["optimizer"])
         self.lr_schedule.load_state_dict(state["lr_schedule"])
-        self.loss.set_weights(state["loss_weights"])
         self.train_metrics.load_state_dict(state["train_sums"])
         if not dist.is_main():  # the stored sums are over all ranks: count them once
             self.train_metrics = MetricAccumulator(self.device)
         self.state = LoopState(**state["loop"])
         set_rng_state(state["rng"])
+        # `--resume` with a changed config: its loss weights, lr and EMA decay apply from
+        # the stage the run is in (with the same config these equal the stored values)
+        index = self.state.stage_index
+        stage_epoch = self.stages.stages[index].epoch if index >= 0 else 0
+        self.loss.set_weights(self.stages.weights_at(stage_epoch))
+        self.lr_schedule.base_lr = self.stages.lr_at(stage_epoch) or configured_lr
 
     def inference_weights(self) -> Dict[str, torch.Tensor]:
         """The weights to use for prediction: the EMA when there is one."""

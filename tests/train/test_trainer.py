@@ -186,6 +186,16 @@ def test_changed_config_in_same_run_dir_needs_explicit_resume(make_config, model
     assert [r["epoch"] for r in _records(result.run_dir)] == [0, 1, 2]
 
 
+def test_explicit_resume_applies_changed_loss_weights_and_lr(make_config, model_factory):
+    first = train(make_config(train={"max_epochs": 2}, optim={"scheduler": "none"}),
+                  model_factory=model_factory)
+    changed = make_config(train={"max_epochs": 3}, optim={"scheduler": "none", "lr": 0.002},
+                          loss={"forces_weight": 3.0})
+    result = train(changed, resume=str(first.run_dir), model_factory=model_factory)
+    last = _records(result.run_dir)[-1]
+    assert last["loss_weights"]["forces"] == 3.0 and last["lr"] == 0.002
+
+
 def test_corrupted_last_checkpoint_falls_back_to_previous(make_config, model_factory, caplog):
     cfg = make_config(train={"max_epochs": 2})
     run_dir = train(cfg, model_factory=model_factory).run_dir
