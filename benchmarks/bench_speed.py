@@ -4,7 +4,7 @@ Each case (model size x supercell) runs in a fresh subprocess, so that the proce
 peak resident memory belongs to that case alone; cases run one after the other. See
 README.md in this folder for the protocol and the MACE environment.
 
-    python benchmarks/bench_speed.py --mace-python /work/venvs/mace/bin/python
+    python benchmarks/bench_speed.py --mace-python ../mace-venv/bin/python
 """
 
 import argparse

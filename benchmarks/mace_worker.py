@@ -1,6 +1,6 @@
 """One benchmark case for MACE (mace-torch); prints one JSON line.
 
-Run by ``bench_speed.py --mace-python /work/venvs/mace/bin/python`` in MACE's own virtual
+Run by ``bench_speed.py --mace-python ../mace-venv/bin/python`` in MACE's own virtual
 environment (see README.md); it must not import mlip_gnn. The model is MACE as its
 ``mace_run_train`` builds it by default (``--model MACE``, residual interaction blocks,
 radial MLP [64, 64, 64], readout MLP 16x0e, SiLU gate), sized after ``benchlib.SIZES``.
