@@ -18,10 +18,6 @@ BATCH: Final[str] = "batch"  # [n] long, frame index of each atom
 PTR: Final[str] = "ptr"  # [g + 1] long, first atom of each frame
 NUM_ATOMS: Final[str] = "num_atoms"  # [g] long
 
-# --- derived inside the model ------------------------------------------------------------
-EDGE_VECTORS: Final[str] = "edge_vectors"  # [e, 3] float, Å, r_j - r_i + shift @ cell
-EDGE_LENGTHS: Final[str] = "edge_lengths"  # [e] float, Å
-
 # --- targets and outputs -----------------------------------------------------------------
 TOTAL_ENERGY: Final[str] = "energy"  # [g] float, eV
 ATOMIC_ENERGIES: Final[str] = "atomic_energies"  # [n] float, eV
@@ -38,14 +34,3 @@ STRESS_WEIGHT: Final[str] = "stress_weight"  # [g] float, 1 if the frame has a s
 
 #: index fields shifted by the number of atoms (node offset) when frames are batched
 NODE_INDEX_FIELDS: Final[FrozenSet[str]] = frozenset({EDGE_INDEX})
-#: fields with one row per atom
-NODE_FIELDS: Final[FrozenSet[str]] = frozenset(
-    {POSITIONS, SPECIES, FORCES, ATOMIC_ENERGIES}
-)
-#: fields with one row per edge
-EDGE_FIELDS: Final[FrozenSet[str]] = frozenset({EDGE_CELL_SHIFT})
-#: fields with one row per frame
-GRAPH_FIELDS: Final[FrozenSet[str]] = frozenset(
-    {CELL, PBC, TOTAL_ENERGY, STRESS, VIRIAL, WEIGHT, ENERGY_WEIGHT, FORCES_WEIGHT,
-     STRESS_WEIGHT}
-)
