@@ -15,7 +15,7 @@ SPECIES = [13, 29]  # Al, Cu
 def make_model(correlation=2, max_ell=2, hidden_ell=1, zbl=False, dtype="float64", seed=0,
                num_layers=2, shift=0.0, e0s=None):
     model = build_model(species=SPECIES, r_max=R_MAX, e0s=e0s or {13: -1.5, 29: -2.5},
-                        avg_num_neighbors=8.0, scale=1.3, shift=shift, num_layers=num_layers,
+                        avg_num_neighbors=8.0, scale=0.1, shift=shift, num_layers=num_layers,
                         num_channels=8, max_ell=max_ell, hidden_ell=hidden_ell,
                         correlation=correlation, num_bessel=6, envelope_p=6,
                         radial_mlp=[16], zbl=zbl, dtype=dtype, seed=seed)

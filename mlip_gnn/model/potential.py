@@ -9,29 +9,34 @@ from e3nn.util.jit import compile_mode
 from mlip_gnn.data import keys
 from mlip_gnn.model.derivatives import (forces_from_edge_gradients, stress_from_virial,
                                         virial_from_edge_gradients)
-from mlip_gnn.nn import (BesselBasis, BodyOrderProduct, GatedUpdate, Interaction,
-                         PolynomialEnvelope, ScalarReadout, ZBLRepulsion, natural_irreps)
+from mlip_gnn.nn import (BesselBasis, GatedUpdate, Interaction, PolynomialEnvelope,
+                         ScalarReadout, SymmetricContraction, ZBLRepulsion, natural_irreps)
 
 __all__ = ["Potential"]
 
 
 @compile_mode("script")
 class _Layer(torch.nn.Module):
-    """Message passing, body-order product and gated residual update; readout of scalars."""
+    """Message passing, many-body product and gated residual update; readout of scalars.
 
-    def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps, irreps_sh: o3.Irreps,
-                 num_bessel: int, radial_mlp: List[int], avg_num_neighbors: float,
-                 correlation: int, num_species: int, readout_hidden: int, residual: bool):
+    The two-body features A keep every l ≤ max_ell (``irreps_a``); the product couples
+    them up to ``correlation`` and contracts onto the node irreps ``irreps_out``.
+    """
+
+    def __init__(self, irreps_in: o3.Irreps, irreps_a: o3.Irreps, irreps_out: o3.Irreps,
+                 irreps_sh: o3.Irreps, num_bessel: int, radial_mlp: List[int],
+                 avg_num_neighbors: float, correlation: int, num_species: int,
+                 readout_hidden: int, residual: bool):
         super().__init__()
-        self.interaction = Interaction(irreps_in, irreps_sh, irreps_out, num_bessel,
+        self.interaction = Interaction(irreps_in, irreps_sh, irreps_a, num_bessel,
                                        radial_mlp, avg_num_neighbors)
-        self.product = BodyOrderProduct(irreps_out, correlation, num_species)
+        self.product = SymmetricContraction(irreps_a, irreps_out, correlation, num_species)
         self.update = GatedUpdate(irreps_in, irreps_out, irreps_out, residual)
         self.readout = ScalarReadout(irreps_out, readout_hidden)
 
     def forward(self, h: torch.Tensor, species: torch.Tensor, edge_attrs: torch.Tensor,
                 edge_feats: torch.Tensor, sender: torch.Tensor, receiver: torch.Tensor):
-        a = self.interaction(h, edge_attrs, edge_feats, sender, receiver)  # [n, irreps_out]
+        a = self.interaction(h, edge_attrs, edge_feats, sender, receiver)  # [n, irreps_a]
         b = self.product(a, species)
         h = self.update(b, h)
         return h, self.readout(h)
@@ -63,11 +68,13 @@ class Potential(torch.nn.Module):
                                                          normalization="component")
         layers = []
         irreps_in = o3.Irreps(f"{num_channels}x0e")
+        irreps_a = natural_irreps(num_channels, max_ell)
         for t in range(num_layers):
             last = t == num_layers - 1
             # the last layer feeds only the scalar readout, so it keeps only scalars
             irreps_out = natural_irreps(num_channels, 0 if last else hidden_ell)
-            layers.append(_Layer(irreps_in, irreps_out, irreps_sh, num_bessel, radial_mlp,
+            layers.append(_Layer(irreps_in, irreps_a, irreps_out, irreps_sh, num_bessel,
+                                 radial_mlp,
                                  avg_num_neighbors, correlation, num_species,
                                  readout_hidden=16 if last else 0, residual=t > 0))
             irreps_in = irreps_out

@@ -1,9 +1,10 @@
 """Building blocks of the equivariant potential (built on e3nn)."""
 
-from mlip_gnn.nn.blocks import BodyOrderProduct, GatedUpdate, Interaction, ScalarReadout
+from mlip_gnn.nn.blocks import GatedUpdate, Interaction, ScalarReadout
 from mlip_gnn.nn.irreps import natural_irreps
 from mlip_gnn.nn.radial import BesselBasis, PolynomialEnvelope
+from mlip_gnn.nn.symmetric import SymmetricContraction
 from mlip_gnn.nn.zbl import ZBLRepulsion
 
-__all__ = ["BodyOrderProduct", "GatedUpdate", "Interaction", "ScalarReadout",
+__all__ = ["GatedUpdate", "Interaction", "ScalarReadout", "SymmetricContraction",
            "natural_irreps", "BesselBasis", "PolynomialEnvelope", "ZBLRepulsion"]

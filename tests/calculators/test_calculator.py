@@ -38,8 +38,12 @@ def test_forces_and_stress_match_finite_differences(model):
     from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 
     forces, stress = atoms.get_forces(), atoms.get_stress()
-    np.testing.assert_allclose(calculate_numerical_forces(atoms, eps=1e-5), forces, atol=1e-7)
-    np.testing.assert_allclose(calculate_numerical_stress(atoms, eps=1e-5), stress, atol=1e-7)
+    # central differences with h = 1e-5: the truncation error scales with the values
+    np.testing.assert_allclose(calculate_numerical_forces(atoms, eps=1e-5), forces,
+                               atol=1e-7 * np.abs(forces).max())
+    np.testing.assert_allclose(calculate_numerical_stress(atoms, eps=1e-5), stress,
+                               atol=1e-7 * np.abs(stress).max())
+    assert np.abs(forces).max() > 1e-2 and np.abs(stress).max() > 1e-3
 
 
 def test_results_are_cached_until_atoms_change(model, monkeypatch):
@@ -111,7 +115,7 @@ def test_cell_relaxation_recovers_model_lattice_constant():
     from ase.optimize import BFGS
 
     calc = MLIPCalculator(make_model(seed=0))
-    grid = np.linspace(3.6, 4.6, 11)
+    grid = np.linspace(4.2, 5.2, 11)  # this random model binds near 4.8 Å
     energies = [_energy_per_atom(calc, a) for a in grid]
     k = int(np.argmin(energies))
     assert 0 < k < len(grid) - 1, "the model's E(a) must have an interior minimum"
@@ -140,5 +144,8 @@ def test_float32_export_through_calculator(tmp_path):
     atoms.calc = MLIPCalculator(str(path))
     ref = model(graph_of(atoms), compute_forces=True)
     assert atoms.get_forces().dtype == np.float64
-    np.testing.assert_allclose(atoms.get_forces(), ref["forces"].detach().numpy(), atol=1e-4)
+    forces = ref["forces"].detach().numpy()
+    # float32 round-off (6e-8 per operation) accumulates over ~10³ terms per force
+    # (pair terms, channels, paths) that largely cancel: 1e-5 of the largest force
+    np.testing.assert_allclose(atoms.get_forces(), forces, atol=1e-5 * np.abs(forces).max())
     assert isinstance(atoms.calc.committee.models[0], torch.jit.ScriptModule)

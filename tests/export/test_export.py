@@ -19,7 +19,7 @@ from mlip_gnn.model import build_model
 from mlip_gnn.train.checkpoint import save_checkpoint
 
 KWARGS = dict(species=SPECIES, r_max=R_MAX, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
-              scale=1.3, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
+              scale=0.1, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
               correlation=2, num_bessel=6, envelope_p=6, radial_mlp=[16], zbl=False,
               dtype="float64")
 
@@ -43,9 +43,11 @@ def inputs(atoms, dtype=torch.float64):
             g["edge_cell_shift"].to(dtype), g["cell"][0].to(dtype)), g
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    model = make_model(zbl=True)
+@pytest.fixture(scope="module", params=[(1, 1), (2, 2), (3, 3)],
+                ids=lambda p: f"correlation{p[0]}-max_ell{p[1]}")
+def exported(tmp_path_factory, request):
+    correlation, max_ell = request.param
+    model = make_model(correlation=correlation, max_ell=max_ell, zbl=True)
     path = export_potential(model, tmp_path_factory.mktemp("export") / "model.pt",
                             extra={"config_hash": "abc123"})
     return model, path

@@ -11,9 +11,10 @@ def energy(model, atoms):
     return float(evaluate(model, atoms, stress=False)["energy"][0])
 
 
-@pytest.mark.parametrize("correlation,zbl", [(1, False), (2, True), (3, False)])
-def test_forces_finite_differences(correlation, zbl):
-    model = make_model(correlation=correlation, zbl=zbl)
+@pytest.mark.parametrize("correlation,max_ell,zbl", [(1, 1, False), (2, 2, True),
+                                                     (3, 3, False)])
+def test_forces_finite_differences(correlation, max_ell, zbl):
+    model = make_model(correlation=correlation, max_ell=max_ell, zbl=zbl)
     for atoms in (random_cluster(seed=7), random_crystal(seed=8)):
         forces = evaluate(model, atoms)["forces"]
         numeric = np.zeros_like(forces)
@@ -27,10 +28,10 @@ def test_forces_finite_differences(correlation, zbl):
         assert np.abs(forces).max() > 1e-3  # non-trivial
 
 
-@pytest.mark.parametrize("correlation", [1, 3])
-def test_stress_finite_differences(correlation):
+@pytest.mark.parametrize("correlation,max_ell", [(1, 1), (3, 3)])
+def test_stress_finite_differences(correlation, max_ell):
     """σ = (1/V) ∂E/∂ε for a symmetric strain applied to cell and positions."""
-    model = make_model(correlation=correlation, zbl=True)
+    model = make_model(correlation=correlation, max_ell=max_ell, zbl=True)
     atoms = random_crystal(seed=9)
     stress = evaluate(model, atoms)["stress"][0]
     volume = atoms.get_volume()

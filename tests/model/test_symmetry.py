@@ -5,7 +5,7 @@ import pytest
 from model_support import evaluate, make_model, random_cluster, random_crystal
 from scipy.spatial.transform import Rotation
 
-VARIANTS = [(c, ell) for c in (1, 2, 3) for ell in (1, 2)]
+VARIANTS = [(c, ell) for c in (1, 2, 3) for ell in (1, 2, 3)]
 TOL = dict(rtol=1e-9, atol=1e-10)
 
 
