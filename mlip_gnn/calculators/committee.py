@@ -10,7 +10,7 @@ import torch
 
 from mlip_gnn.data import SpeciesTable, neighbour_list
 from mlip_gnn.data.configuration import Configuration
-from mlip_gnn.export import load_model
+from mlip_gnn.export import deploy, load_model
 
 __all__ = ["Committee", "ModelSource"]
 
@@ -21,9 +21,7 @@ def _as_deployed(source: ModelSource, device: str, use_ema: bool) -> torch.nn.Mo
     if isinstance(source, torch.nn.Module):
         if hasattr(source, "species_lookup"):  # already a DeployedPotential (eager or scripted)
             return source.to(device)
-        from mlip_gnn.export.io import _deploy
-
-        return _deploy(source, device, None, {})[0]
+        return deploy(source, device)[0]
     return load_model(source, device=device, use_ema=use_ema)[0]
 
 

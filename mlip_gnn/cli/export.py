@@ -21,9 +21,10 @@ TorchScript file that loads with torch.jit.load alone (no mlip_gnn needed):
 
 The file carries its metadata as the extra file metadata.json and as attributes
 (atomic_numbers, symbols, r_max, model_dtype, metadata_json): species, cutoff, dtype,
-reference energies E0, units, package version, training config and its hash, model
-arguments. The EMA weights are exported when the checkpoint has them (--no-ema: the raw
-weights). The file is written atomically. Exit status 2 means bad input."""
+reference energies E0, units, package version, training config and its hash, and the
+architecture (the model builder's other arguments). The EMA weights are exported when the
+checkpoint has them (--no-ema: the raw weights). The file is written atomically. Exit
+status 2 means bad input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

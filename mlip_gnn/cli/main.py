@@ -12,6 +12,8 @@ import sys
 import textwrap
 from typing import Dict, List, Optional
 
+from mlip_gnn.errors import MlipGnnError
+
 __all__ = ["SUBCOMMANDS", "main", "build_parser", "user_errors"]
 
 #: subcommand name → module (imported only when used, so ``--help`` stays fast)
@@ -27,15 +29,9 @@ EXIT_FAILED = 1  # the run itself failed (e.g. diverged)
 
 
 def user_errors() -> tuple:
-    """Exception types that mean "the input is wrong": reported without a traceback."""
-    from mlip_gnn.config import ConfigError
-    from mlip_gnn.data.errors import DataError
-    from mlip_gnn.train.checkpoint import CheckpointError, RunDirError
-
-    from mlip_gnn.export import ModelFileError
-
-    return (ConfigError, DataError, FileNotFoundError, CheckpointError, RunDirError,
-            ModelFileError)
+    """Exception types reported as a message without a traceback; an
+    :class:`~mlip_gnn.errors.MlipGnnError` exits with its ``exit_status``."""
+    return (MlipGnnError, FileNotFoundError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,16 +59,11 @@ def _report(command: str, exc: BaseException) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from mlip_gnn.train.trainer import TrainingDiverged
-
     try:
         return int(args.run(args) or 0)
     except user_errors() as exc:
         _report(args.command, exc)
-        return EXIT_USER_ERROR
-    except TrainingDiverged as exc:
-        _report(args.command, exc)
-        return EXIT_FAILED
+        return getattr(exc, "exit_status", EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print(f"mlip-gnn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -15,8 +15,9 @@ train.log, tensorboard/ and, with test data, test_metrics.json.
 Resuming: if output.run_dir already holds a checkpoint written with the same config,
 training continues from it automatically. If the config differs, the command stops and
 lists the differences; pass --resume RUN_DIR to continue that run with the new config
-(e.g. more epochs), or choose a new output.run_dir. The model architecture and dataset
-statistics always come from the checkpoint when resuming.
+(e.g. more epochs), or choose a new output.run_dir. The model spec (species, r_max,
+dtype, E0s, architecture) comes from the checkpoint: a config that changes it is refused
+with a message naming the fields; dataset statistics left at 'auto' keep their values.
 
 SIGTERM or SIGUSR1 (e.g. a batch system's pre-emption warning) make the run write a
 checkpoint after the current step and exit with status 0; run the same command again to

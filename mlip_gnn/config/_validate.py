@@ -14,12 +14,14 @@ import types
 from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from mlip_gnn.errors import MlipGnnError
+
 _UNION_ORIGINS = (Union, types.UnionType)
 # PyYAML follows YAML 1.1, where a float needs a dot: "1e-3" is read as a string.
 _YAML11_FLOAT_STRING = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
-class ConfigError(ValueError):
+class ConfigError(MlipGnnError, ValueError):
     """Raised for any invalid configuration: bad YAML, unknown key, wrong type or value.
 
     ``field`` is the dotted name of the offending field (None for file-level problems),

@@ -4,11 +4,12 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any, get_type_hints
 
 import yaml
+
+from mlip_gnn.utils.files import atomic_write
 
 from ._validate import ConfigError, build, dotted, section_type, unknown_key
 from .schema import Config
@@ -81,19 +82,8 @@ def save_config(cfg: Config, path: str | os.PathLike) -> None:
     data = config_to_dict(cfg)
     config_from_dict(data, source=f"config to save to {path}")
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a config is not a secret
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w") as stream:
+        stream.write(text)
 
 
 def config_hash(cfg: Config) -> str:

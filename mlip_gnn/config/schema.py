@@ -9,6 +9,8 @@ them directly does not.
 from dataclasses import dataclass
 from typing import Literal
 
+from mlip_gnn.defaults import ARCHITECTURE, DTYPE, PLATEAU_FACTOR, PLATEAU_PATIENCE, R_MAX
+
 from ._elements import ELEMENT_SYMBOLS
 from ._validate import ConfigError, Section, closest, dotted, setting
 
@@ -43,7 +45,7 @@ class DataConfig(Section):
     )
     split_seed: int | None = setting(None, "seed of the train/valid split; null: top-level seed")
     keys: KeysConfig = setting(factory=KeysConfig, doc="label names in the files")
-    r_max: float = setting(5.0, "cutoff radius, Å", gt=0)
+    r_max: float = setting(R_MAX, "cutoff radius, Å", gt=0)
     batch_size: int = setting(4, "training frames per batch", ge=1)
     valid_batch_size: int | None = setting(
         None, "validation frames per batch; null: batch_size", ge=1
@@ -81,17 +83,28 @@ class DataConfig(Section):
 class ModelConfig(Section):
     """Architecture: one family from NequIP-like (correlation 1) to MACE-like (2-3)."""
 
-    num_layers: int = setting(2, "message-passing layers", ge=1, le=8)
-    num_channels: int = setting(32, "feature channels per irrep", ge=1)
-    max_ell: int = setting(2, "max L of the edge spherical harmonics", ge=0, le=4)
-    hidden_ell: int = setting(1, "max L of the node features (<= max_ell)", ge=0)
-    correlation: int = setting(
-        2, "body order of the product: 1 two-body, 2-3 many-body", ge=1, le=3
+    num_layers: int = setting(ARCHITECTURE["num_layers"], "message-passing layers", ge=1, le=8)
+    num_channels: int = setting(ARCHITECTURE["num_channels"], "feature channels per irrep", ge=1)
+    max_ell: int = setting(
+        ARCHITECTURE["max_ell"], "max L of the edge spherical harmonics", ge=0, le=4
     )
-    num_bessel: int = setting(8, "radial Bessel basis functions", ge=1)
-    envelope_p: int = setting(6, "exponent p of the polynomial cutoff envelope", ge=2)
+    hidden_ell: int = setting(
+        ARCHITECTURE["hidden_ell"], "max L of the node features (<= max_ell)", ge=0
+    )
+    correlation: int = setting(
+        ARCHITECTURE["correlation"],
+        "body order of the product: 1 two-body, 2-3 many-body",
+        ge=1,
+        le=3,
+    )
+    num_bessel: int = setting(ARCHITECTURE["num_bessel"], "radial Bessel basis functions", ge=1)
+    envelope_p: int = setting(
+        ARCHITECTURE["envelope_p"], "exponent p of the polynomial cutoff envelope", ge=2
+    )
     radial_mlp: list[int] = setting(
-        factory=lambda: [64, 64], doc="hidden widths of the radial MLP", ge=1
+        factory=lambda: list(ARCHITECTURE["radial_mlp"]),
+        doc="hidden widths of the radial MLP",
+        ge=1,
     )
     avg_num_neighbors: AUTO | float = setting(
         "auto", "message normalisation; auto: mean neighbour count of train", gt=0
@@ -103,7 +116,7 @@ class ModelConfig(Section):
         "auto", "per-atom energy shift, eV; auto: mean per-atom energy after E0s (0 with "
         "e0s: isolated, so that an isolated atom keeps its reference energy)"
     )
-    zbl: bool = setting(False, "add ZBL screened-nuclear repulsion at short range")
+    zbl: bool = setting(ARCHITECTURE["zbl"], "add ZBL screened-nuclear repulsion at short range")
 
     def _cross_check(self, where: str) -> None:
         if self.hidden_ell > self.max_ell:
@@ -170,8 +183,12 @@ class OptimConfig(Section):
     scheduler: Literal["plateau", "cosine", "none"] = setting(
         "plateau", "lr schedule: reduce on plateau, cosine decay, or constant"
     )
-    plateau_factor: float = setting(0.8, "lr multiplier when validation stalls", gt=0, lt=1)
-    plateau_patience: int = setting(20, "validation rounds without improvement", ge=0)
+    plateau_factor: float = setting(
+        PLATEAU_FACTOR, "lr multiplier when validation stalls", gt=0, lt=1
+    )
+    plateau_patience: int = setting(
+        PLATEAU_PATIENCE, "validation rounds without improvement", ge=0
+    )
     min_lr: float = setting(0.0, "lower bound of the learning rate", ge=0)
     warmup_epochs: int = setting(0, "epochs of linear lr warm-up", ge=0)
     ema_decay: float | None = setting(0.99, "EMA of the weights; null: no EMA", ge=0, lt=1)
@@ -234,7 +251,7 @@ class Config(Section):
         pattern=r"auto|cpu|cuda(:\d+)?",
         allowed="'auto', 'cpu', 'cuda' or 'cuda:N'",
     )
-    dtype: Literal["float32", "float64"] = setting("float32", "model precision")
+    dtype: Literal["float32", "float64"] = setting(DTYPE, "model precision")
     tf32: bool = setting(False, "allow TF32 matmuls on Ampere+ GPUs")
     data: DataConfig = setting(doc="data section with at least 'train'")
     model: ModelConfig = setting(factory=ModelConfig, doc="architecture")

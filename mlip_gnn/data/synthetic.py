@@ -28,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import os
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -42,6 +41,8 @@ from ase.constraints import FixCom
 from ase.io import write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary
+
+from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["generate_cu_emt_dataset", "write_cu_emt_dataset", "dataset_summary"]
 
@@ -235,16 +236,8 @@ def write_cu_emt_dataset(path: str | os.PathLike, **kwargs) -> Path:
     path = Path(path)
     frames = generate_cu_emt_dataset(**kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder, so os.replace is an atomic rename; open(..., "x") keeps the umask's
-    # permissions (mkstemp would leave the file readable by its owner only).
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x") as handle:
-            write(handle, frames, format="extxyz")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as handle:
+        write(handle, frames, format="extxyz")
     return path
 
 

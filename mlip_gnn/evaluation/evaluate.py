@@ -12,6 +12,7 @@ from mlip_gnn.data import KeyMap, read_many
 from mlip_gnn.evaluation.errors import (FramePrediction, error_report, format_report,
                                         predict_frames)
 from mlip_gnn.evaluation.plots import write_parity_plots
+from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["evaluate", "write_outputs", "METRICS_FILE"]
 
@@ -43,8 +44,7 @@ def write_outputs(report: Dict[str, object], frames: Sequence[FramePrediction],
         report = {"model": model, **report}
     for name, text in ((METRICS_FILE, json.dumps(report, indent=2, ensure_ascii=False)),
                        ("errors.txt", format_report(report) + "\n")):
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out_dir / name)
+        with atomic_write(out_dir / name, "w") as handle:
+            handle.write(text)
     write_parity_plots(frames, out_dir)
     return out_dir

@@ -6,11 +6,12 @@ The figures are made without ``pyplot``, so no global backend is selected or cha
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Sequence, Tuple
+from typing import BinaryIO, Dict, Sequence, Tuple
 
 import numpy as np
 
 from mlip_gnn.evaluation.errors import FramePrediction
+from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["parity_data", "write_parity_plots"]
 
@@ -37,7 +38,7 @@ def parity_data(frames: Sequence[FramePrediction]) -> Dict[str, Tuple[np.ndarray
             for name, (ref, pred) in pairs.items() if ref}
 
 
-def _plot(name: str, ref: np.ndarray, pred: np.ndarray, path: Path) -> None:
+def _plot(name: str, ref: np.ndarray, pred: np.ndarray, target: BinaryIO) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -54,7 +55,7 @@ def _plot(name: str, ref: np.ndarray, pred: np.ndarray, path: Path) -> None:
            title=f"{title}: RMSE {rmse:.3g} {unit}", aspect="equal",
            xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad))
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    fig.savefig(target, format="png")
 
 
 def write_parity_plots(frames: Sequence[FramePrediction], out_dir: Path) -> Dict[str, Path]:
@@ -62,8 +63,7 @@ def write_parity_plots(frames: Sequence[FramePrediction], out_dir: Path) -> Dict
     written = {}
     for name, (ref, pred) in parity_data(frames).items():
         path = Path(out_dir) / f"parity_{name}.png"
-        tmp = path.with_name(f".{path.name}.tmp")
-        _plot(name, ref, pred, tmp)
-        tmp.replace(path)
+        with atomic_write(path, "wb") as handle:
+            _plot(name, ref, pred, handle)
         written[name] = path
     return written

@@ -7,10 +7,10 @@
 """
 
 from mlip_gnn.export.deployed import DeployedPotential
-from mlip_gnn.export.io import (METADATA_FILE, UNITS, ModelFileError, export_model,
-                                export_potential, is_torchscript, load_model, read_metadata,
-                                resolve_model_path)
+from mlip_gnn.export.io import (FORMAT_VERSION, METADATA_FILE, UNITS, ModelFileError, deploy,
+                                export_model, export_potential, is_torchscript, load_model,
+                                read_metadata, resolve_model_path)
 
-__all__ = ["DeployedPotential", "METADATA_FILE", "UNITS", "ModelFileError", "export_model",
-           "export_potential", "is_torchscript", "load_model", "read_metadata",
-           "resolve_model_path"]
+__all__ = ["DeployedPotential", "FORMAT_VERSION", "METADATA_FILE", "UNITS", "ModelFileError",
+           "deploy", "export_model", "export_potential", "is_torchscript", "load_model",
+           "read_metadata", "resolve_model_path"]

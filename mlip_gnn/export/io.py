@@ -8,10 +8,10 @@ a run directory (its ``best.pt``, else ``last.pt``). The exported file is loaded
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -19,23 +19,30 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 
 import mlip_gnn
+from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.export.deployed import DeployedPotential
 from mlip_gnn.model import DTYPES
+from mlip_gnn.modelio import CheckpointError, ModelSpec, model_from_checkpoint
+from mlip_gnn.modelio.checkpoint import is_archive
+from mlip_gnn.utils.files import atomic_write
 
-__all__ = ["ModelFileError", "METADATA_FILE", "UNITS", "export_model", "export_potential",
-           "load_model", "read_metadata", "is_torchscript", "resolve_model_path"]
+__all__ = ["ModelFileError", "METADATA_FILE", "UNITS", "FORMAT_VERSION", "deploy",
+           "export_model", "export_potential", "load_model", "read_metadata",
+           "is_torchscript", "resolve_model_path"]
 
 METADATA_FILE = "metadata.json"
 FORMAT = "mlip_gnn.torchscript"
-FORMAT_VERSION = 1
+# 2: the model spec's architecture under "architecture" (1: builder arguments under
+# "model_kwargs", beside a second copy of species, r_max, dtype and E0s)
+FORMAT_VERSION = 2
 UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å",
          "stress": "eV/Å³ (ASE sign: positive = tensile)", "virial": "eV"}
 _CHECKPOINT_NAMES = ("best.pt", "last.pt")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(MlipGnnError, ValueError):
     """Raised when a model path is missing, is neither a TorchScript export nor a
-    checkpoint, or a run directory holds no checkpoint."""
+    checkpoint, was written in a newer format, or a run directory holds no checkpoint."""
 
 
 def is_torchscript(path: os.PathLike) -> bool:
@@ -67,78 +74,80 @@ def _symbols(atomic_numbers) -> list:
     return [chemical_symbols[int(z)] for z in atomic_numbers]
 
 
-def _metadata(model: torch.nn.Module, dtype: str, extra: Dict[str, Any]) -> Dict[str, Any]:
-    symbols = _symbols(model.atomic_numbers)
-    e0 = model.e0.detach().cpu().tolist()
+def _module_spec(model: torch.nn.Module) -> ModelSpec:
+    """The spec of an in-memory potential that came without one (no architecture)."""
+    dtype = {v: k for k, v in DTYPES.items()}.get(model.e0.dtype)
+    if dtype is None:
+        raise ModelFileError(f"model dtype {model.e0.dtype} is not one of {sorted(DTYPES)}")
+    e0s = dict(zip(model.atomic_numbers, model.e0.detach().cpu().tolist()))
+    return ModelSpec(model.atomic_numbers, float(model.r_max), dtype, e0s)
+
+
+def _metadata(spec: ModelSpec, extra: Dict[str, Any]) -> Dict[str, Any]:
+    symbols = _symbols(spec.species)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "package": "mlip_gnn", "version": mlip_gnn.__version__,
         "torch_version": torch.__version__,
-        "atomic_numbers": [int(z) for z in model.atomic_numbers], "symbols": symbols,
-        "r_max": float(model.r_max), "dtype": dtype,
-        "e0s": {s: float(e) for s, e in zip(symbols, e0)},
+        "atomic_numbers": list(spec.species), "symbols": symbols,
+        "r_max": spec.r_max, "dtype": spec.dtype,
+        "e0s": {s: spec.e0s.get(z, 0.0) for s, z in zip(symbols, spec.species)},
+        "architecture": dict(spec.architecture),
         "units": UNITS,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         **extra,
     }
 
 
-def _checkpoint_model(path: Path, use_ema: bool) -> Tuple[torch.nn.Module, Dict[str, Any]]:
-    from mlip_gnn.train.checkpoint import CheckpointError
-    from mlip_gnn.train.model_io import model_from_checkpoint  # only for checkpoints
-
+def _checkpoint_model(path: Path, use_ema: bool
+                      ) -> Tuple[torch.nn.Module, ModelSpec, Dict[str, Any]]:
+    if not is_archive(path):
+        raise ModelFileError(f"{path} is not a model: neither a TorchScript export nor an "
+                             "mlip_gnn checkpoint")
     try:
-        model, state = model_from_checkpoint(path, use_ema=use_ema)
+        model, spec, state = model_from_checkpoint(path, use_ema=use_ema)
     except CheckpointError as exc:
-        raise ModelFileError(f"{path}: neither an exported model nor a usable checkpoint "
-                             f"({exc})") from None
-    except (RuntimeError, TypeError) as exc:  # weights or builder arguments do not fit
-        raise ModelFileError(f"{path}: the checkpoint does not fit this version's model "
-                             f"(mlip_gnn {mlip_gnn.__version__}): "
-                             f"{' '.join(str(exc).split())[:300]}") from None
+        raise ModelFileError(str(exc)) from None
     extra = {"config": state.get("config"), "config_hash": state.get("config_hash"),
-             "model_kwargs": state.get("model_kwargs"),
              "trained_with_version": state.get("version"), "epoch": state.get("epoch"),
              # best.pt stores the EMA weights as its model weights ("weights": "ema")
              "ema": bool(use_ema and state.get("ema")) or state.get("weights") == "ema",
              "source": str(path)}
-    return model, extra
+    return model, spec, extra
 
 
-def _deploy(model: torch.nn.Module, device: str, dtype: Optional[str],
-            extra: Dict[str, Any]) -> Tuple[DeployedPotential, Dict[str, Any]]:
-    if dtype is None:
-        dtype = {v: k for k, v in DTYPES.items()}[model.e0.dtype]
+def deploy(model: torch.nn.Module, device: str = "cpu", dtype: Optional[str] = None,
+           spec: Optional[ModelSpec] = None, extra: Optional[Dict[str, Any]] = None
+           ) -> Tuple[DeployedPotential, Dict[str, Any]]:
+    """Wrap ``model`` (moved to ``device``, cast to ``dtype``; default: the spec's) as an
+    eager :class:`DeployedPotential`, and its metadata. ``spec`` defaults to what the
+    module itself tells (species, r_max, dtype, E0s)."""
+    spec = spec if spec is not None else _module_spec(model)
+    dtype = spec.dtype if dtype is None else dtype
     if dtype not in DTYPES:
         raise ModelFileError(f"dtype: got {dtype!r}; choose one of {sorted(DTYPES)}")
-    model = model.to(device=torch.device(device), dtype=DTYPES[dtype]).eval()
-    meta = _metadata(model, dtype, extra)
+    spec = spec.replace(dtype=dtype)  # the metadata describes the model as exported
+    model = model.to(device=torch.device(device), dtype=spec.torch_dtype).eval()
+    meta = _metadata(spec, dict(extra or {}))
     text = json.dumps(meta, default=str, ensure_ascii=False)
     deployed = DeployedPotential(model, meta["symbols"], dtype, text).to(torch.device(device))
     return deployed.eval(), meta
 
 
 def export_potential(model: torch.nn.Module, output: os.PathLike, device: str = "cpu",
-                     dtype: Optional[str] = None, extra: Optional[Dict[str, Any]] = None
-                     ) -> Path:
+                     dtype: Optional[str] = None, extra: Optional[Dict[str, Any]] = None,
+                     spec: Optional[ModelSpec] = None) -> Path:
     """Script a :class:`~mlip_gnn.model.Potential` (a copy; ``model`` is untouched) and
     write it atomically to ``output`` with its metadata."""
-    import copy
-
     from e3nn.util.jit import script
 
-    deployed, meta = _deploy(copy.deepcopy(model), device, dtype, dict(extra or {}))
+    deployed, meta = deploy(copy.deepcopy(model), device, dtype, spec, extra)
     scripted = script(deployed, in_place=False)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.jit.save(scripted, tmp, _extra_files={METADATA_FILE: json.dumps(
+    with atomic_write(output, "wb") as handle:
+        torch.jit.save(scripted, handle, _extra_files={METADATA_FILE: json.dumps(
             meta, default=str, ensure_ascii=False, indent=1)})
-        os.replace(tmp, output)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return output
 
 
@@ -151,15 +160,34 @@ def export_model(source: os.PathLike, output: os.PathLike, device: str = "cpu",
                              "export takes a run directory or a checkpoint")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelFileError(f"device: got {device!r} but CUDA is not available here")
-    model, extra = _checkpoint_model(path, use_ema)
-    return export_potential(model, output, device, dtype, extra)
+    model, spec, extra = _checkpoint_model(path, use_ema)
+    return export_potential(model, output, device, dtype, extra, spec)
 
 
 def read_metadata(path: os.PathLike) -> Dict[str, Any]:
-    """The metadata of an exported file (without loading the model)."""
-    extra = {METADATA_FILE: ""}
-    torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    return json.loads(extra[METADATA_FILE])
+    """The metadata of an exported file, read from the archive without loading the model.
+
+    Raises :class:`ModelFileError` when the file holds none or was written in a newer
+    format than this version reads.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist()
+                         if n.endswith(f"/extra/{METADATA_FILE}")), None)
+            text = archive.read(name).decode("utf-8") if name else ""
+        meta = json.loads(text) if text else None
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: cannot read the export's metadata ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is a TorchScript file but not an mlip_gnn export "
+                             f"(no {METADATA_FILE} of format {FORMAT!r})")
+    found = meta.get("format_version", 1)
+    if not isinstance(found, int) or found > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was exported in format {found!r} by mlip_gnn {meta.get('version', '?')}; "
+            f"mlip_gnn {mlip_gnn.__version__} reads formats up to {FORMAT_VERSION}. Install "
+            "a newer mlip_gnn, or load the file with torch.jit.load alone.")
+    return meta
 
 
 def load_model(source: os.PathLike, device: str = "cpu", use_ema: bool = True,
@@ -171,16 +199,15 @@ def load_model(source: os.PathLike, device: str = "cpu", use_ema: bool = True,
     """
     path = resolve_model_path(source)
     if is_torchscript(path):
-        extra = {METADATA_FILE: ""}
+        meta = read_metadata(path)  # the format is checked before the model is loaded
         try:
-            module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+            module = torch.jit.load(str(path), map_location=device)
         except RuntimeError as exc:
             raise ModelFileError(f"{path}: cannot load TorchScript model: "
                                  f"{str(exc).splitlines()[0][:200]}") from None
-        meta = json.loads(extra[METADATA_FILE] or module.metadata_json)
         if dtype is not None and dtype != meta["dtype"]:
             raise ModelFileError(f"{path} was exported in {meta['dtype']}; export it again "
                                  f"with --dtype {dtype}")
         return module.eval(), meta
-    model, extra = _checkpoint_model(path, use_ema)
-    return _deploy(model, device, dtype, extra)
+    model, spec, extra = _checkpoint_model(path, use_ema)
+    return deploy(model, device, dtype, spec, extra)

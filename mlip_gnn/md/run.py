@@ -12,6 +12,8 @@ import numpy as np
 from ase import units
 from ase.md.md import MolecularDynamics
 
+from mlip_gnn.errors import MlipGnnError
+
 __all__ = ["MDSettings", "MDResult", "MDError", "ExtrapolationError", "ENSEMBLES",
            "prepare_velocities", "run_md", "energy_drift", "LOG_FILE", "TRAJECTORY_FILE"]
 
@@ -20,14 +22,17 @@ TRAJECTORY_FILE = "md.xyz"
 EXTRAPOLATED_FILE = "extrapolated.xyz"
 
 
-class MDError(ValueError):
+class MDError(MlipGnnError, ValueError):
     """Raised for MD settings that cannot work (non-positive time step, NPT without a
     periodic cell, a force-spread limit without a committee...), before anything runs."""
 
 
-class ExtrapolationError(RuntimeError):
+class ExtrapolationError(MlipGnnError, RuntimeError):
     """Raised when the committee force spread passes ``max_force_std``: the model is
-    extrapolating. The run stops; the frame is written to ``extrapolated.xyz``."""
+    extrapolating. The run stops; the frame is written to ``extrapolated.xyz``
+    (exit status 3)."""
+
+    exit_status = 3
 
 
 @dataclasses.dataclass

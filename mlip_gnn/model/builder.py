@@ -4,6 +4,8 @@ from typing import Dict, List, Mapping, Optional
 
 import torch
 
+from mlip_gnn.defaults import ARCHITECTURE as _D
+from mlip_gnn.defaults import DTYPE, R_MAX
 from mlip_gnn.model.potential import Potential
 
 __all__ = ["build_model", "DTYPES"]
@@ -11,13 +13,14 @@ __all__ = ["build_model", "DTYPES"]
 DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
 
-def build_model(*, species: List[int], r_max: float = 5.0,
+def build_model(*, species: List[int], r_max: float = R_MAX,
                 e0s: Optional[Mapping[int, float]] = None, avg_num_neighbors: float = 10.0,
-                scale: float = 1.0, shift: float = 0.0, num_layers: int = 2,
-                num_channels: int = 32, max_ell: int = 2, hidden_ell: int = 1,
-                correlation: int = 2, num_bessel: int = 8, envelope_p: int = 6,
-                radial_mlp: Optional[List[int]] = None, zbl: bool = False,
-                dtype: str = "float32", seed: Optional[int] = None) -> Potential:
+                scale: float = 1.0, shift: float = 0.0, num_layers: int = _D["num_layers"],
+                num_channels: int = _D["num_channels"], max_ell: int = _D["max_ell"],
+                hidden_ell: int = _D["hidden_ell"], correlation: int = _D["correlation"],
+                num_bessel: int = _D["num_bessel"], envelope_p: int = _D["envelope_p"],
+                radial_mlp: Optional[List[int]] = None, zbl: bool = _D["zbl"],
+                dtype: str = DTYPE, seed: Optional[int] = None) -> Potential:
     """Build a potential for the given species (atomic numbers, any order).
 
     ``e0s`` maps atomic number → isolated-atom reference energy (eV, default 0);
@@ -50,7 +53,7 @@ def build_model(*, species: List[int], r_max: float = 5.0,
                           num_layers=num_layers, num_channels=num_channels,
                           max_ell=max_ell, hidden_ell=hidden_ell, correlation=correlation,
                           num_bessel=num_bessel, envelope_p=envelope_p,
-                          radial_mlp=list(radial_mlp or [64, 64]), zbl=zbl)
+                          radial_mlp=list(radial_mlp or _D["radial_mlp"]), zbl=zbl)
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)

@@ -4,14 +4,11 @@
 >>> result = train(load_config("config.yaml"))  # doctest: +SKIP
 """
 
-from mlip_gnn.train.checkpoint import (CheckpointError, CheckpointManager, RunDirError,
-                                       load_checkpoint, save_checkpoint)
+from mlip_gnn.train.checkpoint import CheckpointManager, RunDirError
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
 from mlip_gnn.train.metrics import MetricAccumulator
-from mlip_gnn.train.model_io import model_from_checkpoint
 from mlip_gnn.train.run import TrainResult, train
 from mlip_gnn.train.trainer import Trainer, TrainingDiverged
 
-__all__ = ["train", "TrainResult", "Trainer", "TrainingDiverged", "CheckpointError",
-           "RunDirError", "CheckpointManager", "load_checkpoint", "save_checkpoint",
-           "model_from_checkpoint", "WeightedLoss", "elementwise_loss", "MetricAccumulator"]
+__all__ = ["train", "TrainResult", "Trainer", "TrainingDiverged", "RunDirError",
+           "CheckpointManager", "WeightedLoss", "elementwise_loss", "MetricAccumulator"]

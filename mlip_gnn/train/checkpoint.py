@@ -1,14 +1,10 @@
-"""Checkpoints: atomic writes, integrity check on load, and last / previous / best files.
-
-A checkpoint is a plain dict that ``torch.load(path, weights_only=True)`` reads (tensors,
-numbers, strings, lists, tuples, dicts). ``save_checkpoint`` adds an ``integrity`` entry,
-a SHA-256 digest over the whole content, because ``torch.load`` does not verify the data
-of the tensors it reads: a flipped byte would otherwise load silently.
+"""The checkpoint files of a run directory: last / previous / periodic / best, and checks
+that the directory can hold them. The file format (schema, digest, format check) is
+:mod:`mlip_gnn.modelio.checkpoint`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -18,102 +14,19 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
+from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.modelio.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
 __all__ = ["CheckpointError", "RunDirError", "save_checkpoint", "load_checkpoint",
            "CheckpointManager", "check_writable", "check_free_space", "checkpoint_bytes",
            "LAST", "PREVIOUS", "BEST"]
 
 LAST, PREVIOUS, BEST = "last.pt", "last.prev.pt", "best.pt"
-_INTEGRITY = "integrity"
 _log = logging.getLogger(__name__)
 
 
-class CheckpointError(Exception):
-    """Raised when a checkpoint is missing, truncated, corrupted or not one of ours."""
-
-
-class RunDirError(Exception):
+class RunDirError(MlipGnnError):
     """Raised when the run directory cannot be created or written, or holds a different run."""
-
-
-def _digest(obj: Any, h: hashlib._Hash) -> None:
-    if isinstance(obj, torch.Tensor):
-        t = obj.detach().cpu().contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    elif isinstance(obj, dict):
-        h.update(f"D{len(obj)}".encode())
-        for key in sorted(obj, key=repr):
-            h.update(repr(key).encode())
-            _digest(obj[key], h)
-    elif isinstance(obj, (list, tuple)):
-        h.update(f"{type(obj).__name__[0]}{len(obj)}".encode())
-        for item in obj:
-            _digest(item, h)
-    else:
-        h.update(f"S{obj!r}".encode())
-
-
-def state_digest(state: Dict[str, Any]) -> str:
-    h = hashlib.sha256()
-    _digest({k: v for k, v in state.items() if k != _INTEGRITY}, h)
-    return h.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not supported on every platform / filesystem
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_temp(state: Dict[str, Any], directory: Path, name: str) -> Path:
-    """Write ``state`` (with its digest) to a temp file in ``directory``, flushed to disk."""
-    state = {**state, _INTEGRITY: state_digest(state)}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def save_checkpoint(state: Dict[str, Any], path: os.PathLike) -> Path:
-    """Write ``state`` to ``path`` atomically: a reader sees the old file or the new one."""
-    path = Path(path)
-    tmp = _write_temp(state, path.parent, path.name)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-    return path
-
-
-def load_checkpoint(path: os.PathLike, map_location: Any = "cpu") -> Dict[str, Any]:
-    """Load and verify a checkpoint written by :func:`save_checkpoint`.
-
-    Raises :class:`CheckpointError` when the file is missing, unreadable, truncated, was
-    not written by this package or fails its integrity check.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, bad pickle, unknown type: all mean unusable
-        raise CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupted): "
-                              f"{type(exc).__name__}: {str(exc)[:200]}") from None
-    if not isinstance(state, dict) or _INTEGRITY not in state:
-        raise CheckpointError(f"{path} is not an mlip_gnn checkpoint (no integrity record)")
-    if state_digest(state) != state[_INTEGRITY]:
-        raise CheckpointError(f"checkpoint {path} is corrupted: its content does not match "
-                              "the digest written with it")
-    return state
 
 
 def check_writable(run_dir: os.PathLike) -> Path:
@@ -170,12 +83,7 @@ class CheckpointManager:
 
     def save_last(self, state: Dict[str, Any]) -> Path:
         """Write the new state, then rotate: last → previous, new → last."""
-        tmp = _write_temp(state, self.run_dir, LAST)
-        if self.last.exists():
-            os.replace(self.last, self.previous)
-        os.replace(tmp, self.last)
-        _fsync_dir(self.run_dir)
-        return self.last
+        return save_checkpoint(state, self.last, keep_previous=self.previous)
 
     def snapshots(self) -> List[Path]:
         """Periodic copies ``epoch_NNNNN.pt``, oldest first."""

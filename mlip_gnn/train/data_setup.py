@@ -1,25 +1,24 @@
-"""From a config to data sets, loaders, dataset statistics and model builder arguments."""
+"""From a config to data sets, loaders, dataset statistics and the model spec."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, List, Mapping
 
 import numpy as np
 from ase.data import atomic_numbers as ATOMIC_NUMBERS
-from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from mlip_gnn.data import (Configuration, DataError, GraphDataset, KeyMap, SpeciesTable,
                            average_num_neighbours, collate, force_rms,
                            interaction_energy_per_atom, read_many, reference_energies)
+from mlip_gnn.modelio import ModelSpec
 
-__all__ = ["DataSplits", "read_splits", "split_train_valid", "e0_method", "model_kwargs",
-           "build_model_from_kwargs", "ResumableSampler", "ShardSampler", "make_loader"]
+__all__ = ["DataSplits", "read_splits", "split_train_valid", "e0_method", "base_spec",
+           "complete_spec", "spec_changes", "ResumableSampler", "ShardSampler", "make_loader"]
 
 _log = logging.getLogger(__name__)
-ModelFactory = Callable[..., nn.Module]
 
 
 @dataclasses.dataclass
@@ -117,34 +116,45 @@ def _scale(train) -> float:
     return rms
 
 
-def model_kwargs(cfg, train: List[Configuration], species: SpeciesTable,
-                 train_graphs) -> Dict[str, Any]:
-    """Builder arguments as plain python values (``torch.load(weights_only=True)``-safe;
-    the dtype is a string), with the ``auto`` statistics computed on ``train``."""
-    m = cfg.model
+def base_spec(cfg, species: SpeciesTable) -> ModelSpec:
+    """The spec's species, cutoff and precision: all that graph building needs. The E0s
+    and the architecture come with :func:`complete_spec`, once the graphs exist."""
+    return ModelSpec(species.atomic_numbers, cfg.data.r_max, cfg.dtype)
+
+
+def complete_spec(spec: ModelSpec, cfg, train: List[Configuration],
+                  train_graphs) -> ModelSpec:
+    """``spec`` with the E0s and the architecture: the config's model section, every key
+    passed through to the builder unchanged, with its ``auto`` statistics computed on
+    ``train``."""
+    species = spec.species_table()
     e0s = reference_energies(train, species, e0_method(cfg.data.e0s))
-    return {
-        "species": list(species.atomic_numbers),
-        "r_max": float(cfg.data.r_max),
-        "e0s": {int(z): float(e) for z, e in e0s.items()},
-        "avg_num_neighbors": _auto(m.avg_num_neighbors,
-                                   lambda: average_num_neighbours(train_graphs)),
-        "scale": _auto(m.scale, lambda: _scale(train)),
-        "shift": _auto(m.shift, lambda: _shift(train, species, e0s, cfg.data.e0s)),
-        "num_layers": m.num_layers, "num_channels": m.num_channels, "max_ell": m.max_ell,
-        "hidden_ell": m.hidden_ell, "correlation": m.correlation, "num_bessel": m.num_bessel,
-        "envelope_p": m.envelope_p, "radial_mlp": list(m.radial_mlp), "zbl": bool(m.zbl),
-        "dtype": cfg.dtype,
+    architecture = dataclasses.asdict(cfg.model)
+    statistics = {
+        "avg_num_neighbors": lambda: average_num_neighbours(train_graphs),
+        "scale": lambda: _scale(train),
+        "shift": lambda: _shift(train, species, e0s, cfg.data.e0s),
     }
+    for name, compute in statistics.items():
+        architecture[name] = _auto(architecture[name], compute)
+    return spec.replace(e0s=e0s, architecture=architecture)
 
 
-def build_model_from_kwargs(kwargs: Mapping[str, Any],
-                            factory: Optional[ModelFactory] = None) -> nn.Module:
-    """Call the model factory (default :func:`mlip_gnn.model.build_model`) with stored
-    builder arguments (plain python values; ``dtype`` is ``"float32"`` or ``"float64"``)."""
-    if factory is None:
-        from mlip_gnn.model import build_model as factory
-    return factory(**kwargs)
+def spec_changes(stored: ModelSpec, cfg, species: SpeciesTable) -> List[str]:
+    """What the config (and the species of its training data) asks for that differs from
+    the ``stored`` spec of a run, one ``field: stored -> requested`` line per field.
+    Dataset statistics set to ``auto`` are not compared: a run keeps its own."""
+    requested = {"data.r_max": (stored.r_max, float(cfg.data.r_max)),
+                 "dtype": (stored.dtype, cfg.dtype),
+                 "species (of data.train)": (list(stored.species), species.atomic_numbers)}
+    if isinstance(cfg.data.e0s, Mapping):
+        wanted = {z: e for z, e in e0_method(cfg.data.e0s).items() if z in stored.species}
+        requested["data.e0s"] = ({z: stored.e0s.get(z) for z in wanted}, wanted)
+    for name, value in dataclasses.asdict(cfg.model).items():
+        if value != "auto":
+            requested[f"model.{name}"] = (stored.architecture.get(name, "<unset>"), value)
+    return [f"{name}: {old!r} -> {new!r}" for name, (old, new) in requested.items()
+            if old != new]
 
 
 class ResumableSampler(DistributedSampler):

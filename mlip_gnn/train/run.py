@@ -8,8 +8,11 @@ Resume rules (documented in the CLI help too):
   listing the differences; pass ``resume=run_dir`` to continue anyway, or pick a new
   ``output.run_dir``.
 - ``resume=RUN_DIR``: continue the run in RUN_DIR with the given config (``output.run_dir``
-  becomes RUN_DIR). Model architecture and dataset statistics always come from the
-  checkpoint; other changes (``train.max_epochs``, loss weights, ...) take effect.
+  becomes RUN_DIR). Changes to the loop, loss and optimiser (``train.max_epochs``, loss
+  weights, ...) take effect. The model spec (species, r_max, dtype, E0s, architecture) is
+  the checkpoint's: a config that asks for another one is refused with
+  :class:`~mlip_gnn.modelio.ModelSpecError` naming the changed fields; dataset statistics
+  left at ``auto`` keep the checkpoint's values.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 from torch import nn
@@ -28,13 +31,13 @@ from torch import nn
 import mlip_gnn
 from mlip_gnn.config import ConfigError, config_hash, config_to_dict, save_config
 from mlip_gnn.data import GraphDataset, SpeciesTable
-from mlip_gnn.model import DTYPES
+from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_from_spec,
+                              spec_from_state)
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
                                        check_writable, checkpoint_bytes, load_checkpoint)
-from mlip_gnn.train.data_setup import (ResumableSampler, ShardSampler,
-                                       build_model_from_kwargs, make_loader, model_kwargs,
-                                       read_splits)
+from mlip_gnn.train.data_setup import (ResumableSampler, ShardSampler, base_spec,
+                                       complete_spec, make_loader, read_splits, spec_changes)
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
 from mlip_gnn.train.monitor import Monitor, log_to
 from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
@@ -43,12 +46,10 @@ from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule
 from mlip_gnn.train.signals import StopRequest
 from mlip_gnn.train.trainer import LoopSettings, Trainer
 
-__all__ = ["TrainResult", "train", "resolve_device", "CHECKPOINT_FORMAT", "TEST_METRICS_FILE"]
+__all__ = ["TrainResult", "train", "resolve_device", "TEST_METRICS_FILE"]
 
-CHECKPOINT_FORMAT = 1
 TEST_METRICS_FILE = "test_metrics.json"
 _log = logging.getLogger("mlip_gnn.train")
-ModelFactory = Callable[..., nn.Module]
 
 
 @dataclasses.dataclass
@@ -146,9 +147,12 @@ def _batch_sizes(cfg, world: int) -> tuple:
     return train_batch, max(1, -(-valid_batch // world))
 
 
-def _loaders(cfg, splits, species, r_max: float, dtype: torch.dtype, info):
-    sets = {name: GraphDataset(getattr(splits, name), r_max, species, dtype)
-            for name in ("train", "valid")}
+def _datasets(configs, spec: ModelSpec) -> GraphDataset:
+    return GraphDataset(configs, spec.r_max, spec.species_table(), spec.torch_dtype)
+
+
+def _loaders(cfg, splits, spec: ModelSpec, info):
+    sets = {name: _datasets(getattr(splits, name), spec) for name in ("train", "valid")}
     train_batch, valid_batch = _batch_sizes(cfg, info.world_size)
     # padded to a multiple of the world size (every rank must take the same number of
     # steps); validation is sharded without padding, so its sums are exact
@@ -163,8 +167,7 @@ def _loaders(cfg, splits, species, r_max: float, dtype: torch.dtype, info):
 
 def _test(cfg, trainer: Trainer, setup, info) -> dict:
     """Best model on the test set, overall and per config type."""
-    splits, species, dtype = setup.splits, setup.species, setup.dtype
-    r_max = setup.kwargs["r_max"]
+    splits = setup.splits
     best = trainer.checkpoints.best
     if best.exists():
         trainer.module.load_state_dict(load_checkpoint(best)["model"])
@@ -177,7 +180,7 @@ def _test(cfg, trainer: Trainer, setup, info) -> dict:
     batch = _batch_sizes(cfg, info.world_size)[1]
     rows = {}
     for name, configs in groups.items():
-        dataset = GraphDataset(configs, r_max, species, dtype)
+        dataset = _datasets(configs, setup.spec)
         loader = make_loader(dataset, batch, ShardSampler(dataset, info.world_size, info.rank))
         rows[name] = trainer.evaluate(loader, use_ema=False)
     trainer.monitor.table(f"test set ({len(splits.test)} frames), best model", rows)
@@ -193,7 +196,7 @@ def train(cfg, *, resume: Optional[str] = None,
           model_factory: Optional[ModelFactory] = None) -> TrainResult:
     """Train as ``cfg`` says; see the module docstring for how resuming works.
 
-    ``model_factory`` builds the model from the stored builder kwargs (default:
+    ``model_factory`` builds the model from the spec's builder arguments (default:
     :func:`mlip_gnn.model.build_model`).
     """
     if resume is not None:
@@ -211,41 +214,45 @@ def train(cfg, *, resume: Optional[str] = None,
 
 @dataclasses.dataclass
 class _Setup:
-    """Data, model and its builder arguments of a run (fresh or resumed)."""
+    """Data, model spec, model and loaders of a run (fresh or resumed)."""
 
     splits: Any
-    species: SpeciesTable
-    kwargs: Dict[str, Any]
-    dtype: torch.dtype
+    spec: ModelSpec
     model: nn.Module
     train_loader: Any
     valid_loader: Any
 
 
-def _setup(cfg, state: Optional[dict], info, factory, device) -> _Setup:
-    """Read the data and build the model; on resume species, r_max, dtype and statistics
-    come from the checkpoint's builder arguments."""
+def _setup(cfg, state: Optional[dict], info, factory, device, run_dir: Path) -> _Setup:
+    """Read the data, make the model spec (a resumed run: the checkpoint's, which the config
+    must not contradict) and build the model from it."""
     seed_everything(cfg.seed)
     splits = read_splits(cfg)
     _check_best_metric(cfg, splits.valid)
-    kwargs = state["model_kwargs"] if state else None
-    species = SpeciesTable(kwargs["species"] if kwargs else
-                           SpeciesTable.from_configurations(splits.train).atomic_numbers)
-    r_max = kwargs["r_max"] if kwargs else cfg.data.r_max
-    dtype = DTYPES[kwargs["dtype"] if kwargs else cfg.dtype]
-    train_set, train_loader, valid_loader = _loaders(cfg, splits, species, r_max, dtype, info)
-    kwargs = kwargs or _shared_statistics(model_kwargs(cfg, splits.train, species,
-                                                       train_set.graphs))
-    model = build_model_from_kwargs(kwargs, factory).to(device)
-    return _Setup(splits, species, kwargs, dtype, model, train_loader, valid_loader)
+    species = SpeciesTable.from_configurations(splits.train)
+    if state:
+        spec = spec_from_state(state, run_dir)
+        changes = spec_changes(spec, cfg, species)
+        if changes:
+            raise ModelSpecError(
+                f"cannot resume {run_dir}: its model was built with another spec than the "
+                f"config asks for ({'; '.join(changes)}; checkpoint -> config). Restore "
+                "these values, or start a new run with another output.run_dir.")
+    else:
+        spec = base_spec(cfg, species)
+    train_set, train_loader, valid_loader = _loaders(cfg, splits, spec, info)
+    if not state:
+        spec = _shared_spec(complete_spec(spec, cfg, splits.train, train_set.graphs))
+    model = build_from_spec(spec, factory).to(device)
+    return _Setup(splits, spec, model, train_loader, valid_loader)
 
 
-def _shared_statistics(kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    """Rank 0's builder arguments on every rank. Every rank computes the dataset statistics
-    (E0s, average neighbour count, scale, shift) from the same files, so they should agree
-    bit for bit; rank 0's copy is what the model and the checkpoint hold either way."""
-    shared = dist.broadcast_object(kwargs)
-    if shared != kwargs:
+def _shared_spec(spec: ModelSpec) -> ModelSpec:
+    """Rank 0's spec on every rank. Every rank computes the dataset statistics (E0s,
+    average neighbour count, scale, shift) from the same files, so they should agree bit for
+    bit; rank 0's copy is what the model and the checkpoint hold either way."""
+    shared = ModelSpec.from_dict(dist.broadcast_object(spec.to_dict()))
+    if shared != spec:
         _log.warning("rank %d computed other dataset statistics than rank 0; using rank 0's",
                      dist.rank())
     return shared
@@ -310,7 +317,7 @@ def _run(cfg, explicit_resume, factory, info, device, stop, run_dir: Path,
     main = info.rank == 0
     manager = CheckpointManager(run_dir)
     state = _resume_state(cfg, manager, explicit_resume)
-    setup = _setup(cfg, state, info, factory, device)
+    setup = _setup(cfg, state, info, factory, device, run_dir)
     # room for last, previous, best and the temp file of the next write
     needed = 4 * checkpoint_bytes(setup.model)
     dist.on_main(lambda: check_free_space(run_dir, needed))
@@ -320,15 +327,15 @@ def _run(cfg, explicit_resume, factory, info, device, stop, run_dir: Path,
     monitor = Monitor(run_dir, enabled=main, tensorboard=cfg.output.tensorboard,
                       progress=cfg.output.progress, max_epochs=cfg.train.max_epochs,
                       resume_epoch=loop.get("epoch", 0), resume_step=loop.get("global_step", 0))
-    metadata = {"format": CHECKPOINT_FORMAT, "version": mlip_gnn.__version__,
-                "model_kwargs": setup.kwargs, "config": config_to_dict(cfg),
-                "config_hash": config_hash(cfg)}
+    metadata = {"version": mlip_gnn.__version__, "model_spec": setup.spec.to_dict(),
+                "config": config_to_dict(cfg), "config_hash": config_hash(cfg)}
     try:
         trainer = Trainer(model=dist.wrap_model(setup.model, device),
                           **_optimisation(cfg, setup.model),
                           train_loader=setup.train_loader, valid_loader=setup.valid_loader,
                           settings=LoopSettings.from_config(cfg), monitor=monitor,
-                          checkpoints=manager, device=device, dtype=setup.dtype, stop=stop,
+                          checkpoints=manager, device=device, dtype=setup.spec.torch_dtype,
+                          stop=stop,
                           metadata=metadata)
         if state:
             trainer.load_state_dict(state)
@@ -341,9 +348,9 @@ def _run(cfg, explicit_resume, factory, info, device, stop, run_dir: Path,
 def _fit(cfg, trainer: Trainer, setup: _Setup, info) -> TrainResult:
     monitor, splits, run_dir = trainer.monitor, setup.splits, trainer.checkpoints.run_dir
     monitor.info("training on %s (%s, %d process(es)): %d train / %d valid / %d test frames, "
-                 "species %s, %d parameters, run dir %s", trainer.device, setup.kwargs["dtype"],
+                 "species %s, %d parameters, run dir %s", trainer.device, setup.spec.dtype,
                  info.world_size, len(splits.train), len(splits.valid), len(splits.test),
-                 setup.kwargs["species"], sum(p.numel() for p in setup.model.parameters()),
+                 list(setup.spec.species), sum(p.numel() for p in setup.model.parameters()),
                  run_dir)
     reason = trainer.fit()
     s = trainer.state

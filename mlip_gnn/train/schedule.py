@@ -18,6 +18,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 
+from mlip_gnn.defaults import PLATEAU_FACTOR, PLATEAU_PATIENCE
+
 __all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "DECAYS", "LRSchedule", "Stage",
            "StageSchedule"]
 
@@ -103,7 +105,8 @@ class LRSchedule:
 
     def __init__(self, optimizer: torch.optim.Optimizer, scheduler: str, lr: float,
                  min_lr: float = 0.0, warmup_epochs: int = 0, max_epochs: int = 1,
-                 plateau_factor: float = 0.5, plateau_patience: int = 10):
+                 plateau_factor: float = PLATEAU_FACTOR,
+                 plateau_patience: int = PLATEAU_PATIENCE):
         try:
             factory = DECAYS[scheduler]
         except KeyError:

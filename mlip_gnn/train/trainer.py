@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mlip_gnn.data import keys, to_device
+from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.checkpoint import CheckpointManager, RunDirError
 from mlip_gnn.train.loss import WeightedLoss
@@ -31,9 +32,11 @@ from mlip_gnn.train.signals import StopRequest
 __all__ = ["LoopSettings", "LoopState", "Trainer", "TrainingDiverged"]
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(MlipGnnError, RuntimeError):
     """Raised when more optimiser steps than ``train.max_bad_steps`` had a NaN/Inf loss or
-    gradient norm."""
+    gradient norm. Not bad input: the run failed (exit status 1)."""
+
+    exit_status = 1
 
 
 @dataclasses.dataclass(frozen=True)

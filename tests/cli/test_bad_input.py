@@ -141,3 +141,16 @@ def test_evaluate_and_md_reject_species_absent_from_training(trained_run, tmp_pa
     err = capsys.readouterr().err
     assert "gold.xyz" in err and "Au" in err and "Traceback" not in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["evaluate", "md"])
+def test_a_text_file_as_model_is_named_without_torch_advice(cu_xyz, tmp_path, capsys, command):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("energy forces stress\n")
+    out = tmp_path / "out"
+    extra = ["--steps", "2"] if command == "md" else []
+    assert main([command, str(notes), str(cu_xyz), "-o", str(out), *extra]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "notes.txt is not a model" in err and "Traceback" not in err, err
+    assert "weights_only" not in err and "weights only" not in err.lower()
+    assert not out.exists()

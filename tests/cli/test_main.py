@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mlip_gnn.cli.main import SUBCOMMANDS, main
-from mlip_gnn.train import load_checkpoint
+from mlip_gnn.modelio import load_checkpoint
 
 from cli_support import config_writer, write_frames
 

@@ -16,7 +16,7 @@ import mlip_gnn
 from mlip_gnn.cli.main import main
 from mlip_gnn.export import export_potential, load_model, read_metadata
 from mlip_gnn.model import build_model
-from mlip_gnn.train.checkpoint import save_checkpoint
+from mlip_gnn.modelio import ModelSpec, model_from_checkpoint, save_checkpoint
 
 KWARGS = dict(species=SPECIES, r_max=R_MAX, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
               scale=0.1, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
@@ -24,14 +24,15 @@ KWARGS = dict(species=SPECIES, r_max=R_MAX, e0s={13: -1.5, 29: -2.5}, avg_num_ne
               dtype="float64")
 
 
-def write_run_dir(path, ema_offset=0.0):
+def write_run_dir(path, ema_offset=0.0, dtype="float64"):
     """A run directory whose best.pt holds make_model()'s weights (EMA = weights + offset)."""
-    model = make_model()
+    model = make_model(dtype=dtype)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     shadow = {k: v + ema_offset if v.is_floating_point() else v for k, v in state.items()}
     path.mkdir(parents=True, exist_ok=True)
-    save_checkpoint({"model_kwargs": dict(KWARGS, seed=0), "model": state,
-                     "ema": {"shadow": shadow}, "config": {"seed": 1, "dtype": "float64"},
+    spec = ModelSpec.from_builder_kwargs(dict(KWARGS, seed=0, dtype=dtype))
+    save_checkpoint({"model_spec": spec.to_dict(), "model": state,
+                     "ema": {"shadow": shadow}, "config": {"seed": 1, "dtype": dtype},
                      "config_hash": "abc123", "version": "0.1.0", "epoch": 3},
                     path / "best.pt")
     return path, model
@@ -149,11 +150,11 @@ def test_cli_exports_run_dir_and_every_source_agrees(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "run"]  # no temp files
     meta = read_metadata(tmp_path / "m.pt")
     assert meta["ema"] is True and meta["config_hash"] == "abc123"
-    assert meta["model_kwargs"]["num_channels"] == 8 and meta["config"]["seed"] == 1
+    assert meta["architecture"]["num_channels"] == 8 and meta["config"]["seed"] == 1
+    assert meta["r_max"] == R_MAX and meta["dtype"] == "float64" and "model_kwargs" not in meta
     args, graph = inputs(random_crystal(seed=9))
-    from mlip_gnn.train.model_io import model_from_checkpoint
-
-    eager, _ = model_from_checkpoint(run_dir / "best.pt", use_ema=True)
+    eager, spec, _ = model_from_checkpoint(run_dir / "best.pt", use_ema=True)
+    assert spec.r_max == R_MAX and spec.architecture["num_channels"] == 8
     ref = eager(graph, compute_forces=True, compute_stress=True)["forces"]
     for source in (tmp_path / "m.pt", run_dir, run_dir / "best.pt"):
         forces = load_model(source)[0](*args, True)["forces"]
@@ -184,18 +185,42 @@ def test_cli_export_float32_no_ema(tmp_path):
     torch.testing.assert_close(out["forces"].double(), ref, rtol=1e-4, atol=1e-4)
 
 
+def test_float64_export_of_a_float32_run_describes_itself_as_float64(tmp_path):
+    run_dir, _ = write_run_dir(tmp_path / "run", dtype="float32")
+    out_path = tmp_path / "m64.pt"
+    assert main(["export", str(run_dir), "-o", str(out_path), "--dtype", "float64"]) == 0
+    meta = read_metadata(out_path)
+    module = torch.jit.load(str(out_path))
+    assert meta["dtype"] == module.model_dtype == "float64"
+    assert json.loads(module.metadata_json)["dtype"] == "float64"
+    # no second copy of the dtype (or r_max, species, E0s) that could disagree
+    assert "model_kwargs" not in meta and not {"dtype", "r_max", "species", "e0s"} & set(
+        meta["architecture"])
+    assert meta["config"]["dtype"] == "float32"  # the training config, as it was
+    args, _ = inputs(random_crystal(seed=9))
+    assert module(*args, True)["forces"].dtype == torch.float64
+
+
 @pytest.mark.parametrize("source,match", [
     ("missing.pt", "model file not found"),
     ("empty_dir", "holds no best.pt or last.pt"),
-    ("garbage.pt", "unreadable"),
+    ("garbage.pt", "garbage.pt is not a model: neither a TorchScript export nor"),
+    ("truncated.pt", "truncated.pt is unreadable (truncated"),
+    ("pickled.pt", "pickled.pt is unreadable"),
 ])
 def test_cli_export_bad_source(tmp_path, capsys, source, match):
     (tmp_path / "empty_dir").mkdir()
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    run_dir, _ = write_run_dir(tmp_path / "run")
+    data = (run_dir / "best.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    torch.save({"model": object()}, tmp_path / "pickled.pt")  # needs weights_only=False
     out = tmp_path / "out.pt"
     assert main(["export", str(tmp_path / source), "-o", str(out)]) == 2
-    err = capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
     assert match in err and "Traceback" not in err
+    # torch's advice to load with weights_only=False (unpickle anything) is never ours
+    assert "weights_only" not in err and "weights only" not in err.lower()
     assert not out.exists()
 
 
@@ -204,3 +229,13 @@ def test_build_model_kwargs_match_conftest_model():
     a, b = build_model(**KWARGS, seed=0), make_model()
     assert [p.shape for p in a.parameters()] == [p.shape for p in b.parameters()]
     np.testing.assert_allclose(a.e0.numpy(), b.e0.numpy())
+
+
+def test_export_of_a_newer_format_is_refused_before_loading(tmp_path):
+    from mlip_gnn.export import FORMAT_VERSION, ModelFileError
+
+    path = export_potential(make_model(num_layers=1), tmp_path / "new.pt",
+                            extra={"format_version": FORMAT_VERSION + 1, "version": "9.0"})
+    with pytest.raises(ModelFileError, match=rf"new.pt was exported in format "
+                       rf"{FORMAT_VERSION + 1} by mlip_gnn 9.0.*up to {FORMAT_VERSION}"):
+        load_model(path)

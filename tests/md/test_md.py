@@ -11,7 +11,7 @@ from model_support import R_MAX, SPECIES, make_model
 from mlip_gnn.calculators import MLIPCalculator
 from mlip_gnn.cli.main import main
 from mlip_gnn.md import MDSettings, run_md
-from mlip_gnn.train.checkpoint import save_checkpoint
+from mlip_gnn.modelio import ModelSpec, save_checkpoint
 
 KWARGS = dict(species=SPECIES, r_max=R_MAX, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
               scale=1.3, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
@@ -20,7 +20,8 @@ KWARGS = dict(species=SPECIES, r_max=R_MAX, e0s={13: -1.5, 29: -2.5}, avg_num_ne
 
 
 def checkpoint(path, seed):
-    save_checkpoint({"model_kwargs": dict(KWARGS, seed=seed),
+    spec = ModelSpec.from_builder_kwargs(dict(KWARGS, seed=seed))
+    save_checkpoint({"model_spec": spec.to_dict(),
                      "model": make_model(seed=seed).state_dict()}, path)
     return str(path)
 

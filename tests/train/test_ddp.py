@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlip_gnn.config import config_from_dict
-from mlip_gnn.train import load_checkpoint, train
+from mlip_gnn.modelio import load_checkpoint
+from mlip_gnn.train import train
 from ddp_support import run_ddp
 from train_support import PairPotential, write_tiny_cu
 
@@ -70,7 +71,7 @@ def test_two_processes_match_one_process(data, tmp_path, two_process_run):
         assert _max_diff(r1, r2) < 1e-9, (r1, r2)
     # dataset statistics and final weights agree
     last1, last2 = (load_checkpoint(d / "last.pt") for d in (single.run_dir, two_process_run))
-    assert last1["model_kwargs"] == last2["model_kwargs"]
+    assert last1["model_spec"] == last2["model_spec"]
     assert (last1["model"]["coeffs"] - last2["model"]["coeffs"]).abs().max() < 1e-10
 
 

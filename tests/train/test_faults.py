@@ -14,7 +14,8 @@ import yaml
 
 from mlip_gnn.cli.main import main
 from mlip_gnn.config import load_config
-from mlip_gnn.train import RunDirError, load_checkpoint, train
+from mlip_gnn.modelio import load_checkpoint
+from mlip_gnn.train import RunDirError, train
 from mlip_gnn.train import checkpoint as checkpoint_module
 from train_support import PairPotential, config_maker, write_tiny_cu
 

@@ -11,8 +11,8 @@ import torch
 
 from mlip_gnn.config import ConfigError
 from mlip_gnn.data import keys
-from mlip_gnn.train import (RunDirError, TrainingDiverged, load_checkpoint,
-                            model_from_checkpoint, train)
+from mlip_gnn.modelio import load_checkpoint, model_from_checkpoint
+from mlip_gnn.train import RunDirError, TrainingDiverged, train
 from mlip_gnn.train.trainer import Trainer
 from train_support import PairPotential, config_maker, write_tiny_cu
 
@@ -62,9 +62,10 @@ def test_training_lowers_the_loss_and_writes_the_run_dir(make_config, model_fact
     test = json.loads((run_dir / "test_metrics.json").read_text())
     assert test["metrics"]["all"]["forces_rmse"] > 0
     assert result.test_metrics["all"] == test["metrics"]["all"]
-    model, state = model_from_checkpoint(run_dir / "best.pt", model_factory)
-    assert state["epoch"] == result.best_epoch and state["model_kwargs"]["dtype"] == "float64"
-    assert isinstance(state["model_kwargs"]["e0s"], dict)
+    model, spec, state = model_from_checkpoint(run_dir / "best.pt", model_factory)
+    assert spec.r_max == cfg.data.r_max and spec.dtype == cfg.dtype
+    assert state["epoch"] == result.best_epoch and state["model_spec"]["dtype"] == "float64"
+    assert isinstance(state["model_spec"]["e0s"], dict)
 
 
 def _interrupt_after(monkeypatch, n_steps, signum=signal.SIGUSR1):
