@@ -6,13 +6,14 @@ an ``integrity`` entry, a SHA-256 digest over the whole content, because ``torch
 does not verify the data of the tensors it reads: a flipped byte would otherwise load
 silently.
 
-Entries (format 2):
+Entries (format 2, mlip_gnn 0.2: the complete many-body basis; format 1 files hold the
+l ≤ 1 product of mlip_gnn 0.1, whose weights do not carry over, and are refused with a
+message that says what to do):
 
 ==================  ====================================================================
 ``format``          :data:`CHECKPOINT_FORMAT`; a newer format is refused on load
 ``version``         the mlip_gnn version that wrote it
-``model_spec``      :meth:`ModelSpec.to_dict`: rebuilds the model (format 1:
-                    ``model_kwargs``, the builder arguments; upgraded on load)
+``model_spec``      :meth:`ModelSpec.to_dict`: rebuilds the model
 ``model``           the model's state dict (``best.pt``: the EMA weights, ``weights: ema``)
 ``ema``             EMA state (``shadow`` weights) or None
 ``config``          the training config as plain values, ``config_hash`` its hash
@@ -47,7 +48,6 @@ CHECKPOINT_FORMAT = 2
 FORMAT, VERSION, SPEC, MODEL, EMA = "format", "version", "model_spec", "model", "ema"
 CONFIG, CONFIG_HASH, EPOCH, WEIGHTS, INTEGRITY = ("config", "config_hash", "epoch", "weights",
                                                   "integrity")
-_FORMAT_1_KWARGS = "model_kwargs"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -127,12 +127,14 @@ def _check_format(state: Dict[str, Any], path: Path) -> Dict[str, Any]:
             f"checkpoint {path} has format {found} (written by mlip_gnn "
             f"{state.get(VERSION, '?')}); mlip_gnn {mlip_gnn.__version__} reads formats up "
             f"to {CHECKPOINT_FORMAT}. Install a newer mlip_gnn to load it.")
-    if _FORMAT_1_KWARGS in state and SPEC not in state:
-        from mlip_gnn.modelio.spec import ModelSpec
-
-        state = dict(state)
-        kwargs = state.pop(_FORMAT_1_KWARGS)
-        state[SPEC] = ModelSpec.from_builder_kwargs(kwargs).to_dict()
+    if found == 1:
+        raise CheckpointError(
+            f"checkpoint {path} was written by mlip_gnn {state.get(VERSION, '0.1')} "
+            "(format 1), whose model had an l <= 1 many-body product; mlip_gnn "
+            f"{mlip_gnn.__version__} has a complete basis with other weights, so it cannot "
+            "be loaded. Retrain with this version (the config still works), or keep using "
+            "the old model through a file exported with mlip_gnn 0.1 (`mlip-gnn export`), "
+            "which loads with torch alone.")
     return state
 
 

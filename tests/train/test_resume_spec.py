@@ -1,7 +1,6 @@
 """Resuming keeps the model spec: a config that asks for another one is refused, and a
-checkpoint written before the spec existed resumes."""
+checkpoint of the previous architecture is refused, not overwritten."""
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from train_support import PairPotential, config_maker, write_tiny_cu
 
 from mlip_gnn.config import config_from_dict
 from mlip_gnn.errors import MlipGnnError
-from mlip_gnn.modelio import ModelSpec, ModelSpecError, load_checkpoint
+from mlip_gnn.modelio import CheckpointError, ModelSpecError, load_checkpoint
 from mlip_gnn.train import train
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -53,19 +52,16 @@ def test_resume_with_only_loop_changes_keeps_the_spec(first_run, tmp_path):
     assert resumed["epoch"] == 2 and resumed["model_spec"] == spec
 
 
-def test_a_format_1_checkpoint_resumes(tmp_path):
-    """last.pt of mlip_gnn 0.1.0 (builder arguments, no spec) continues with this version."""
+def test_a_format_1_checkpoint_is_not_resumed_and_not_overwritten(tmp_path):
+    """last.pt of mlip_gnn 0.1.0 holds the previous architecture: resuming stops with the
+    reason and leaves the file as it was."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     shutil.copyfile(FIXTURES / "format1_last.pt", run_dir / "last.pt")
+    before = (run_dir / "last.pt").read_bytes()
     old = torch.load(run_dir / "last.pt", weights_only=True)
     raw = {**old["config"], "data": {**old["config"]["data"],
                                      "train": [str(FIXTURES / "format1_cu.xyz")]}}
-    cfg = config_from_dict(raw)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, max_epochs=2))
-    result = train(cfg, resume=str(run_dir))
-    assert result.epochs_done == 2
-    state = load_checkpoint(run_dir / "last.pt")
-    assert state["format"] == 2 and "model_kwargs" not in state
-    assert ModelSpec.from_dict(state["model_spec"]) == ModelSpec.from_builder_kwargs(
-        old["model_kwargs"])
+    with pytest.raises(CheckpointError, match="format 1"):
+        train(config_from_dict(raw), resume=str(run_dir))
+    assert (run_dir / "last.pt").read_bytes() == before
