@@ -215,7 +215,7 @@ def train_ours(args, paths, e0s, work: Path, seed: int, deadlines: List[float]) 
 
 def predict_ours(model_file: str, test: Path, out: Path) -> dict:
     from mlip_gnn.calculators import MLIPCalculator
-    from mlip_gnn.train.model_io import model_from_checkpoint
+    from mlip_gnn.modelio import model_from_checkpoint
 
     calc = MLIPCalculator(model_file)
     frames = read(test, ":")
@@ -226,7 +226,7 @@ def predict_ours(model_file: str, test: Path, out: Path) -> dict:
         atoms.info["pred_energy"] = float(energy)
         atoms.arrays["pred_forces"] = forces
     write(out, frames, format="extxyz")
-    model, state = model_from_checkpoint(model_file)
+    model, _, state = model_from_checkpoint(model_file)
     return {"params": sum(p.numel() for p in model.parameters()),
             "evaluated_epoch": state.get("epoch")}
 
