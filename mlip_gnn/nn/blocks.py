@@ -42,12 +42,12 @@ class Interaction(torch.nn.Module):
     def forward(self, node_feats: torch.Tensor, edge_attrs: torch.Tensor,
                 edge_feats: torch.Tensor, sender: torch.Tensor,
                 receiver: torch.Tensor) -> torch.Tensor:
-        h = self.linear_up(node_feats)  # [n, irreps_in]
+        h = self.tp.node_inputs(self.linear_up(node_feats))  # [n, K, C]
         weights = self.radial(edge_feats)  # [e, P·C]
-        messages = self.tp(h[sender], edge_attrs, weights)  # [e, D_out, C]
-        summed = torch.zeros((node_feats.shape[0],) + messages.shape[1:],
-                             dtype=messages.dtype, device=messages.device)
-        summed = summed.index_add(0, receiver, messages)  # [n, D_out, C]
+        messages = self.tp(h[sender], edge_attrs, weights)  # per L: [e, 2L+1, C]
+        n = node_feats.shape[0]
+        summed = [torch.zeros((n,) + m.shape[1:], dtype=m.dtype, device=m.device)
+                  .index_add(0, receiver, m) for m in messages]  # per L: [n, 2L+1, C]
         return self.linear(self.tp.to_irreps(summed) / self.avg_num_neighbors ** 0.5)
 
 

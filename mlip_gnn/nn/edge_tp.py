@@ -27,12 +27,13 @@ __all__ = ["EdgeTensorProduct"]
 
 @compile_mode("script")
 class EdgeTensorProduct(torch.nn.Module):
-    """h [e, irreps_in] ⊗ Y [e, irreps_sh] with weights [e, P·C] → m [e, D_out, C].
+    """h [e, irreps_in] ⊗ Y [e, irreps_sh] with weights [e, P·C] → m [e, 2L+1, C] per L.
 
     ``irreps_in`` and ``irreps_out`` hold C channels of each irrep, ``irreps_out`` one
     entry per irrep; every path l1 ⊗ l2 → L with L in ``irreps_out`` is used. ``weights``
-    are path-major ([e, P, C] flattened), in the order of :attr:`paths`. :meth:`to_irreps`
-    turns node sums of m into e3nn's layout of ``irreps_out``.
+    are path-major ([e, P, C] flattened), in the order of :attr:`paths`. The input is
+    :meth:`node_inputs` of h, gathered per edge; :meth:`to_irreps` turns node sums of the
+    messages into e3nn's layout of ``irreps_out``.
     """
 
     in_dims: List[int]
@@ -84,24 +85,34 @@ class EdgeTensorProduct(torch.nn.Module):
         self.register_buffer("k_path", torch.tensor(k_path, dtype=torch.long),
                              persistent=False)
 
-    def forward(self, h: torch.Tensor, y: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        e = h.shape[0]
+    def node_inputs(self, h: torch.Tensor) -> torch.Tensor:
+        """h [n, irreps_in] → [n, K, C]: the component of h that each column of z reads.
+
+        Done per node, before the per-edge gather, so that no edge-sized tensor is
+        reordered."""
+        n = h.shape[0]
         c = self.channels
-        x = torch.cat([blk.reshape(e, c, d) for blk, d in
+        x = torch.cat([blk.reshape(n, c, d) for blk, d in
                        zip(torch.split(h, [c * d for d in self.in_dims], dim=-1),
-                           self.in_dims)], dim=-1).transpose(1, 2)  # [e, D_in, C]
+                           self.in_dims)], dim=-1).transpose(1, 2)  # [n, D_in, C]
+        return x.index_select(1, self.k_input)
+
+    def forward(self, xk: torch.Tensor, y: torch.Tensor,
+                weights: torch.Tensor) -> List[torch.Tensor]:
+        """Messages [e, 2L+1, C] of each output irrep from the senders' ``node_inputs``
+        [e, K, C], Y [e, D_sh] and the radial weights [e, P·C]."""
+        e = xk.shape[0]
         g = y @ self.cg  # [e, Σ_L (2L+1)·K_L]
-        w = weights.reshape(e, self.num_paths, c)
-        z = x.index_select(1, self.k_input) * w.index_select(1, self.k_path)  # [e, K, C]
+        w = weights.reshape(e, self.num_paths, self.channels)
+        z = xk * w.index_select(1, self.k_path)  # [e, K, C]
         # split, not slices: the backward of a slice fills a full-size zero tensor
         g_parts = torch.split(g, [d * k for d, k in zip(self.out_dims, self.k_sizes)], dim=1)
         z_parts = torch.split(z, self.k_sizes, dim=1)
-        out = [torch.bmm(g_l.reshape(e, dim, size), z_l)  # [e, 2L+1, C]
-               for g_l, z_l, dim, size in zip(g_parts, z_parts, self.out_dims, self.k_sizes)]
-        return torch.cat(out, dim=1)  # [e, D_out, C]
+        return [torch.bmm(g_l.reshape(e, dim, size), z_l)
+                for g_l, z_l, dim, size in zip(g_parts, z_parts, self.out_dims, self.k_sizes)]
 
-    def to_irreps(self, summed: torch.Tensor) -> torch.Tensor:
-        """[n, D_out, C] → [n, irreps_out] in e3nn's layout (channel-major per irrep)."""
-        n = summed.shape[0]
-        blocks = torch.split(summed, self.out_dims, dim=1)
-        return torch.cat([blk.transpose(1, 2).reshape(n, -1) for blk in blocks], dim=-1)
+    def to_irreps(self, summed: List[torch.Tensor]) -> torch.Tensor:
+        """Node sums [n, 2L+1, C] of each output irrep → [n, irreps_out] in e3nn's layout
+        (channel-major per irrep)."""
+        n = summed[0].shape[0]
+        return torch.cat([blk.transpose(1, 2).reshape(n, -1) for blk in summed], dim=-1)
