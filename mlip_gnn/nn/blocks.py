@@ -42,7 +42,7 @@ class Interaction(torch.nn.Module):
     def forward(self, node_feats: torch.Tensor, edge_attrs: torch.Tensor,
                 edge_feats: torch.Tensor, sender: torch.Tensor,
                 receiver: torch.Tensor) -> torch.Tensor:
-        h = self.tp.node_inputs(self.linear_up(node_feats))  # [n, K, C]
+        h = self.tp.node_inputs(self.linear_up(node_feats))  # [n, D_in, C]
         weights = self.radial(edge_feats)  # [e, P·C]
         messages = self.tp(h[sender], edge_attrs, weights)  # per L: [e, 2L+1, C]
         n = node_feats.shape[0]

@@ -39,6 +39,8 @@ class EdgeTensorProduct(torch.nn.Module):
     in_dims: List[int]
     out_dims: List[int]
     k_sizes: List[int]
+    path_input: List[int]
+    paths_per_output: List[int]
 
     def __init__(self, irreps_in: o3.Irreps, irreps_sh: o3.Irreps, irreps_out: o3.Irreps):
         super().__init__()
@@ -47,7 +49,6 @@ class EdgeTensorProduct(torch.nn.Module):
             raise ValueError("EdgeTensorProduct: needs one channel count for the inputs and "
                              f"outputs and 1x each irrep of Y, got {irreps_in}, {irreps_sh}")
         self.channels = channels.pop()
-        c = self.channels
         # (input block, sh block, output block) for every allowed coupling, grouped by
         # output so that the columns of z that feed one output irrep are contiguous
         self.paths = [(i, j, k) for k, (_, ir3) in enumerate(irreps_out)
@@ -56,60 +57,58 @@ class EdgeTensorProduct(torch.nn.Module):
         self.num_paths = len(self.paths)
         self.in_dims = [ir.dim for _, ir in irreps_in]
         self.out_dims = [ir.dim for _, ir in irreps_out]
-        paths_into = [sum(1 for p in self.paths if p[2] == k) for k in range(len(irreps_out))]
-        k_input: List[int] = []  # component of h that column k of z reads
-        k_path: List[int] = []  # path whose weight column k of z carries
+        self.path_input = [i for i, _, _ in self.paths]  # input irrep of each path
+        self.paths_per_output = [sum(1 for p in self.paths if p[2] == k)
+                                 for k in range(len(irreps_out))]
         self.k_sizes = [0] * len(irreps_out)  # columns of z per output irrep
         blocks = []  # per output irrep: [D_sh, 2L+1, K_L]
         for k, (_, ir3) in enumerate(irreps_out):
             cols = []
-            for p, (i, j, _) in ((p, t) for p, t in enumerate(self.paths) if t[2] == k):
+            for i, j, _ in (t for t in self.paths if t[2] == k):
                 l1, l2, l3 = irreps_in[i].ir.l, irreps_sh[j].ir.l, ir3.l
                 w3j = o3.wigner_3j(l1, l2, l3, dtype=torch.float64)  # [m1, m2, M]
-                w3j = w3j * ((2 * l3 + 1) / paths_into[k]) ** 0.5
+                w3j = w3j * ((2 * l3 + 1) / self.paths_per_output[k]) ** 0.5
                 cg = torch.zeros(irreps_sh.dim, 2 * l3 + 1, 2 * l1 + 1, dtype=torch.float64)
                 b = irreps_sh[:j].dim
                 cg[b:b + 2 * l2 + 1] = w3j.permute(1, 2, 0)
                 cols.append(cg)
-                start = irreps_in[:i].dim // c
-                k_input += range(start, start + 2 * l1 + 1)
-                k_path += [p] * (2 * l1 + 1)
                 self.k_sizes[k] += 2 * l1 + 1
             blocks.append(torch.cat(cols, dim=-1).reshape(irreps_sh.dim, -1))
-        self.num_k = len(k_input)
-        # constants rebuilt from the arguments, so not part of the state dict;
+        # a constant rebuilt from the arguments, so not part of the state dict;
         # [D_sh, Σ_L (2L+1)·K_L], float64: cast with the model
         self.register_buffer("cg", torch.cat(blocks, dim=-1), persistent=False)
-        self.register_buffer("k_input", torch.tensor(k_input, dtype=torch.long),
-                             persistent=False)
-        self.register_buffer("k_path", torch.tensor(k_path, dtype=torch.long),
-                             persistent=False)
 
     def node_inputs(self, h: torch.Tensor) -> torch.Tensor:
-        """h [n, irreps_in] → [n, K, C]: the component of h that each column of z reads.
-
-        Done per node, before the per-edge gather, so that no edge-sized tensor is
-        reordered."""
+        """h [n, irreps_in] → [n, D_in, C], each channel's irreps side by side. Done per
+        node, before the per-edge gather, so that no edge-sized tensor is reordered."""
         n = h.shape[0]
         c = self.channels
-        x = torch.cat([blk.reshape(n, c, d) for blk, d in
-                       zip(torch.split(h, [c * d for d in self.in_dims], dim=-1),
-                           self.in_dims)], dim=-1).transpose(1, 2)  # [n, D_in, C]
-        return x.index_select(1, self.k_input)
+        return torch.cat([blk.reshape(n, c, d) for blk, d in
+                          zip(torch.split(h, [c * d for d in self.in_dims], dim=-1),
+                              self.in_dims)], dim=-1).transpose(1, 2)
 
-    def forward(self, xk: torch.Tensor, y: torch.Tensor,
+    def forward(self, x: torch.Tensor, y: torch.Tensor,
                 weights: torch.Tensor) -> List[torch.Tensor]:
         """Messages [e, 2L+1, C] of each output irrep from the senders' ``node_inputs``
-        [e, K, C], Y [e, D_sh] and the radial weights [e, P·C]."""
-        e = xk.shape[0]
+        [e, D_in, C], Y [e, D_sh] and the radial weights [e, P·C]."""
+        e = x.shape[0]
         g = y @ self.cg  # [e, Σ_L (2L+1)·K_L]
-        w = weights.reshape(e, self.num_paths, self.channels)
-        z = xk * w.index_select(1, self.k_path)  # [e, K, C]
         # split, not slices: the backward of a slice fills a full-size zero tensor
+        inputs = torch.split(x, self.in_dims, dim=1)  # per input irrep: [e, 2l+1, C]
+        w = torch.split(weights.reshape(e, self.num_paths, self.channels), 1, dim=1)
         g_parts = torch.split(g, [d * k for d, k in zip(self.out_dims, self.k_sizes)], dim=1)
-        z_parts = torch.split(z, self.k_sizes, dim=1)
-        return [torch.bmm(g_l.reshape(e, dim, size), z_l)
-                for g_l, z_l, dim, size in zip(g_parts, z_parts, self.out_dims, self.k_sizes)]
+        out: List[torch.Tensor] = []
+        p = 0
+        for g_l, dim, size, count in zip(g_parts, self.out_dims, self.k_sizes,
+                                         self.paths_per_output):
+            # z[e, (p, m1), u] = h[e, m1, u] · w[e, p, u] over the paths into this irrep
+            z = torch.cat([inputs[self.path_input[q]] * w[q] for q in range(p, p + count)],
+                          dim=1)  # [e, K_L, C]
+            p += count
+            g_l = g_l.reshape(e, dim, size)
+            # one column: an outer product, which bmm does slowly
+            out.append(g_l * z if size == 1 else torch.bmm(g_l, z))  # [e, 2L+1, C]
+        return out
 
     def to_irreps(self, summed: List[torch.Tensor]) -> torch.Tensor:
         """Node sums [n, 2L+1, C] of each output irrep → [n, irreps_out] in e3nn's layout
