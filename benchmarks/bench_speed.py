@@ -36,6 +36,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--budget-s", type=float, default=30.0,
                    help="per case: fewer repeats when they would take longer than this")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--mode", choices=["infer", "train"], default="infer",
+                   help="infer: energy + forces; train: one training step (force loss)")
     p.add_argument("--timeout-s", type=float, default=1800.0, help="per case")
     p.add_argument("--out", type=Path, help="JSON file (default results/speed_<device>.json)")
     return p.parse_args()
@@ -65,7 +67,7 @@ def run_worker(python: str, script: str, size: str, cells: int,
     cmd = [python, str(HERE / script), "--size", size, "--cells", str(cells),
            "--device", args.device, "--warmup", str(args.warmup),
            "--repeats", str(args.repeats), "--budget-s", str(args.budget_s),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads), "--mode", args.mode]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout_s)
     except subprocess.TimeoutExpired:
@@ -112,7 +114,8 @@ def main() -> None:
     args = parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    out = args.out or HERE / "results" / f"speed_{args.device}.json"
+    suffix = "" if args.mode == "infer" else f"_{args.mode}"
+    out = args.out or HERE / "results" / f"speed_{args.device}{suffix}.json"
     info = machine(args.device)
     print(" | ".join(f"{k}: {v}" for k, v in info.items()), flush=True)
     rows = []

@@ -17,7 +17,7 @@ from ase import Atoms
 from ase.build import bulk
 
 __all__ = ["SIZES", "R_MAX", "worker_args", "make_atoms", "Meter", "time_calls", "median_ms",
-           "num_params", "check_forces", "emit"]
+           "num_params", "check_forces", "training_loss", "emit"]
 
 R_MAX = 5.0  # Å
 LATTICE_CU = 3.61  # Å, fcc Cu
@@ -25,6 +25,8 @@ LATTICE_CU = 3.61  # Å, fcc Cu
 SIZES: Dict[str, dict] = {
     "small": dict(num_channels=32, max_ell=1, hidden_ell=1, correlation=2, num_layers=2),
     "medium": dict(num_channels=128, max_ell=3, hidden_ell=1, correlation=3, num_layers=2),
+    # the size of the accuracy benchmark (bench_accuracy.py)
+    "medium64": dict(num_channels=64, max_ell=3, hidden_ell=1, correlation=3, num_layers=2),
 }
 
 
@@ -39,6 +41,9 @@ def worker_args() -> argparse.Namespace:
     p.add_argument("--budget-s", type=float, default=30.0,
                    help="fewer repeats when the warm-up call says they would take longer")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--mode", choices=["infer", "train"], default="infer",
+                   help="infer: energy + forces; train: one training step (energy + force "
+                        "loss, backward through the forces to the parameters)")
     args = p.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -132,6 +137,11 @@ def emit(record: dict) -> None:
     record.update(torch=torch.__version__, threads=torch.get_num_threads(),
                   num_edges_per_atom=float(record["num_edges"]) / record["num_atoms"])
     print(json.dumps(record), flush=True)
+
+
+def training_loss(energy: torch.Tensor, forces: torch.Tensor) -> torch.Tensor:
+    """The loss both workers differentiate in ``--mode train``: E² + mean F²."""
+    return energy.square().sum() + forces.square().mean()
 
 
 def check_forces(forces: torch.Tensor) -> float:

@@ -10,7 +10,7 @@ import mace  # noqa: F401  # first: it lets e3nn 0.4.4 read its constants under 
 import numpy as np
 import torch
 from benchlib import (R_MAX, SIZES, Meter, check_forces, emit, make_atoms, median_ms,
-                      num_params, time_calls, worker_args)
+                      num_params, time_calls, training_loss, worker_args)
 from e3nn import o3
 from mace import data as mace_data
 from mace import modules
@@ -47,13 +47,19 @@ def main() -> None:
     model = build_mace(SIZES[args.size]).to(device)
     out = {}
 
+    train = args.mode == "train"
+
     def call():
-        result = model(batch, training=False, compute_force=True, compute_stress=False)
+        model.zero_grad(set_to_none=True)
+        result = model(batch, training=train, compute_force=True, compute_stress=False)
+        if train:
+            training_loss(result["energy"], result["forces"]).backward()
         out["forces"] = result["forces"]
 
     meter = Meter(device)
     timing = time_calls(call, device, args.warmup, args.repeats, args.budget_s)
     emit(dict(model="mace", mace=mace.__version__, size=args.size, device=args.device,
+              mode=args.mode,
               num_atoms=len(atoms), num_edges=int(batch["edge_index"].shape[1]),
               params=num_params(model), nl_ms=nl_ms, graph_ms=graph_ms,
               peak_mb=meter.peak_delta_mb(), peak_total_mb=meter.peak_total_mb(),

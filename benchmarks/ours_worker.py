@@ -2,7 +2,7 @@
 
 import torch
 from benchlib import (R_MAX, SIZES, Meter, check_forces, emit, make_atoms, median_ms,
-                      num_params, time_calls, worker_args)
+                      num_params, time_calls, training_loss, worker_args)
 
 from mlip_gnn.data import (SpeciesTable, configuration_from_atoms, graph_from_configuration,
                            neighbour_list, to_device)
@@ -23,13 +23,18 @@ def main() -> None:
                         seed=0, **SIZES[args.size]).to(device)
     out = {}
 
+    train = args.mode == "train"
+
     def call():
-        result = model(graph, compute_forces=True, compute_stress=False, training=False)
+        model.zero_grad(set_to_none=True)
+        result = model(graph, compute_forces=True, compute_stress=False, training=train)
+        if train:
+            training_loss(result[keys.TOTAL_ENERGY], result[keys.FORCES]).backward()
         out["forces"] = result[keys.FORCES]
 
     meter = Meter(device)
     timing = time_calls(call, device, args.warmup, args.repeats, args.budget_s)
-    emit(dict(model="ours", size=args.size, device=args.device,
+    emit(dict(model="ours", size=args.size, device=args.device, mode=args.mode,
               num_atoms=conf.num_atoms, num_edges=int(graph[keys.EDGE_INDEX].shape[1]),
               params=num_params(model), nl_ms=nl_ms, graph_ms=graph_ms,
               peak_mb=meter.peak_delta_mb(), peak_total_mb=meter.peak_total_mb(),
