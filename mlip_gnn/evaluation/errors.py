@@ -40,13 +40,14 @@ class FramePrediction:
 
 
 def predict_frames(committee, configs: Sequence[Configuration]) -> List[FramePrediction]:
-    """Evaluate ``committee`` (a :class:`~mlip_gnn.calculators.Committee`) on every frame."""
+    """Evaluate ``committee`` (a :class:`~mlip_gnn.inference.Predictor`, e.g. a
+    :class:`~mlip_gnn.calculators.Committee`) on every frame, labelled or not."""
     frames = []
     for conf in configs:
         pred = committee.predict(conf)
-        frames.append(FramePrediction(conf.config_type, conf.atomic_numbers, pred["energy"],
-                                      conf.energy, pred["forces"], conf.forces,
-                                      pred.get("stress"), conf.stress))
+        frames.append(FramePrediction(conf.config_type, conf.atomic_numbers, pred.energy,
+                                      conf.energy, pred.forces, conf.forces, pred.stress,
+                                      conf.stress))
     return frames
 
 
