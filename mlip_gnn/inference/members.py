@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping, Sequence, Union
 import torch
 
 from mlip_gnn.errors import MlipGnnError
-from mlip_gnn.export import deploy, load_model
+from mlip_gnn.export import DeployedPotential, deploy, load_model
 from mlip_gnn.modelio import ModelSpec
 
 __all__ = ["ModelSource", "Member", "CommitteeError", "load_member", "common_r_max",
@@ -67,7 +67,7 @@ def load_member(source: ModelSource, device: str = "cpu", use_ema: bool = True) 
     """Load ``source`` on ``device`` (checkpoints: the EMA weights unless ``use_ema`` is
     False). Raises :class:`~mlip_gnn.export.ModelFileError` for a path that is not a model."""
     if isinstance(source, torch.nn.Module):
-        if hasattr(source, "species_lookup"):  # already deployed (eager or scripted)
+        if isinstance(source, (DeployedPotential, torch.jit.ScriptModule)):  # deployed
             module = source.to(device)
             return Member(module, _spec_from_metadata(_deployed_metadata(module)),
                           type(source).__name__)
