@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from mlip_gnn.calculators.committee import Committee, ModelSource
 from mlip_gnn.data import KeyMap, configuration_from_atoms
+from mlip_gnn.inference import UncertaintyEstimator
 
 __all__ = ["MLIPCalculator"]
 
@@ -24,7 +25,9 @@ class MLIPCalculator(Calculator):
     in-memory potentials. With several, results are the committee mean and the extra
     results ``energy_std`` (eV), ``forces_std`` ([n], eV/Å, norm of the per-component
     standard deviation), ``max_forces_std`` (eV/Å) and ``stress_std`` are set (population
-    standard deviations). Results are cached until the atoms change (``check_state``).
+    standard deviations). ``estimator`` replaces the committee spread by another
+    :class:`~mlip_gnn.inference.UncertaintyEstimator`; its extra results are set too.
+    Results are cached until the atoms change (``check_state``).
 
     Raises :class:`~mlip_gnn.data.UnknownSpeciesError` for an element a model lacks and
     :class:`~mlip_gnn.data.DataError` for NaN positions, a zero-volume periodic cell or
@@ -37,9 +40,11 @@ class MLIPCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
 
     def __init__(self, model_paths: Union[ModelSource, Sequence[ModelSource]],
-                 device: str = "cpu", use_ema: bool = True, **kwargs):
+                 device: str = "cpu", use_ema: bool = True,
+                 estimator: Optional[UncertaintyEstimator] = None, **kwargs):
         super().__init__(**kwargs)
-        self.committee = Committee(model_paths, device=device, use_ema=use_ema)
+        self.committee = Committee(model_paths, device=device, use_ema=use_ema,
+                                   estimator=estimator)
 
     @property
     def r_max(self) -> float:
@@ -48,16 +53,13 @@ class MLIPCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         conf = configuration_from_atoms(self.atoms, _NO_LABELS, source="atoms")
-        pred = self.committee.predict(conf)
+        pred = self.committee.predict(conf).results()
         if "stress" in properties and "stress" not in pred:
             raise PropertyNotImplementedError("stress needs a fully periodic cell with "
                                               "non-zero volume")
         self.results = {"energy": pred["energy"], "free_energy": pred["energy"],
                         "forces": pred["forces"], "energies": pred["energies"]}
-        if "stress" in pred:
-            self.results["stress"] = full_3x3_to_voigt_6_stress(pred["stress"])
-        for key in ("energy_std", "forces_std", "max_forces_std"):
-            if key in pred:
-                self.results[key] = pred[key]
-        if "stress_std" in pred:
-            self.results["stress_std"] = full_3x3_to_voigt_6_stress(pred["stress_std"])
+        for key, value in pred.items():  # stress and whatever the estimator gives
+            if key in ("stress", "stress_std"):
+                value = full_3x3_to_voigt_6_stress(value)
+            self.results.setdefault(key, value)

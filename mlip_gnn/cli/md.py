@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     atoms, conf = _read_structure(args.structure, args.index)
     try:
         atoms.calc = MLIPCalculator(args.models, device=args.device, use_ema=not args.no_ema)
-        atoms.calc.committee.predict(conf)  # overlaps, unknown elements: name file and frame
+        atoms.calc.committee.graph(conf)  # overlaps, unknown elements: name file and frame
         result = run_md(atoms, settings, args.output, progress=not args.no_progress)
     except (ModelFileError, MDError) as exc:
         return report_error("md", exc)

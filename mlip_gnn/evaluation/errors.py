@@ -1,23 +1,28 @@
 """Errors of a model on labelled structures: MAE / RMSE overall, per element, per config type.
 
-Definitions (the same as the training metrics, :mod:`mlip_gnn.train.metrics`): energy error
-per atom, (E_pred - E_ref) / n, in meV/atom; forces per Cartesian component in meV/Å;
-stress per tensor component (9 per frame) in meV/Å³. Only labelled entries count.
+The figures come from :mod:`mlip_gnn.quantities.metrics`, the implementation the training
+metrics use: energy error per atom, (E_pred - E_ref) / n, in meV/atom; forces per Cartesian
+component in meV/Å; stress per tensor component (9 per frame) in meV/Å³. Only labelled
+entries count; a frame without a label of a quantity is predicted but left out of that
+quantity's figures.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 
+from mlip_gnn.data import keys
 from mlip_gnn.data.configuration import Configuration
+from mlip_gnn.quantities import FORCES, QUANTITIES, ErrorSums, Quantity, metric_units
 
-__all__ = ["FramePrediction", "predict_frames", "error_report", "format_report"]
+__all__ = ["FramePrediction", "predict_frames", "frame_graphs", "error_report",
+           "format_report", "UNITS"]
 
-_MEV = 1000.0
-UNITS = {"energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}
+UNITS = metric_units()
 
 
 @dataclasses.dataclass
@@ -35,49 +40,58 @@ class FramePrediction:
 
 
 def predict_frames(committee, configs: Sequence[Configuration]) -> List[FramePrediction]:
-    """Evaluate ``committee`` (a :class:`~mlip_gnn.calculators.Committee`) on every frame."""
+    """Evaluate ``committee`` (a :class:`~mlip_gnn.inference.Predictor`, e.g. a
+    :class:`~mlip_gnn.calculators.Committee`) on every frame, labelled or not."""
     frames = []
     for conf in configs:
         pred = committee.predict(conf)
-        frames.append(FramePrediction(conf.config_type, conf.atomic_numbers, pred["energy"],
-                                      conf.energy, pred["forces"], conf.forces,
-                                      pred.get("stress"), conf.stress))
+        frames.append(FramePrediction(conf.config_type, conf.atomic_numbers, pred.energy,
+                                      conf.energy, pred.forces, conf.forces, pred.stress,
+                                      conf.stress))
     return frames
 
 
-def _residuals(frames: Sequence[FramePrediction]) -> Dict[str, np.ndarray]:
-    energy = [(f.energy - f.energy_ref) / len(f.atomic_numbers) for f in frames
-              if f.energy_ref is not None]
-    forces = [(f.forces - f.forces_ref).reshape(-1) for f in frames if f.forces_ref is not None]
-    stress = [(f.stress - f.stress_ref).reshape(-1) for f in frames
-              if f.stress_ref is not None and f.stress is not None]
-    return {"energy": np.asarray(energy, dtype=np.float64),
-            "forces": np.concatenate(forces) if forces else np.zeros(0),
-            "stress": np.concatenate(stress) if stress else np.zeros(0)}
+def _rows(q: Quantity, values: Optional[np.ndarray], num_atoms: int) -> torch.Tensor:
+    """A frame's values of ``q`` shaped as in a one-frame graph (zeros when absent)."""
+    shape = ((num_atoms, q.components) if q.per_atom
+             else (1,) if q.components == 1 else (1, q.components))
+    if values is None:
+        return torch.zeros(shape, dtype=torch.float64)
+    return torch.as_tensor(np.asarray(values, dtype=np.float64)).reshape(shape)
 
 
-def _stats(residuals: Dict[str, np.ndarray]) -> Dict[str, float]:
-    out: Dict[str, float] = {}
-    for name, err in residuals.items():
-        if err.size:
-            out[f"{name}_mae"] = _MEV * float(np.mean(np.abs(err)))
-            out[f"{name}_rmse"] = _MEV * float(np.sqrt(np.mean(err ** 2)))
-            out[f"{name}_count"] = int(err.size)
-    return out
+def frame_graphs(frame: FramePrediction) -> Tuple[Dict[str, torch.Tensor],
+                                                   Dict[str, torch.Tensor]]:
+    """(prediction, reference) of one frame as one-frame graphs with label masks, the
+    form :class:`~mlip_gnn.quantities.ErrorSums` and the training metrics read."""
+    n = len(frame.atomic_numbers)
+    ref = {keys.NUM_ATOMS: torch.tensor([n]), keys.BATCH: torch.zeros(n, dtype=torch.long)}
+    pred = {}
+    for q in QUANTITIES:
+        value, label = getattr(frame, q.name), getattr(frame, f"{q.name}_ref")
+        if value is not None:
+            pred[q.key] = _rows(q, value, n)
+        ref[q.key] = _rows(q, label, n)
+        ref[q.mask_key] = torch.tensor([float(label is not None)], dtype=torch.float64)
+    return pred, ref
+
+
+def _stats(frames: Sequence[FramePrediction], z: Optional[int] = None) -> Dict[str, float]:
+    """MAE / RMSE / counts over ``frames``; with ``z``, per-atom quantities of that element."""
+    sums = ErrorSums()
+    for frame in frames:
+        pred, ref = frame_graphs(frame)
+        atom_mask = None if z is None else torch.as_tensor(frame.atomic_numbers == z)
+        sums.update(pred, ref, atom_mask)
+    return sums.compute(counts=True)
 
 
 def _per_element(frames: Sequence[FramePrediction]) -> Dict[str, Dict[str, float]]:
     from ase.data import chemical_symbols
 
-    errors: Dict[int, List[np.ndarray]] = {}
-    for f in frames:
-        if f.forces_ref is None:
-            continue
-        diff = f.forces - f.forces_ref
-        for z in np.unique(f.atomic_numbers):
-            errors.setdefault(int(z), []).append(diff[f.atomic_numbers == z].reshape(-1))
-    return {chemical_symbols[z]: _stats({"forces": np.concatenate(errors[z])})
-            for z in sorted(errors)}
+    labelled = [f for f in frames if f.forces_ref is not None]
+    elements = sorted({int(z) for f in labelled for z in f.atomic_numbers})
+    return {chemical_symbols[z]: _stats(labelled, z) for z in elements}
 
 
 def error_report(frames: Sequence[FramePrediction]) -> Dict[str, object]:
@@ -86,21 +100,22 @@ def error_report(frames: Sequence[FramePrediction]) -> Dict[str, object]:
     for f in frames:
         types.setdefault(f.config_type, []).append(f)
     return {
-        "units": UNITS,
+        "units": metric_units(),
         "num_frames": len(frames),
         "num_atoms": int(sum(len(f.atomic_numbers) for f in frames)),
-        "overall": _stats(_residuals(frames)),
+        "overall": _stats(frames),
         "per_element": _per_element(frames),
-        "per_config_type": {name: _stats(_residuals(group)) for name, group in
+        "per_config_type": {name: _stats(group) for name, group in
                             sorted(types.items())},
     }
 
 
-def _row(name: str, stats: Dict[str, float], quantities=("energy", "forces", "stress")) -> str:
+def _row(name: str, stats: Dict[str, float], quantities: Sequence[Quantity] = QUANTITIES
+         ) -> str:
     cells = []
     for q in quantities:
-        if f"{q}_mae" in stats:
-            cells.append(f"{stats[f'{q}_mae']:10.3f} {stats[f'{q}_rmse']:10.3f}")
+        if f"{q.name}_mae" in stats:
+            cells.append(f"{stats[f'{q.name}_mae']:10.3f} {stats[f'{q.name}_rmse']:10.3f}")
         else:
             cells.append(f"{'-':>10} {'-':>10}")
     return f"{name:<20.20}" + "  ".join(cells)
@@ -108,13 +123,13 @@ def _row(name: str, stats: Dict[str, float], quantities=("energy", "forces", "st
 
 def format_report(report: Dict[str, object]) -> str:
     """The report as a plain-text table (MAE and RMSE per quantity)."""
-    header = (f"{'':<20}{'E MAE':>10} {'E RMSE':>10}  {'F MAE':>10} {'F RMSE':>10}  "
-              f"{'S MAE':>10} {'S RMSE':>10}")
-    units = f"{'':<20}{'meV/atom':>21}  {'meV/Å':>21}  {'meV/Å³':>21}"
+    header = f"{'':<20}" + "  ".join(f"{q.symbol + ' MAE':>10} {q.symbol + ' RMSE':>10}"
+                                     for q in QUANTITIES)
+    units = f"{'':<20}" + "  ".join(f"{q.metric_unit:>21}" for q in QUANTITIES)
     lines = [f"{report['num_frames']} frames, {report['num_atoms']} atoms", header, units,
              _row("all", report["overall"])]
     lines += [_row(f"  {name}", stats) for name, stats in report["per_config_type"].items()]
     lines.append("forces per element")
-    lines += [f"{'  ' + symbol:<20}{'':>21}  " + _row("", stats, ("forces",))[20:]
+    lines += [f"{'  ' + symbol:<20}{'':>21}  " + _row("", stats, (FORCES,))[20:]
               for symbol, stats in report["per_element"].items()]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 from mlip_gnn.calculators import Committee
+from mlip_gnn.inference import Predictor
 from mlip_gnn.data import KeyMap, read_many
 from mlip_gnn.evaluation.errors import (FramePrediction, error_report, format_report,
                                         predict_frames)
@@ -21,14 +22,15 @@ METRICS_FILE = "metrics.json"
 
 def evaluate(models, data: Sequence[os.PathLike], key_map: Optional[KeyMap] = None,
              device: str = "cpu") -> Tuple[Dict[str, object], list]:
-    """Errors of ``models`` (one or a committee, whose mean is scored) on every frame of
-    ``data``. Returns the report (see :func:`error_report`) and the frame predictions.
+    """Errors of ``models`` (one or a committee, whose mean is scored; or a
+    :class:`~mlip_gnn.inference.Predictor`) on every frame of ``data``. Returns the report
+    (see :func:`error_report`) and the frame predictions.
 
     Every file is read and checked before any model is run, so bad input fails early with
     a :class:`~mlip_gnn.data.DataError` naming file, frame and field.
     """
     configs = read_many(data, key_map or KeyMap())
-    committee = models if isinstance(models, Committee) else Committee(models, device)
+    committee = models if isinstance(models, Predictor) else Committee(models, device)
     frames = predict_frames(committee, configs)
     report = error_report(frames)
     report["data"] = [str(p) for p in data]

@@ -10,30 +10,22 @@ from typing import BinaryIO, Dict, Sequence, Tuple
 
 import numpy as np
 
-from mlip_gnn.evaluation.errors import FramePrediction
+from mlip_gnn.evaluation.errors import FramePrediction, frame_graphs
+from mlip_gnn.quantities import QUANTITIES, labelled_values, quantity
 from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["parity_data", "write_parity_plots"]
 
-_LABELS = {"energy": ("energy per atom", "eV/atom"), "forces": ("force components", "eV/Å"),
-           "stress": ("stress components", "eV/Å³")}
-
-
 def parity_data(frames: Sequence[FramePrediction]) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
-    """(reference, predicted) arrays of every labelled quantity."""
-    pairs: Dict[str, Tuple[list, list]] = {"energy": ([], []), "forces": ([], []),
-                                           "stress": ([], [])}
-    for f in frames:
-        n = len(f.atomic_numbers)
-        if f.energy_ref is not None:
-            pairs["energy"][0].append(np.array([f.energy_ref / n]))
-            pairs["energy"][1].append(np.array([f.energy / n]))
-        if f.forces_ref is not None:
-            pairs["forces"][0].append(f.forces_ref.reshape(-1))
-            pairs["forces"][1].append(f.forces.reshape(-1))
-        if f.stress_ref is not None and f.stress is not None:
-            pairs["stress"][0].append(f.stress_ref.reshape(-1))
-            pairs["stress"][1].append(f.stress.reshape(-1))
+    """(reference, predicted) arrays of every labelled quantity, in its ``error_unit``."""
+    pairs: Dict[str, Tuple[list, list]] = {q.name: ([], []) for q in QUANTITIES}
+    for frame in frames:
+        pred, ref = frame_graphs(frame)
+        for q in QUANTITIES:
+            values = labelled_values(q, pred, ref)
+            if values is not None and values[0].numel():
+                pairs[q.name][0].append(values[1].numpy())
+                pairs[q.name][1].append(values[0].numpy())
     return {name: (np.concatenate(ref), np.concatenate(pred))
             for name, (ref, pred) in pairs.items() if ref}
 
@@ -42,7 +34,7 @@ def _plot(name: str, ref: np.ndarray, pred: np.ndarray, target: BinaryIO) -> Non
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    title, unit = _LABELS[name]
+    title, unit = quantity(name).title, quantity(name).error_unit
     fig = Figure(figsize=(4.5, 4.5), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

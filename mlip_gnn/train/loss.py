@@ -1,4 +1,5 @@
-"""Training loss: a weighted sum of energy-per-atom, force and stress terms.
+"""Training loss: a weighted sum of one term per labelled quantity
+(:data:`mlip_gnn.quantities.QUANTITIES`: energy per atom, forces, stress).
 
 Each term is a small function ``(pred, ref, elementwise) -> scalar`` that honours the
 per-frame label masks (``keys.ENERGY_WEIGHT`` ...) and per-config weights
@@ -23,9 +24,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mlip_gnn.data import keys
+from mlip_gnn.quantities import ENERGY, FORCES, QUANTITIES, STRESS, Quantity
 
 __all__ = ["Elementwise", "ELEMENTWISE", "elementwise_loss", "energy_per_atom_term",
-           "forces_term", "stress_term", "TERMS", "LABEL_COUNTS", "WeightedLoss"]
+           "forces_term", "stress_term", "quantity_term", "label_count", "TERMS",
+           "LABEL_COUNTS", "WeightedLoss"]
 
 Graph = Mapping[str, Tensor]
 #: ``(pred, ref) -> per-element loss`` with the shape of its inputs
@@ -62,38 +65,40 @@ def _masked_mean(values: Tensor, weight: Tensor, mask: Tensor, per_item: int) ->
     return total / denom.clamp(min=1.0)
 
 
-def energy_per_atom_term(pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
-    num_atoms = ref[keys.NUM_ATOMS].to(pred[keys.TOTAL_ENERGY].dtype)  # [g]
-    values = elementwise(pred[keys.TOTAL_ENERGY] / num_atoms,
-                         ref[keys.TOTAL_ENERGY] / num_atoms)  # [g]
-    return _masked_mean(values, ref[keys.WEIGHT], ref[keys.ENERGY_WEIGHT], 1)
+def quantity_term(q: Quantity, pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
+    """The loss term of quantity ``q``: weighted mean of ``elementwise`` over the labelled
+    entries (energy per atom; per-atom quantities take their frame's weight and mask)."""
+    predicted, reference = pred[q.key], ref[q.key]
+    if q.per_atom_energy:
+        num_atoms = ref[keys.NUM_ATOMS].to(predicted.dtype)  # [g]
+        predicted, reference = predicted / num_atoms, reference / num_atoms
+    weight, mask = ref[keys.WEIGHT], ref[q.mask_key]  # [g]
+    if q.per_atom:
+        batch = ref[keys.BATCH]  # [n]
+        weight, mask = weight[batch], mask[batch]
+    return _masked_mean(elementwise(predicted, reference), weight, mask, q.components)
 
 
-def forces_term(pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
-    batch = ref[keys.BATCH]  # [n]
-    values = elementwise(pred[keys.FORCES], ref[keys.FORCES])  # [n, 3]
-    return _masked_mean(values, ref[keys.WEIGHT][batch], ref[keys.FORCES_WEIGHT][batch], 3)
+def label_count(q: Quantity, ref: Graph) -> Tensor:
+    """Labelled entries of ``q`` in ``ref``: the denominator of its loss term."""
+    mask = ref[q.mask_key]
+    if q.per_atom:
+        mask = mask[ref[keys.BATCH]]
+    return q.components * mask.sum()
 
 
-def stress_term(pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
-    values = elementwise(pred[keys.STRESS], ref[keys.STRESS])  # [g, 3, 3]
-    return _masked_mean(values, ref[keys.WEIGHT], ref[keys.STRESS_WEIGHT], 9)
-
+energy_per_atom_term = functools.partial(quantity_term, ENERGY)
+forces_term = functools.partial(quantity_term, FORCES)
+stress_term = functools.partial(quantity_term, STRESS)
 
 #: term name (as in the config's ``<name>_weight``) → term function
 TERMS: Dict[str, Callable[[Graph, Graph, Elementwise], Tensor]] = {
-    "energy": energy_per_atom_term,
-    "forces": forces_term,
-    "stress": stress_term,
-}
+    q.name: functools.partial(quantity_term, q) for q in QUANTITIES}
 
 #: term name → number of labelled entries of ``ref`` (the denominator of the term); data
 #: parallel training rescales each term by its share of the global count
 LABEL_COUNTS: Dict[str, Callable[[Graph], Tensor]] = {
-    "energy": lambda ref: ref[keys.ENERGY_WEIGHT].sum(),
-    "forces": lambda ref: 3 * ref[keys.FORCES_WEIGHT][ref[keys.BATCH]].sum(),
-    "stress": lambda ref: 9 * ref[keys.STRESS_WEIGHT].sum(),
-}
+    q.name: functools.partial(label_count, q) for q in QUANTITIES}
 
 
 class WeightedLoss:

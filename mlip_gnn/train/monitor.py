@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
+from mlip_gnn.quantities import QUANTITIES, metric_units
+
 __all__ = ["METRICS_FILE", "LOG_FILE", "TENSORBOARD_DIR", "log_to", "MetricsLog", "Monitor",
            "format_duration", "read_metrics"]
 
 METRICS_FILE, LOG_FILE, TENSORBOARD_DIR = "metrics.jsonl", "train.log", "tensorboard"
 _log = logging.getLogger("mlip_gnn.train")
-_UNITS = {"energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}
 
 
 @contextlib.contextmanager
@@ -79,10 +80,10 @@ class MetricsLog:
 
 def _summary(metrics: Mapping[str, float]) -> str:
     parts = [f"loss {metrics['loss']:.4g}"] if "loss" in metrics else []
-    for quantity, unit in _UNITS.items():
-        if f"{quantity}_rmse" in metrics:
-            parts.append(f"{quantity[0].upper()} {metrics[f'{quantity}_mae']:.3g}/"
-                         f"{metrics[f'{quantity}_rmse']:.3g} {unit}")
+    for q in QUANTITIES:
+        if f"{q.name}_rmse" in metrics:
+            parts.append(f"{q.symbol} {metrics[f'{q.name}_mae']:.3g}/"
+                         f"{metrics[f'{q.name}_rmse']:.3g} {q.metric_unit}")
     return " ".join(parts)
 
 
@@ -154,9 +155,10 @@ class Monitor:
         """A plain-text table: one row per subset, MAE / RMSE columns."""
         if not self.enabled:
             return
-        columns = [f"{q}_{m}" for q in _UNITS for m in ("mae", "rmse")
+        units = metric_units()
+        columns = [f"{q}_{m}" for q in units for m in ("mae", "rmse")
                    if any(f"{q}_{m}" in r for r in rows.values())]
-        heads = [f"{c.replace('_', ' ')} ({_UNITS[c.split('_')[0]]})" for c in columns]
+        heads = [f"{c.replace('_', ' ')} ({units[c.split('_')[0]]})" for c in columns]
         width = max([len(k) for k in rows] + [8])
         lines = [title, " " * width + "".join(f"  {h:>22}" for h in heads)]
         for name, row in rows.items():

@@ -31,6 +31,7 @@ from torch import nn
 import mlip_gnn
 from mlip_gnn.config import ConfigError, config_hash, config_to_dict, save_config
 from mlip_gnn.data import GraphDataset, SpeciesTable
+from mlip_gnn.quantities import QUANTITY_NAMES, metric_units
 from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_from_spec,
                               spec_from_state)
 from mlip_gnn.train import distributed as dist
@@ -127,9 +128,10 @@ def _resume_state(cfg, manager: CheckpointManager, explicit: bool) -> Optional[d
 
 def _check_best_metric(cfg, valid) -> None:
     quantity = cfg.train.best_metric.split("_")[0]
-    labelled = {"energy": lambda c: c.energy is not None, "forces": lambda c: c.forces is not None,
-                "stress": lambda c: c.stress is not None, "loss": lambda c: True}[quantity]
-    if not any(labelled(c) for c in valid):
+    if quantity == "loss":
+        return
+    # a Configuration holds each label under the quantity's name (None: unlabelled)
+    if not any(getattr(c, quantity) is not None for c in valid):
         raise ConfigError(f"train.best_metric: got {cfg.train.best_metric!r} but no validation "
                           f"frame has a {quantity} label; choose another metric",
                           field="train.best_metric")
@@ -186,9 +188,8 @@ def _test(cfg, trainer: Trainer, setup, info) -> dict:
     trainer.monitor.table(f"test set ({len(splits.test)} frames), best model", rows)
     if dist.is_main():
         path = trainer.checkpoints.run_dir / TEST_METRICS_FILE
-        path.write_text(json.dumps({"best_epoch": trainer.state.best_epoch, "units": {
-            "energy": "meV/atom", "forces": "meV/Å", "stress": "meV/Å³"}, "metrics": rows},
-            indent=2))
+        path.write_text(json.dumps({"best_epoch": trainer.state.best_epoch,
+                                    "units": metric_units(), "metrics": rows}, indent=2))
     return rows
 
 
@@ -266,8 +267,7 @@ def _optimisation(cfg, model: nn.Module):
                                 o.amsgrad)
     lr_schedule = LRSchedule(optimizer, o.scheduler, o.lr, o.min_lr, o.warmup_epochs,
                              cfg.train.max_epochs, o.plateau_factor, o.plateau_patience)
-    weights = {"energy": cfg.loss.energy_weight, "forces": cfg.loss.forces_weight,
-               "stress": cfg.loss.stress_weight}
+    weights = {name: getattr(cfg.loss, f"{name}_weight") for name in QUANTITY_NAMES}
     stages = StageSchedule(weights, [Stage.from_mapping(s) for s in cfg.loss.stages])
     loss = WeightedLoss(weights, elementwise_loss(cfg.loss.kind, cfg.loss.huber_delta))
     return dict(ema=ema, optimizer=optimizer, lr_schedule=lr_schedule, stages=stages, loss=loss)

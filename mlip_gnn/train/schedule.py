@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import torch
 
 from mlip_gnn.defaults import PLATEAU_FACTOR, PLATEAU_PATIENCE
+from mlip_gnn.quantities import QUANTITY_NAMES
 
 __all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "DECAYS", "LRSchedule", "Stage",
            "StageSchedule"]
@@ -159,7 +160,7 @@ class Stage:
     def from_mapping(cls, stage: Any) -> Stage:
         """From a config stage (mapping or object with ``epoch``, ``<term>_weight``, ``lr``)."""
         get = stage.get if isinstance(stage, Mapping) else lambda k: getattr(stage, k, None)
-        weights = {term: float(get(f"{term}_weight")) for term in ("energy", "forces", "stress")
+        weights = {term: float(get(f"{term}_weight")) for term in QUANTITY_NAMES
                    if get(f"{term}_weight") is not None}
         lr = get("lr")
         return cls(int(get("epoch")), weights, None if lr is None else float(lr))

@@ -90,9 +90,38 @@ def test_cli_writes_table_json_and_plots(exported, tmp_path, capsys):
         assert (out / f"parity_{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_unlabelled_frames_are_left_out():
-    report = error_report([])
-    assert report["overall"] == {} and report["num_frames"] == 0
+def test_unlabelled_frames_are_predicted_but_left_out_of_the_errors(exported, tmp_path):
+    model, path = exported
+    key_map = KeyMap(energy="REF_energy", forces="REF_forces", stress="REF_stress")
+    labelled = labelled_frames()
+    unlabelled = [random_crystal(seed=50 + i, repeat=(1, 1, 1 + i)) for i in range(2)]
+    for atoms in unlabelled:
+        atoms.info["config_type"] = "bulk"
+    write(tmp_path / "labelled.xyz", labelled, format="extxyz")
+    write(tmp_path / "mixed.xyz", unlabelled[:1] + labelled + unlabelled[1:],
+          format="extxyz")
+    alone, _ = evaluate(path, [tmp_path / "labelled.xyz"], key_map=key_map)
+    mixed, frames = evaluate(path, [tmp_path / "mixed.xyz"], key_map=key_map)
+    assert mixed["num_frames"] == 5 and len(frames) == 5
+    assert mixed["num_atoms"] == alone["num_atoms"] + sum(len(a) for a in unlabelled)
+    # the same figures (to round-off: the file stores the labels of either with its own
+    # rounding) from the same entries
+    for name, stats in [("all", alone["overall"]), *alone["per_config_type"].items(),
+                        *alone["per_element"].items()]:
+        got = (mixed["overall"] if name == "all" else
+               {**mixed["per_config_type"], **mixed["per_element"]}[name])
+        assert got == pytest.approx(stats, rel=1e-9), name
+    for frame, atoms in ((frames[0], unlabelled[0]), (frames[-1], unlabelled[1])):
+        assert frame.energy_ref is None and frame.forces_ref is None
+        ref = model(graph_of(read_back(atoms, tmp_path)), compute_forces=True)
+        np.testing.assert_allclose(frame.forces, ref["forces"].detach().numpy(), atol=1e-12)
+    assert error_report(frames[:1])["overall"] == {}
+
+
+def read_back(atoms, tmp_path):
+    """``atoms`` as the extxyz file stores it (positions rounded)."""
+    write(tmp_path / "one.xyz", atoms, format="extxyz")
+    return read(tmp_path / "one.xyz")
 
 
 def _bad_files(tmp_path):

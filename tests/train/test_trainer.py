@@ -1,5 +1,6 @@
 """End-to-end runs of ``train`` with the stand-in pair potential (float64, CPU)."""
 
+import copy
 import json
 import logging
 import math
@@ -10,8 +11,9 @@ import pytest
 import torch
 
 from mlip_gnn.config import ConfigError
-from mlip_gnn.data import keys
+from mlip_gnn.data import GraphDataset, KeyMap, collate, keys, read_many
 from mlip_gnn.modelio import load_checkpoint, model_from_checkpoint
+from mlip_gnn.quantities import ErrorSums
 from mlip_gnn.train import RunDirError, TrainingDiverged, train
 from mlip_gnn.train.trainer import Trainer
 from train_support import PairPotential, config_maker, write_tiny_cu
@@ -60,12 +62,41 @@ def test_training_lowers_the_loss_and_writes_the_run_dir(make_config, model_fact
     best = load_checkpoint(run_dir / "best.pt")
     assert best["weights"] == ("ema" if cfg.optim.ema_decay else "raw")
     test = json.loads((run_dir / "test_metrics.json").read_text())
-    assert test["metrics"]["all"]["forces_rmse"] > 0
+    assert test["units"]["forces"] == "meV/Å" and "forces_rmse" in test["metrics"]["all"]
     assert result.test_metrics["all"] == test["metrics"]["all"]
     model, spec, state = model_from_checkpoint(run_dir / "best.pt", model_factory)
     assert spec.r_max == cfg.data.r_max and spec.dtype == cfg.dtype
     assert state["epoch"] == result.best_epoch and state["model_spec"]["dtype"] == "float64"
     assert isinstance(state["model_spec"]["e0s"], dict)
+
+
+def _errors(model, data_file, spec):
+    """Errors of ``model`` on every frame of ``data_file``, computed here (not by the
+    trainer) with the metrics implementation."""
+    confs = read_many([data_file], KeyMap())
+    dataset = GraphDataset(confs, spec.r_max, spec.species_table(), spec.torch_dtype)
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    sums = ErrorSums()
+    sums.update(model(batch, compute_forces=True, compute_stress=True), batch)
+    return sums.compute()
+
+
+def test_training_cuts_the_force_error_by_a_clear_factor(make_config, tiny_xyz):
+    initial = []
+
+    def factory(**kwargs):
+        model = PairPotential(**kwargs)
+        initial.append(copy.deepcopy(model))  # the weights before any step
+        return model
+
+    cfg = make_config(optim={"lr": 0.2, "scheduler": "none"}, train={"max_epochs": 5},
+                      data={"test": [str(tiny_xyz)]})
+    result = train(cfg, model_factory=factory)
+    trained, spec, _ = model_from_checkpoint(result.run_dir / "best.pt", PairPotential)
+    before = _errors(initial[0], tiny_xyz, spec)
+    after = _errors(trained, tiny_xyz, spec)
+    assert after["forces_rmse"] < 0.25 * before["forces_rmse"], (before, after)
+    assert result.test_metrics["all"]["forces_rmse"] == pytest.approx(after["forces_rmse"])
 
 
 def _interrupt_after(monkeypatch, n_steps, signum=signal.SIGUSR1):

@@ -1,0 +1,111 @@
+"""The one inference path: structure → graph (:mod:`mlip_gnn.data.graph`) → every member
+→ mean, per-member outputs, optional features, and the estimator's uncertainty.
+
+The calculator, the committee, ``mlip-gnn evaluate`` and ``mlip-gnn md`` all predict
+through :class:`Predictor`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from mlip_gnn.data import AtomicGraph, SpeciesTable, graph_from_configuration, keys
+from mlip_gnn.data.configuration import Configuration
+from mlip_gnn.inference.features import record_features
+from mlip_gnn.inference.members import (CommitteeError, Member, ModelSource, common_r_max,
+                                        common_species, load_member)
+from mlip_gnn.inference.outputs import MemberOutput, Prediction, UncertaintyEstimator
+
+__all__ = ["Predictor", "source_list"]
+
+
+def source_list(sources: Union[ModelSource, Sequence[ModelSource]]) -> List[ModelSource]:
+    """One model source or several → a list of sources."""
+    if isinstance(sources, (str, os.PathLike, torch.nn.Module)):
+        return [sources]
+    return list(sources)
+
+
+
+class Predictor:
+    """One model or a committee, evaluated on one structure at a time.
+
+    ``sources``: exported files, checkpoints, run directories or in-memory potentials;
+    their specs must agree on r_max (:class:`~mlip_gnn.inference.CommitteeError`).
+    ``estimator``: how uncertainty is computed from the members' outputs (None: none).
+    """
+
+    def __init__(self, sources: Union[ModelSource, Sequence[ModelSource]],
+                 device: str = "cpu", use_ema: bool = True,
+                 estimator: Optional[UncertaintyEstimator] = None):
+        sources = source_list(sources)
+        if not sources:
+            raise CommitteeError("give at least one model")
+        self.device = torch.device(device)
+        self.members: List[Member] = [load_member(s, device, use_ema) for s in sources]
+        self.r_max = common_r_max(self.members)
+        self.species = SpeciesTable(common_species(self.members))
+        if estimator is not None:
+            estimator.check(len(self.members))
+        self.estimator = estimator
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @property
+    def models(self) -> List[torch.nn.Module]:
+        return [m.module for m in self.members]
+
+    @property
+    def atomic_numbers(self) -> List[int]:
+        """Elements every member knows."""
+        return list(self.species.atomic_numbers)
+
+    def graph(self, conf: Configuration) -> AtomicGraph:
+        """``conf`` as a graph with the committee's cutoff; raises
+        :class:`~mlip_gnn.data.DataError` for overlapping atoms and
+        :class:`~mlip_gnn.data.UnknownSpeciesError` for an element a member lacks (both
+        name ``conf.source``)."""
+        return graph_from_configuration(conf, self.r_max, self.species, torch.float64)
+
+    def predict(self, conf: Configuration, features: bool = False) -> Prediction:
+        """Every member on ``conf``; ``features``: record each member's per-atom features
+        (eager members only; also done when the estimator needs them)."""
+        graph = self.graph(conf)
+        with_features = features or bool(self.estimator and self.estimator.needs_features)
+        outputs = [self._run(member, graph, with_features) for member in self.members]
+        uncertainty = self.estimator.estimate(outputs) if self.estimator else None
+        return Prediction.mean_of(outputs, uncertainty)
+
+    def _inputs(self, graph: AtomicGraph) -> tuple:
+        """The exported interface's arguments: positions, atomic numbers, edges, shifts,
+        cell (zero along non-periodic directions) and whether to compute the stress."""
+        pbc = graph[keys.PBC][0]  # [3]
+        cell = graph[keys.CELL][0] * pbc[:, None]  # [3, 3] Å
+        has_volume = bool(pbc.all()) and abs(float(torch.linalg.det(cell))) > 0.0
+        numbers = torch.tensor(self.species.atomic_numbers)[graph[keys.SPECIES]]
+        device = self.device
+        return (graph[keys.POSITIONS].to(device), numbers.to(device),
+                graph[keys.EDGE_INDEX].to(device), graph[keys.EDGE_CELL_SHIFT].to(device),
+                cell.to(device), has_volume)
+
+    def _run(self, member: Member, graph: AtomicGraph, features: bool) -> MemberOutput:
+        args = self._inputs(graph)
+        recording = (record_features(member.module, member.name) if features
+                     else contextlib.nullcontext({}))
+        with recording as recorded:
+            out = member.module(*args)
+        return MemberOutput(
+            energy=float(_numpy(out[keys.TOTAL_ENERGY])),
+            energies=_numpy(out[keys.ATOMIC_ENERGIES]), forces=_numpy(out[keys.FORCES]),
+            stress=_numpy(out[keys.STRESS]) if args[-1] else None,
+            features={name: _numpy(value) for name, value in recorded.items()})
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().to("cpu", torch.float64).numpy()

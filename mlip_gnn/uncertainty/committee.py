@@ -1,0 +1,31 @@
+"""Uncertainty from the spread of a committee of independently trained models."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from mlip_gnn.inference import CommitteeError, MemberOutput, Uncertainty, UncertaintyEstimator
+
+__all__ = ["CommitteeSpread"]
+
+
+class CommitteeSpread(UncertaintyEstimator):
+    """Population standard deviations over the members: energy (eV); per atom, the norm
+    over x, y, z of the per-component force standard deviation [n] (eV/Å); and, as the
+    extra result ``stress_std``, the per-component stress deviation [3, 3] (eV/Å³) when
+    the structure has a stress."""
+
+    def check(self, num_members: int) -> None:
+        if num_members < 2:
+            raise CommitteeError(f"a committee spread needs two or more models; got "
+                                 f"{num_members}")
+
+    def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
+        energy = float(np.std([m.energy for m in members]))
+        forces_std = np.std([m.forces for m in members], axis=0)  # [n, 3]
+        extra = {}
+        if members[0].stress is not None:
+            extra["stress_std"] = np.std([m.stress for m in members], axis=0)  # [3, 3]
+        return Uncertainty(energy, np.linalg.norm(forces_std, axis=1), extra)
