@@ -14,8 +14,9 @@ shift
 
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
 # rank and world size come from SLURM_PROCID / SLURM_NTASKS; rank 0 listens on the
-# first node of the allocation, on a port derived from the job id
-MASTER_ADDR=${MASTER_ADDR:-$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)}
+# first node of the allocation, on a port derived from the job id (sed reads the whole
+# list: `head -n 1` would close the pipe early, and pipefail turns SIGPIPE into an exit)
+MASTER_ADDR=${MASTER_ADDR:-$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)}
 export MASTER_ADDR
 export MASTER_PORT=${MASTER_PORT:-$((20000 + SLURM_JOB_ID % 20000))}
 # export NCCL_SOCKET_IFNAME=ib0      # if NCCL picks the wrong network interface
