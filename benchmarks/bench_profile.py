@@ -94,10 +94,10 @@ def main() -> None:
                             dtype="float32", **SIZES[args.size])
         _label_modules(model)
 
-        def inference():
+        def inference(model=model, graph=graph):
             model(graph, compute_forces=True)
 
-        def train_step():
+        def train_step(model=model, graph=graph):
             out = model(graph, compute_forces=True, training=True)
             loss = out[keys.FORCES].square().mean() + out[keys.TOTAL_ENERGY].square().mean()
             loss.backward()
