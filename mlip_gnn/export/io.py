@@ -22,7 +22,7 @@ import mlip_gnn
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.export.deployed import DeployedPotential
 from mlip_gnn.model import DTYPES
-from mlip_gnn.modelio import CheckpointError, ModelSpec, model_from_checkpoint
+from mlip_gnn.modelio import CheckpointError, ModelSpec, build_from_spec, model_from_checkpoint
 from mlip_gnn.modelio.checkpoint import is_archive
 from mlip_gnn.utils.files import atomic_write
 
@@ -116,6 +116,24 @@ def _checkpoint_model(path: Path, use_ema: bool
     return model, spec, extra
 
 
+def _in_dtype(model: torch.nn.Module, spec: ModelSpec) -> torch.nn.Module:
+    """``model`` in the spec's dtype. A model built in float32 holds its constants (Bessel
+    frequencies, Clebsch–Gordan and product bases) rounded to float32; casting it to
+    float64 would keep that rounding (equivariance to 1e-8 only), so when the spec tells
+    the architecture the model is rebuilt in the new dtype and given the weights."""
+    current = next((b.dtype for b in model.buffers() if b.is_floating_point()), None)
+    if current == spec.torch_dtype or not spec.architecture:
+        return model.to(dtype=spec.torch_dtype)
+    rebuilt = build_from_spec(spec)
+    exact = {name: value.clone() for name, value in rebuilt.named_buffers()}
+    rebuilt.load_state_dict(model.state_dict())
+    with torch.no_grad():  # reference energies, scale and shift: from the spec, not rounded
+        for name, value in rebuilt.named_buffers():
+            if name in ("e0", "scale", "shift"):
+                value.copy_(exact[name])
+    return rebuilt
+
+
 def deploy(model: torch.nn.Module, device: str = "cpu", dtype: Optional[str] = None,
            spec: Optional[ModelSpec] = None, extra: Optional[Dict[str, Any]] = None
            ) -> Tuple[DeployedPotential, Dict[str, Any]]:
@@ -127,7 +145,7 @@ def deploy(model: torch.nn.Module, device: str = "cpu", dtype: Optional[str] = N
     if dtype not in DTYPES:
         raise ModelFileError(f"dtype: got {dtype!r}; choose one of {sorted(DTYPES)}")
     spec = spec.replace(dtype=dtype)  # the metadata describes the model as exported
-    model = model.to(device=torch.device(device), dtype=spec.torch_dtype).eval()
+    model = _in_dtype(model, spec).to(device=torch.device(device)).eval()
     meta = _metadata(spec, dict(extra or {}))
     text = json.dumps(meta, default=str, ensure_ascii=False)
     deployed = DeployedPotential(model, meta["symbols"], dtype, text).to(torch.device(device))

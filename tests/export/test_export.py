@@ -239,3 +239,21 @@ def test_export_of_a_newer_format_is_refused_before_loading(tmp_path):
     with pytest.raises(ModelFileError, match=rf"new.pt was exported in format "
                        rf"{FORMAT_VERSION + 1} by mlip_gnn 9.0.*up to {FORMAT_VERSION}"):
         load_model(path)
+
+
+def test_float64_export_of_a_float32_model_has_exact_constants(tmp_path):
+    """The Clebsch–Gordan, product and Bessel constants of a float32 model are rounded;
+    exporting it in float64 rebuilds them, so the export is as equivariant as a native
+    float64 model and equals one with the same (float32-representable) weights."""
+    from mlip_gnn.export import deploy
+
+    kwargs = dict(KWARGS, max_ell=3, correlation=3)
+    spec = ModelSpec.from_builder_kwargs(dict(kwargs, dtype="float32"))
+    model32 = build_model(**dict(kwargs, dtype="float32"), seed=0)
+    deployed, _ = deploy(model32, dtype="float64", spec=spec)
+    native = build_model(**dict(kwargs, dtype="float64"), seed=0)
+    exact = {k: v.clone() for k, v in native.state_dict().items() if k in ("e0", "scale")}
+    native.load_state_dict({**model32.state_dict(), **exact})
+    for (name, ours), (_, ref) in zip(deployed.model.named_buffers(), native.named_buffers()):
+        assert ours.dtype == ref.dtype == torch.float64 or not ours.is_floating_point()
+        assert torch.equal(ours, ref), name
