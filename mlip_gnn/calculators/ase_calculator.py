@@ -27,6 +27,9 @@ class MLIPCalculator(Calculator):
     standard deviation), ``max_forces_std`` (eV/Å) and ``stress_std`` are set (population
     standard deviations). ``estimator`` replaces the committee spread by another
     :class:`~mlip_gnn.inference.UncertaintyEstimator`; its extra results are set too.
+    ``compile=True`` runs checkpoints' and run directories' models through
+    ``torch.compile`` (:func:`~mlip_gnn.model.compile_energy`): the first call of each
+    system size compiles, later ones are faster; an export stays TorchScript.
     Results are cached until the atoms change (``check_state``).
 
     Raises :class:`~mlip_gnn.data.UnknownSpeciesError` for an element a model lacks and
@@ -41,10 +44,11 @@ class MLIPCalculator(Calculator):
 
     def __init__(self, model_paths: Union[ModelSource, Sequence[ModelSource]],
                  device: str = "cpu", use_ema: bool = True,
-                 estimator: Optional[UncertaintyEstimator] = None, **kwargs):
+                 estimator: Optional[UncertaintyEstimator] = None, compile: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.committee = Committee(model_paths, device=device, use_ema=use_ema,
-                                   estimator=estimator)
+                                   estimator=estimator, compile=compile)
 
     @property
     def r_max(self) -> float:

@@ -28,8 +28,9 @@ class Committee(Predictor):
     """
 
     def __init__(self, sources: Union[ModelSource, Sequence[ModelSource]], device: str = "cpu",
-                 use_ema: bool = True, estimator: Optional[UncertaintyEstimator] = None):
+                 use_ema: bool = True, estimator: Optional[UncertaintyEstimator] = None,
+                 compile: bool = False):
         sources = source_list(sources)
         if estimator is None:
             estimator = default_estimator(len(sources))
-        super().__init__(sources, device, use_ema, estimator)
+        super().__init__(sources, device, use_ema, estimator, compile)

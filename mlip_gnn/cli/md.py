@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output directory (default: md)")
     parser.add_argument("--seed", type=int, default=0, help="velocity and Langevin seed")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--compile", action="store_true",
+                        help="run checkpoints' models through torch.compile (compiles at the "
+                             "first step; exports stay TorchScript)")
     parser.add_argument("--no-ema", action="store_true",
                         help="checkpoints: use the raw weights instead of the EMA")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         max_force_std=args.max_force_std, seed=args.seed)
     atoms, conf = _read_structure(args.structure, args.index)
     try:
-        atoms.calc = MLIPCalculator(args.models, device=args.device, use_ema=not args.no_ema)
+        atoms.calc = MLIPCalculator(args.models, device=args.device, use_ema=not args.no_ema,
+                                    compile=args.compile)
         atoms.calc.committee.graph(conf)  # overlaps, unknown elements: name file and frame
         result = run_md(atoms, settings, args.output, progress=not args.no_progress)
     except (ModelFileError, MDError) as exc:

@@ -8,6 +8,7 @@ through :class:`Predictor`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from typing import List, Optional, Sequence, Union
 
@@ -20,8 +21,11 @@ from mlip_gnn.inference.features import record_features
 from mlip_gnn.inference.members import (CommitteeError, Member, ModelSource, common_r_max,
                                         common_species, load_member)
 from mlip_gnn.inference.outputs import MemberOutput, Prediction, UncertaintyEstimator
+from mlip_gnn.model import compile_energy
 
 __all__ = ["Predictor", "source_list"]
+
+_log = logging.getLogger(__name__)
 
 
 def source_list(sources: Union[ModelSource, Sequence[ModelSource]]) -> List[ModelSource]:
@@ -38,16 +42,22 @@ class Predictor:
     ``sources``: exported files, checkpoints, run directories or in-memory potentials;
     their specs must agree on r_max (:class:`~mlip_gnn.inference.CommitteeError`).
     ``estimator``: how uncertainty is computed from the members' outputs (None: none).
+    ``compile``: run eager members' energies through ``torch.compile``
+    (:func:`~mlip_gnn.model.compile_energy`); a TorchScript export stays as it is, with a
+    warning.
     """
 
     def __init__(self, sources: Union[ModelSource, Sequence[ModelSource]],
                  device: str = "cpu", use_ema: bool = True,
-                 estimator: Optional[UncertaintyEstimator] = None):
+                 estimator: Optional[UncertaintyEstimator] = None, compile: bool = False):
         sources = source_list(sources)
         if not sources:
             raise CommitteeError("give at least one model")
         self.device = torch.device(device)
         self.members: List[Member] = [load_member(s, device, use_ema) for s in sources]
+        if compile:
+            for member in self.members:
+                _compile_member(member)
         self.r_max = common_r_max(self.members)
         self.species = SpeciesTable(common_species(self.members))
         if estimator is not None:
@@ -105,6 +115,14 @@ class Predictor:
             energies=_numpy(out[keys.ATOMIC_ENERGIES]), forces=_numpy(out[keys.FORCES]),
             stress=_numpy(out[keys.STRESS]) if args[-1] else None,
             features={name: _numpy(value) for name, value in recorded.items()})
+
+
+def _compile_member(member: Member) -> None:
+    if member.is_scripted:
+        _log.warning("%s is a TorchScript export and is not compiled; give its checkpoint "
+                     "or run directory to compile it", member.name)
+        return
+    compile_energy(member.module.model)
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
