@@ -53,7 +53,8 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                           num_layers=num_layers, num_channels=num_channels,
                           max_ell=max_ell, hidden_ell=hidden_ell, correlation=correlation,
                           num_bessel=num_bessel, envelope_p=envelope_p,
-                          radial_mlp=list(radial_mlp or _D["radial_mlp"]), zbl=zbl)
+                          radial_mlp=list(_D["radial_mlp"] if radial_mlp is None
+                                          else radial_mlp), zbl=zbl)
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)

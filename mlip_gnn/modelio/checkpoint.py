@@ -139,10 +139,11 @@ def _check_format(state: Dict[str, Any], path: Path) -> Dict[str, Any]:
 
 
 def load_checkpoint(path: os.PathLike, map_location: Any = "cpu") -> Dict[str, Any]:
-    """Load, verify and (for an older format) upgrade a checkpoint.
+    """Load and verify a checkpoint.
 
     Raises :class:`CheckpointError` when the file is missing, unreadable, truncated, was
-    not written by this package, fails its integrity check or has a newer format.
+    not written by this package, fails its integrity check, has a newer format, or has
+    format 1 (mlip_gnn 0.1's model, whose weights this version cannot use).
     """
     path = Path(path)
     if not path.is_file():

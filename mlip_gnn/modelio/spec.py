@@ -97,7 +97,7 @@ class ModelSpec:
 
     @classmethod
     def from_builder_kwargs(cls, kwargs: Mapping[str, Any]) -> ModelSpec:
-        """The spec of stored builder arguments (checkpoints of format 1 kept those)."""
+        """The spec of :func:`~mlip_gnn.model.build_model`'s keyword arguments."""
         kwargs = dict(kwargs)
         own = {name: kwargs.pop(name) for name in _OWN_FIELDS if name in kwargs}
         return cls.from_dict({**own, "architecture": kwargs})

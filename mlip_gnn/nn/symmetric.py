@@ -231,24 +231,33 @@ class SymmetricContraction(torch.nn.Module):
             start += size
         return g[:, :, :self.num_monomials]
 
+    def _contract(self, x: torch.Tensor, g: torch.Tensor, z: int) -> torch.Tensor:
+        """y [n_z, C, D_out] of atoms of species z: Σ_i x_i Σ_f g_f T_z[f, i, M]."""
+        n = x.shape[0]
+        c = self.channels
+        # T_z[c, f, (i, M)] = Σ_k w[z, k, c] U_k[f, i, M]
+        t = torch.einsum("kc,kp->cp", self.weights[z], self.basis)
+        t = t.reshape(c, self.num_monomials, self.dim * self.dim_out)
+        r = torch.bmm(g.transpose(0, 1), t).reshape(c, n, self.dim, self.dim_out)
+        return (r * x.transpose(0, 1).unsqueeze(-1)).sum(2).transpose(0, 1)
+
     def forward(self, a: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         n = a.shape[0]
         c = self.channels
         x = torch.cat([blk.reshape(n, c, d) for blk, d in
                        zip(torch.split(a, [c * d for d in self.in_dims], dim=-1),
                            self.in_dims)], dim=-1)  # [n, C, D]
-        g = self._monomials(x)  # [n, C, F]
-        # T_z[c, f, (i, M)] = Σ_k w[z, k, c] U_k[f, i, M]
-        t = torch.einsum("skc,kp->scp", self.weights, self.basis)
-        t = t.reshape(self.num_species, c, self.num_monomials, self.dim * self.dim_out)
-        y = torch.zeros(n, c, self.dim_out, dtype=a.dtype, device=a.device)
-        for s in range(self.num_species):
-            idx = torch.nonzero(species == s).squeeze(-1)
-            if idx.numel() == 0:
-                continue
-            gs = g.index_select(0, idx).transpose(0, 1)  # [C, n_s, F]
-            r = torch.bmm(gs, t[s]).reshape(c, idx.shape[0], self.dim, self.dim_out)
-            xs = x.index_select(0, idx).transpose(0, 1).unsqueeze(-1)  # [C, n_s, D, 1]
-            y = y.index_copy(0, idx, (r * xs).sum(2).transpose(0, 1))
+        if self.num_species == 1:
+            y = self._contract(x, self._monomials(x), 0)
+        else:
+            # atoms grouped by species: one sort, one host sync for the group sizes, and
+            # the weights folded into the basis only for the species present
+            order = torch.argsort(species)
+            counts: List[int] = torch.bincount(species, minlength=self.num_species).tolist()
+            parts: List[torch.Tensor] = [x.new_zeros(0, c, self.dim_out)]
+            for z, xz in enumerate(torch.split(x.index_select(0, order), counts)):
+                if counts[z] > 0:
+                    parts.append(self._contract(xz, self._monomials(xz), z))
+            y = x.new_zeros(n, c, self.dim_out).index_copy(0, order, torch.cat(parts))
         blocks = torch.split(y, self.out_dims, dim=-1)
         return torch.cat([blk.reshape(n, -1) for blk in blocks], dim=-1)  # [n, irreps_out]

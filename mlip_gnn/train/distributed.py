@@ -205,8 +205,11 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
         if param.requires_grad:
             param.register_hook(_match_param_strides(param))
     device_ids = [device.index] if device.type == "cuda" else None
+    # the model's buffers are constants (bases, Clebsch-Gordan coefficients, E0s): no
+    # need to broadcast them before every step
     return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
-                                               find_unused_parameters=False)
+                                               find_unused_parameters=False,
+                                               broadcast_buffers=False)
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

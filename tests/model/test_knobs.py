@@ -23,7 +23,8 @@ def _energy_and_forces(model, atoms):
 @pytest.mark.parametrize("knob,value", [("max_ell", 3), ("max_ell", 1), ("hidden_ell", 2),
                                         ("hidden_ell", 0), ("correlation", 3),
                                         ("correlation", 1), ("num_layers", 3),
-                                        ("num_bessel", 8), ("radial_mlp", [8, 8])])
+                                        ("num_bessel", 8), ("radial_mlp", [8, 8]),
+                                        ("radial_mlp", [])])
 def test_every_knob_changes_the_output(knob, value):
     atoms = random_cluster(n=6, seed=3, box=4.0)
     base = build_model(**BASE)

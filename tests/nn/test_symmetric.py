@@ -90,3 +90,17 @@ def test_weights_depend_on_species():
     a = irreps.randn(1, -1, dtype=torch.float64).expand(2, -1)
     out = product(a, torch.tensor([0, 1]))
     assert not torch.allclose(out[0], out[1])
+
+
+def test_mixed_species_equal_atom_by_atom():
+    """Atoms are grouped by species inside; the result must not depend on the grouping."""
+    irreps = natural_irreps(3, 2)
+    product = SymmetricContraction(irreps, natural_irreps(3, 1), 3, 3).double()
+    with torch.no_grad():
+        product.weights.normal_(generator=torch.Generator().manual_seed(1))
+    a = irreps.randn(7, -1, dtype=torch.float64)
+    species = torch.tensor([2, 0, 2, 1, 0, 2, 0])  # every species, unsorted
+    together = product(a, species)
+    one_by_one = torch.cat([product(a[i:i + 1], species[i:i + 1]) for i in range(7)])
+    torch.testing.assert_close(together, one_by_one, rtol=1e-13, atol=1e-13)
+    assert not torch.allclose(together[1], product(a[1:2], torch.tensor([2]))[0])
