@@ -40,8 +40,8 @@ import mlip_gnn
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.utils.files import atomic_write
 
-__all__ = ["CheckpointError", "CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint",
-           "state_digest", "FORMAT", "VERSION", "SPEC", "MODEL", "EMA", "CONFIG",
+__all__ = ["CheckpointError", "CheckpointFormatError", "CHECKPOINT_FORMAT", "save_checkpoint",
+           "load_checkpoint", "state_digest", "FORMAT", "VERSION", "SPEC", "MODEL", "EMA", "CONFIG",
            "CONFIG_HASH", "EPOCH", "WEIGHTS", "INTEGRITY", "is_archive"]
 
 CHECKPOINT_FORMAT = 2
@@ -53,7 +53,12 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 class CheckpointError(MlipGnnError):
     """Raised when a checkpoint is missing, truncated, corrupted, not one of ours, or
-    written in a newer format than this version reads."""
+    written in a format this version does not read."""
+
+
+class CheckpointFormatError(CheckpointError):
+    """Raised for an intact checkpoint of another format (newer, or format 1): an older
+    file of the same run is no substitute for it."""
 
 
 def _digest(obj: Any, h: hashlib._Hash) -> None:
@@ -123,12 +128,12 @@ def _check_format(state: Dict[str, Any], path: Path) -> Dict[str, Any]:
     if not isinstance(found, int) or isinstance(found, bool) or found < 1:
         raise CheckpointError(f"checkpoint {path}: unknown format {found!r}")
     if found > CHECKPOINT_FORMAT:
-        raise CheckpointError(
+        raise CheckpointFormatError(
             f"checkpoint {path} has format {found} (written by mlip_gnn "
             f"{state.get(VERSION, '?')}); mlip_gnn {mlip_gnn.__version__} reads formats up "
             f"to {CHECKPOINT_FORMAT}. Install a newer mlip_gnn to load it.")
     if found == 1:
-        raise CheckpointError(
+        raise CheckpointFormatError(
             f"checkpoint {path} was written by mlip_gnn {state.get(VERSION, '0.1')} "
             "(format 1), whose model had an l <= 1 many-body product; mlip_gnn "
             f"{mlip_gnn.__version__} has a complete basis with other weights, so it cannot "

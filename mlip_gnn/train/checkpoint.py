@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 from mlip_gnn.errors import MlipGnnError
-from mlip_gnn.modelio.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from mlip_gnn.modelio.checkpoint import (CheckpointError, CheckpointFormatError,
+                                         load_checkpoint, save_checkpoint)
 
 __all__ = ["CheckpointError", "RunDirError", "save_checkpoint", "load_checkpoint",
            "CheckpointManager", "check_writable", "check_free_space", "checkpoint_bytes",
@@ -114,6 +115,8 @@ class CheckpointManager:
                 continue
             try:
                 state = load_checkpoint(path)
+            except CheckpointFormatError:
+                raise  # intact but of another version: an older file would lose work
             except CheckpointError as exc:
                 errors.append(str(exc))
                 _log.warning("%s; trying the previous checkpoint", exc)

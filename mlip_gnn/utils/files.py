@@ -53,7 +53,9 @@ def atomic_write(path: os.PathLike, mode: str = "w", *, encoding: Optional[str] 
             handle.flush()
             os.fsync(handle.fileno())
         if keep_previous is not None and path.exists():
-            os.replace(path, keep_previous)
+            # a second name for the old file, so that ``path`` exists at every moment
+            Path(keep_previous).unlink(missing_ok=True)
+            os.link(path, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -75,3 +75,20 @@ def test_rng_state_survives_a_checkpoint(tmp_path):
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
     set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def test_a_newer_format_is_not_skipped_for_an_older_file(tmp_path):
+    """An intact last.pt of a newer version must stop the resume, not be replaced by
+    last.prev.pt: that would silently throw away the newer work."""
+    from mlip_gnn.modelio.checkpoint import CHECKPOINT_FORMAT, CheckpointFormatError
+    from mlip_gnn.modelio.checkpoint import state_digest
+
+    manager = CheckpointManager(tmp_path)
+    manager.save_last(_state(1.0))
+    manager.save_last(_state(2.0))
+    newer = {**torch.load(tmp_path / "last.pt", weights_only=True),
+             "format": CHECKPOINT_FORMAT + 1}
+    newer["integrity"] = state_digest(newer)
+    torch.save(newer, tmp_path / "last.pt")
+    with pytest.raises(CheckpointFormatError, match="has format"):
+        manager.load_latest()
