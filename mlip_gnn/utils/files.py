@@ -55,7 +55,10 @@ def atomic_write(path: os.PathLike, mode: str = "w", *, encoding: Optional[str] 
         if keep_previous is not None and path.exists():
             # a second name for the old file, so that ``path`` exists at every moment
             Path(keep_previous).unlink(missing_ok=True)
-            os.link(path, keep_previous)
+            try:
+                os.link(path, keep_previous)
+            except OSError:  # a file system without hard links: rename it
+                os.replace(path, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
