@@ -30,6 +30,7 @@ import yaml
 from ase.data import atomic_numbers
 from ase.io import read, write
 from bench_speed import machine
+from benchlib import write_predictions
 
 HERE = Path(__file__).resolve().parent
 KEYS = {"energy": "REF_energy", "forces": "REF_forces"}  # label names in the written files
@@ -217,15 +218,7 @@ def predict_ours(model_file: str, test: Path, out: Path) -> dict:
     from mlip_gnn.calculators import MLIPCalculator
     from mlip_gnn.modelio import model_from_checkpoint
 
-    calc = MLIPCalculator(model_file)
-    frames = read(test, ":")
-    for atoms in frames:
-        atoms.calc = calc
-        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-        atoms.calc = None
-        atoms.info["pred_energy"] = float(energy)
-        atoms.arrays["pred_forces"] = forces
-    write(out, frames, format="extxyz")
+    write_predictions(MLIPCalculator(model_file), str(test), str(out))
     model, _, state = model_from_checkpoint(model_file)
     return {"params": sum(p.numel() for p in model.parameters()),
             "evaluated_epoch": state.get("epoch")}

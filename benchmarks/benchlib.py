@@ -17,7 +17,7 @@ from ase import Atoms
 from ase.build import bulk
 
 __all__ = ["SIZES", "R_MAX", "worker_args", "make_atoms", "Meter", "time_calls", "median_ms",
-           "num_params", "check_forces", "training_loss", "emit"]
+           "num_params", "check_forces", "training_loss", "write_predictions", "emit"]
 
 R_MAX = 5.0  # Å
 LATTICE_CU = 3.61  # Å, fcc Cu
@@ -142,6 +142,22 @@ def emit(record: dict) -> None:
 def training_loss(energy: torch.Tensor, forces: torch.Tensor) -> torch.Tensor:
     """The loss both workers differentiate in ``--mode train``: E² + mean F²."""
     return energy.square().sum() + forces.square().mean()
+
+
+def write_predictions(calc, test: str, out: str) -> int:
+    """Energy and forces of ``calc`` (any ASE calculator) on every frame of ``test``,
+    written to ``out`` as ``pred_energy`` / ``pred_forces``; returns the frame count."""
+    from ase.io import read, write
+
+    frames = read(test, ":")
+    for atoms in frames:
+        atoms.calc = calc
+        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+        atoms.calc = None
+        atoms.info["pred_energy"] = float(energy)
+        atoms.arrays["pred_forces"] = forces
+    write(out, frames, format="extxyz")
+    return len(frames)
 
 
 def check_forces(forces: torch.Tensor) -> float:

@@ -12,7 +12,7 @@ import json
 
 import mace  # noqa: F401  # first: it lets e3nn 0.4.4 read its constants under torch >= 2.6
 import torch
-from ase.io import read, write
+from benchlib import write_predictions
 from mace.calculators import MACECalculator
 
 
@@ -25,16 +25,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     calc = MACECalculator(model_paths=args.model, device="cpu", default_dtype=args.dtype)
-    frames = read(args.test, ":")
-    for atoms in frames:
-        atoms.calc = calc
-        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-        atoms.calc = None
-        atoms.info["pred_energy"] = float(energy)
-        atoms.arrays["pred_forces"] = forces
-    write(args.out, frames, format="extxyz")
+    frames = write_predictions(calc, args.test, args.out)
     params = sum(p.numel() for p in calc.models[0].parameters())
-    print(json.dumps({"params": params, "mace": mace.__version__, "frames": len(frames)}))
+    print(json.dumps({"params": params, "mace": mace.__version__, "frames": frames}))
 
 
 if __name__ == "__main__":
