@@ -8,6 +8,7 @@ through :class:`Predictor`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 from typing import List, Optional, Sequence, Union
@@ -122,7 +123,8 @@ def _compile_member(member: Member) -> None:
         _log.warning("%s is a TorchScript export and is not compiled; give its checkpoint "
                      "or run directory to compile it", member.name)
         return
-    compile_energy(member.module.model)
+    # a copy: an in-memory model handed in by the caller stays as it was (and exportable)
+    member.module.model = compile_energy(copy.deepcopy(member.module.model))
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:

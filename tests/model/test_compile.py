@@ -38,6 +38,7 @@ def test_failed_compilation_falls_back_to_eager_with_a_warning(monkeypatch, capl
     atoms = random_crystal(seed=32)
     ref = model(graph_of(atoms), compute_forces=True)["forces"].detach().numpy()
     atoms.calc = MLIPCalculator(model, compile=True)
+    assert "atomic_energies" not in vars(model)  # the caller's model is not changed
     with caplog.at_level(logging.WARNING):
         forces = atoms.get_forces()
     np.testing.assert_allclose(forces, ref, rtol=1e-12, atol=1e-12)
