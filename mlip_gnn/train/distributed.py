@@ -7,6 +7,7 @@ process group is initialised. Only rank 0 writes logs and checkpoints (:func:`is
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import re
 from typing import Any, Callable, Mapping, Optional, TypeVar
@@ -206,10 +207,12 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
             param.register_hook(_match_param_strides(param))
     device_ids = [device.index] if device.type == "cuda" else None
     # the model's buffers are constants (bases, Clebsch-Gordan coefficients, E0s): no
-    # need to broadcast them before every step
-    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids,
-                                               find_unused_parameters=False,
-                                               broadcast_buffers=False)
+    # need to broadcast them before every step (the keyword's name changed in torch 2.13)
+    ddp = nn.parallel.DistributedDataParallel
+    no_sync = ("forward_sync_buffers" if "forward_sync_buffers"
+               in inspect.signature(ddp.__init__).parameters else "broadcast_buffers")
+    return ddp(model, device_ids=device_ids, find_unused_parameters=False,
+               **{no_sync: False})
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
