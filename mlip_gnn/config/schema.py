@@ -33,7 +33,17 @@ class KeysConfig(Section):
 class DataConfig(Section):
     """Where the data is and how it is batched."""
 
-    train: list[str] = setting(doc="training file(s), any format ASE reads", one_or_many=True)
+    train: list[str] = setting(
+        doc="training file(s), any format ASE reads, or dataset dir(s) made by mlip-gnn "
+        "preprocess",
+        one_or_many=True,
+    )
+    train_weights: list[float] | None = setting(
+        None,
+        "share of each train entry in an epoch (same order and length as train; an epoch "
+        "keeps the total frame count); null: every frame once per epoch",
+        gt=0,
+    )
     valid: list[str] | None = setting(
         None, "validation file(s); null: split off train", one_or_many=True
     )
@@ -46,9 +56,15 @@ class DataConfig(Section):
     split_seed: int | None = setting(None, "seed of the train/valid split; null: top-level seed")
     keys: KeysConfig = setting(factory=KeysConfig, doc="label names in the files")
     r_max: float = setting(R_MAX, "cutoff radius, Å", gt=0)
-    batch_size: int = setting(4, "training frames per batch", ge=1)
+    batch_by: Literal["structures", "atoms", "edges"] = setting(
+        "structures", "unit of batch_size and valid_batch_size"
+    )
+    batch_size: int = setting(
+        4, "training batch, summed over processes, in batch_by units (frames, atoms or "
+        "edges; a frame larger than the budget is a batch of its own)", ge=1
+    )
     valid_batch_size: int | None = setting(
-        None, "validation frames per batch; null: batch_size", ge=1
+        None, "validation batch in batch_by units; null: batch_size", ge=1
     )
     e0s: Literal["least_squares", "isolated"] | dict[str, float] = setting(
         "least_squares",
@@ -66,6 +82,14 @@ class DataConfig(Section):
                     "one file and no empty path",
                     field=dotted(where, name),
                 )
+        if self.train_weights is not None and len(self.train_weights) != len(self.train):
+            path = dotted(where, "train_weights")
+            raise ConfigError(
+                f"{path}: got {len(self.train_weights)} weight(s) for "
+                f"{len(self.train)} train entr{'y' if len(self.train) == 1 else 'ies'}; "
+                "give one weight per entry of train, in the same order",
+                field=path,
+            )
         if isinstance(self.e0s, dict):
             for symbol in self.e0s:
                 if symbol not in ELEMENT_SYMBOLS:

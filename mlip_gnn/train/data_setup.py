@@ -4,36 +4,61 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, List, Mapping
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from ase.data import atomic_numbers as ATOMIC_NUMBERS
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from mlip_gnn.data import (Configuration, DataError, GraphDataset, KeyMap, SpeciesTable,
-                           average_num_neighbours, collate, force_rms,
-                           interaction_energy_per_atom, read_many, reference_energies)
+from mlip_gnn.config import ConfigError
+from mlip_gnn.data import (Configuration, DataError, DatasetStatistics, DiskFrames,
+                           DiskGraphDataset, GraphDataset, KeyMap, SpeciesTable, collate,
+                           is_dataset_dir, keys, read_configurations)
+from mlip_gnn.data.ondisk import check_r_max
 from mlip_gnn.modelio import ModelSpec
+from mlip_gnn.train.batching import FixedBatches, PackedBatches
 
-__all__ = ["DataSplits", "read_splits", "split_train_valid", "e0_method", "base_spec",
-           "complete_spec", "spec_changes", "ResumableSampler", "ShardSampler", "make_loader"]
+__all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_valid",
+           "labelled_frames", "train_species", "train_statistics", "graph_dataset",
+           "test_groups", "e0_method", "base_spec", "complete_spec", "spec_changes",
+           "ResumableSampler", "ShardSampler", "train_batches", "eval_batches", "make_loader"]
 
 _log = logging.getLogger(__name__)
+
+#: frames of a split: read into memory (files), or opened on disk (dataset directories)
+Frames = Union[List[Configuration], DiskFrames]
 
 
 @dataclasses.dataclass
 class DataSplits:
-    train: List[Configuration]
-    valid: List[Configuration]
-    test: List[Configuration]
+    train: Frames
+    valid: Frames
+    test: Frames
+    train_groups: List[int] = dataclasses.field(default_factory=list)  # frames per entry
 
 
-def split_train_valid(configs: List[Configuration], fraction: float, seed: int):
-    """Random ``fraction`` of ``configs`` (at least one frame) held out for validation.
+def read_frames(paths: Sequence[str], key_map: KeyMap) -> Tuple[Frames, List[int]]:
+    """The dataset factory: structure files are read into memory, dataset directories made
+    by ``mlip-gnn preprocess`` are opened on disk (not read). Returns the frames and the
+    number of frames of each path."""
+    on_disk = [is_dataset_dir(p) for p in paths]
+    if all(on_disk):
+        frames = DiskFrames(paths)
+        return frames, frames.dataset_sizes
+    if any(on_disk):
+        raise DataError(f"{', '.join(map(str, paths))}: mixes dataset directories and "
+                        "structure files; preprocess the files too (mlip-gnn preprocess)")
+    for path in paths:
+        if Path(path).is_dir():
+            raise DataError(f"{path}: a directory but not a preprocessed dataset (no "
+                            "dataset.json); make one with mlip-gnn preprocess, or name files")
+    groups = [read_configurations(path, key_map) for path in paths]
+    return [c for group in groups for c in group], [len(group) for group in groups]
 
-    Single-atom frames (isolated-atom references for the E0s) are never held out, and a
-    frame whose element would otherwise be missing from train goes back to train.
-    """
+
+def _split_indices(configs: List[Configuration], fraction: float, seed: int):
+    """Indices of train and valid frames; see :func:`split_train_valid`."""
     if len(configs) < 2:
         raise DataError(f"cannot split {len(configs)} training frame(s) into train and "
                         "validation; give data.valid or more training frames")
@@ -50,25 +75,91 @@ def split_train_valid(configs: List[Configuration], fraction: float, seed: int):
             valid.remove(i)
             train.append(i)
             in_train |= missing
-    return [configs[i] for i in sorted(train)], [configs[i] for i in sorted(valid)]
+    return sorted(train), sorted(valid)
+
+
+def split_train_valid(configs: List[Configuration], fraction: float, seed: int):
+    """Random ``fraction`` of ``configs`` (at least one frame) held out for validation.
+
+    Single-atom frames (isolated-atom references for the E0s) are never held out, and a
+    frame whose element would otherwise be missing from train goes back to train.
+    """
+    train, valid = _split_indices(configs, fraction, seed)
+    return [configs[i] for i in train], [configs[i] for i in valid]
 
 
 def read_splits(cfg) -> DataSplits:
-    """Read train / valid / test files; split valid off train when no valid file is given."""
+    """Read train / valid / test (files into memory, dataset directories opened on disk);
+    split valid off train when data.valid is not given."""
     data = cfg.data
     key_map = KeyMap(**dataclasses.asdict(data.keys))
-    train = read_many(data.train, key_map)
+    train, groups = read_frames(data.train, key_map)
     if data.valid:
-        valid = read_many(data.valid, key_map)
+        valid = read_frames(data.valid, key_map)[0]
+    elif isinstance(train, DiskFrames):
+        raise ConfigError("data.valid: not given, but data.train is a preprocessed dataset, "
+                          "which is not split (its statistics hold for all its frames); "
+                          "preprocess a validation set and name it in data.valid",
+                          field="data.valid")
     else:
         seed = cfg.seed if data.split_seed is None else data.split_seed
-        train, valid = split_train_valid(train, data.valid_fraction, seed)
-    test = read_many(data.test, key_map) if data.test else []
+        train_index, valid_index = _split_indices(train, data.valid_fraction, seed)
+        entry = np.repeat(np.arange(len(groups)), groups)
+        groups = np.bincount(entry[train_index], minlength=len(groups)).tolist()
+        train, valid = [train[i] for i in train_index], [train[i] for i in valid_index]
+    test = read_frames(data.test, key_map)[0] if data.test else []
     _check_labels(cfg, train)
-    return DataSplits(train, valid, test)
+    return DataSplits(train, valid, test, groups)
 
 
-def _check_labels(cfg, train: List[Configuration]) -> None:
+def labelled_frames(frames: Frames, label: str) -> int:
+    """Number of frames carrying ``label`` (energy, forces or stress)."""
+    if isinstance(frames, DiskFrames):
+        return frames.statistics().labelled[label]
+    return sum(getattr(conf, label) is not None for conf in frames)
+
+
+def train_species(frames: Frames) -> SpeciesTable:
+    if isinstance(frames, DiskFrames):
+        return SpeciesTable(frames.statistics().zs)
+    return SpeciesTable.from_configurations(frames)
+
+
+def graph_dataset(frames: Frames, spec: ModelSpec,
+                  indices: Optional[np.ndarray] = None) -> Dataset:
+    """Graphs of ``frames`` (those at ``indices``): built once in memory for frames read
+    from files, built on the fly for frames on disk."""
+    species, dtype = spec.species_table(), spec.torch_dtype
+    if isinstance(frames, DiskFrames):
+        check_r_max(frames, spec.r_max, "data.r_max")
+        return DiskGraphDataset(frames, spec.r_max, species, dtype, indices)
+    if indices is not None:
+        frames = [frames[i] for i in indices]
+    return GraphDataset(frames, spec.r_max, species, dtype)
+
+
+def train_statistics(frames: Frames, dataset: Dataset, r_max: float) -> DatasetStatistics:
+    """What the ``auto`` settings need; a preprocessed dataset has it stored."""
+    if isinstance(frames, DiskFrames):
+        return frames.statistics()
+    stats = DatasetStatistics(r_max=r_max)
+    for conf, graph in zip(frames, dataset.graphs):
+        stats.add(conf, int(graph[keys.EDGE_INDEX].shape[1]))
+    return stats
+
+
+def test_groups(frames: Frames) -> Dict[str, Optional[np.ndarray]]:
+    """Indices of every config type (``all``: None), when there is more than one."""
+    types = (frames.config_types() if isinstance(frames, DiskFrames)
+             else np.array([c.config_type for c in frames], dtype=object))
+    groups: Dict[str, Optional[np.ndarray]] = {"all": None}
+    names = sorted(set(types.tolist()))
+    if len(names) > 1:
+        groups.update({name: np.flatnonzero(types == name) for name in names})
+    return groups
+
+
+def _check_labels(cfg, train: Frames) -> None:
     """A loss term with a positive weight (at the start or in a stage) needs at least one
     training frame with its label; frames without it are masked out of that term."""
     labels = {"energy": "energy", "forces": "forces", "stress": "stress"}
@@ -77,7 +168,7 @@ def _check_labels(cfg, train: List[Configuration]) -> None:
         weights += [getattr(stage, f"{term}_weight", None) for stage in cfg.loss.stages]
         if not any(w for w in weights if w is not None):
             continue
-        if any(getattr(conf, attribute) is not None for conf in train):
+        if labelled_frames(train, attribute):
             continue
         key = getattr(cfg.data.keys, term, None) or term
         files = ", ".join(str(path) for path in cfg.data.train)
@@ -94,22 +185,17 @@ def e0_method(e0s: Any):
     return e0s
 
 
-def _auto(value: Any, compute: Callable[[], float]) -> float:
-    return float(compute()) if value == "auto" else float(value)
-
-
-def _shift(train, species, e0s, e0_source) -> float:
+def _shift(stats: DatasetStatistics, e0s, e0_source) -> float:
     """Mean per-atom energy after the E0s; 0 when the E0s are isolated-atom energies, since
     an atom without neighbours gets E0 + shift and must keep its isolated energy (the
     cohesive energy is then learnt by the network)."""
     if e0_source == "isolated":
         return 0.0
-    per_atom = interaction_energy_per_atom(train, species, e0s)
-    return float(per_atom.mean()) if per_atom.size else 0.0
+    return stats.mean_interaction_energy(e0s)
 
 
-def _scale(train) -> float:
-    rms = force_rms(train)
+def _scale(stats: DatasetStatistics) -> float:
+    rms = stats.force_rms()
     if not rms > 0.0:
         _log.warning("no forces in the training data: model.scale 'auto' falls back to 1.0")
         return 1.0
@@ -122,21 +208,20 @@ def base_spec(cfg, species: SpeciesTable) -> ModelSpec:
     return ModelSpec(species.atomic_numbers, cfg.data.r_max, cfg.dtype)
 
 
-def complete_spec(spec: ModelSpec, cfg, train: List[Configuration],
-                  train_graphs) -> ModelSpec:
+def complete_spec(spec: ModelSpec, cfg, stats: DatasetStatistics) -> ModelSpec:
     """``spec`` with the E0s and the architecture: the config's model section, every key
-    passed through to the builder unchanged, with its ``auto`` statistics computed on
-    ``train``."""
-    species = spec.species_table()
-    e0s = reference_energies(train, species, e0_method(cfg.data.e0s))
+    passed through to the builder unchanged, with its ``auto`` values taken from the
+    training set's statistics ``stats``."""
+    e0s = stats.reference_energies(e0_method(cfg.data.e0s))
     architecture = dataclasses.asdict(cfg.model)
     statistics = {
-        "avg_num_neighbors": lambda: average_num_neighbours(train_graphs),
-        "scale": lambda: _scale(train),
-        "shift": lambda: _shift(train, species, e0s, cfg.data.e0s),
+        "avg_num_neighbors": stats.average_num_neighbours,
+        "scale": lambda: _scale(stats),
+        "shift": lambda: _shift(stats, e0s, cfg.data.e0s),
     }
     for name, compute in statistics.items():
-        architecture[name] = _auto(architecture[name], compute)
+        value = architecture[name]
+        architecture[name] = float(compute()) if value == "auto" else float(value)
     return spec.replace(e0s=e0s, architecture=architecture)
 
 
@@ -192,9 +277,65 @@ class ShardSampler(Sampler):
         return len(self.indices)
 
 
-def make_loader(dataset: GraphDataset, batch_size: int, sampler: Sampler,
-                num_workers: int = 0) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                      num_workers=num_workers, drop_last=False)
+def _costs(batch_by: str, frames: Frames, dataset: Dataset) -> np.ndarray:
+    """Per-frame size in ``batch_by`` units, [N] (N = frames of ``frames``)."""
+    if batch_by == "structures":
+        return np.ones(len(frames), dtype=np.int64)
+    if isinstance(frames, DiskFrames):
+        return frames.per_frame("num_atoms" if batch_by == "atoms" else "num_edges")
+    if batch_by == "atoms":
+        return np.array([c.num_atoms for c in frames], dtype=np.int64)
+    return np.array([g[keys.EDGE_INDEX].shape[1] for g in dataset.graphs], dtype=np.int64)
+
+
+def train_batches(cfg, frames: Frames, dataset: Dataset, groups: Sequence[int],
+                  batch: int, world: int, rank: int) -> Sampler:
+    """Training batches of one rank (``batch``: its share of data.batch_size), shuffled
+    per epoch and resumable mid-epoch through ``set_epoch(epoch, skip)``."""
+    data = cfg.data
+    if data.batch_by == "structures" and data.train_weights is None:
+        # padded to a multiple of the world size: every rank takes the same number of steps
+        return FixedBatches(ResumableSampler(dataset, world, rank, cfg.seed), batch)
+    if data.train_weights is not None:
+        empty = [data.train[k] for k, size in enumerate(groups) if size == 0]
+        if empty:
+            raise DataError(f"{', '.join(map(str, empty))}: no training frame left (after "
+                            "the validation split) for a positive data.train_weights entry")
+    return PackedBatches(_costs(data.batch_by, frames, dataset), batch, world, rank,
+                         cfg.seed, group_sizes=groups, weights=data.train_weights)
+
+
+def eval_batches(cfg, frames: Frames, dataset: Dataset, batch: int, world: int, rank: int,
+                 indices: Optional[np.ndarray] = None) -> Sampler:
+    """Evaluation batches of one rank, in order, every frame once over all ranks (no
+    padding, so metric sums are exact)."""
+    if cfg.data.batch_by == "structures":
+        return FixedBatches(_Fixed(ShardSampler(dataset, world, rank)), batch)
+    costs = _costs(cfg.data.batch_by, frames, dataset)
+    if indices is not None:
+        costs = costs[indices]
+    return PackedBatches(costs, batch, world, rank, shuffle=False, pad=False)
+
+
+class _Fixed:
+    """A sampler whose order does not depend on the epoch."""
+
+    def __init__(self, sampler: Sampler):
+        self.sampler = sampler
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        pass
+
+    def __iter__(self):
+        return iter(self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+def make_loader(dataset: Dataset, batches: Sampler, num_workers: int = 0) -> DataLoader:
+    """Batches of graphs; ``batches`` yields lists of frame indices."""
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
+                      num_workers=num_workers)
 
 

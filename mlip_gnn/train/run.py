@@ -30,15 +30,16 @@ from torch import nn
 
 import mlip_gnn
 from mlip_gnn.config import ConfigError, config_hash, config_to_dict, save_config
-from mlip_gnn.data import GraphDataset, SpeciesTable
 from mlip_gnn.quantities import QUANTITY_NAMES, metric_units
 from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_from_spec,
                               spec_from_state)
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
                                        check_writable, checkpoint_bytes, load_checkpoint)
-from mlip_gnn.train.data_setup import (ResumableSampler, ShardSampler, base_spec,
-                                       complete_spec, make_loader, read_splits, spec_changes)
+from mlip_gnn.train.data_setup import (base_spec, complete_spec, eval_batches, graph_dataset,
+                                       labelled_frames, make_loader, read_splits, spec_changes,
+                                       test_groups, train_batches, train_species,
+                                       train_statistics)
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
 from mlip_gnn.train.monitor import Monitor, log_to
 from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
@@ -130,8 +131,7 @@ def _check_best_metric(cfg, valid) -> None:
     quantity = cfg.train.best_metric.split("_")[0]
     if quantity == "loss":
         return
-    # a Configuration holds each label under the quantity's name (None: unlabelled)
-    if not any(getattr(c, quantity) is not None for c in valid):
+    if not labelled_frames(valid, quantity):
         raise ConfigError(f"train.best_metric: got {cfg.train.best_metric!r} but no validation "
                           f"frame has a {quantity} label; choose another metric",
                           field="train.best_metric")
@@ -149,20 +149,15 @@ def _batch_sizes(cfg, world: int) -> tuple:
     return train_batch, max(1, -(-valid_batch // world))
 
 
-def _datasets(configs, spec: ModelSpec) -> GraphDataset:
-    return GraphDataset(configs, spec.r_max, spec.species_table(), spec.torch_dtype)
-
-
 def _loaders(cfg, splits, spec: ModelSpec, info):
-    sets = {name: _datasets(getattr(splits, name), spec) for name in ("train", "valid")}
+    sets = {name: graph_dataset(getattr(splits, name), spec) for name in ("train", "valid")}
     train_batch, valid_batch = _batch_sizes(cfg, info.world_size)
-    # padded to a multiple of the world size (every rank must take the same number of
-    # steps); validation is sharded without padding, so its sums are exact
-    train_sampler = ResumableSampler(sets["train"], info.world_size, info.rank, cfg.seed)
-    workers = cfg.data.num_workers
-    train_loader = make_loader(sets["train"], train_batch, train_sampler, workers)
-    valid_loader = (make_loader(sets["valid"], valid_batch,
-                                ShardSampler(sets["valid"], info.world_size, info.rank), workers)
+    world, rank, workers = info.world_size, info.rank, cfg.data.num_workers
+    batches = train_batches(cfg, splits.train, sets["train"], splits.train_groups,
+                            train_batch, world, rank)
+    train_loader = make_loader(sets["train"], batches, workers)
+    valid_loader = (make_loader(sets["valid"], eval_batches(cfg, splits.valid, sets["valid"],
+                                                            valid_batch, world, rank), workers)
                     if len(sets["valid"]) else None)
     return sets["train"], train_loader, valid_loader
 
@@ -175,16 +170,14 @@ def _test(cfg, trainer: Trainer, setup, info) -> dict:
         trainer.module.load_state_dict(load_checkpoint(best)["model"])
     else:
         trainer.module.load_state_dict(trainer.inference_weights())
-    groups = {"all": splits.test}
-    types = sorted({conf.config_type for conf in splits.test})
-    if len(types) > 1:
-        groups.update({t: [c for c in splits.test if c.config_type == t] for t in types})
     batch = _batch_sizes(cfg, info.world_size)[1]
     rows = {}
-    for name, configs in groups.items():
-        dataset = _datasets(configs, setup.spec)
-        loader = make_loader(dataset, batch, ShardSampler(dataset, info.world_size, info.rank))
-        rows[name] = trainer.evaluate(loader, use_ema=False)
+    for name, indices in test_groups(splits.test).items():
+        dataset = graph_dataset(splits.test, setup.spec, indices)
+        batches = eval_batches(cfg, splits.test, dataset, batch, info.world_size, info.rank,
+                               indices)
+        rows[name] = trainer.evaluate(make_loader(dataset, batches, cfg.data.num_workers),
+                                      use_ema=False)
     trainer.monitor.table(f"test set ({len(splits.test)} frames), best model", rows)
     if dist.is_main():
         path = trainer.checkpoints.run_dir / TEST_METRICS_FILE
@@ -230,7 +223,7 @@ def _setup(cfg, state: Optional[dict], info, factory, device, run_dir: Path) -> 
     seed_everything(cfg.seed)
     splits = read_splits(cfg)
     _check_best_metric(cfg, splits.valid)
-    species = SpeciesTable.from_configurations(splits.train)
+    species = train_species(splits.train)
     if state:
         spec = spec_from_state(state, run_dir)
         changes = spec_changes(spec, cfg, species)
@@ -243,7 +236,8 @@ def _setup(cfg, state: Optional[dict], info, factory, device, run_dir: Path) -> 
         spec = base_spec(cfg, species)
     train_set, train_loader, valid_loader = _loaders(cfg, splits, spec, info)
     if not state:
-        spec = _shared_spec(complete_spec(spec, cfg, splits.train, train_set.graphs))
+        stats = train_statistics(splits.train, train_set, spec.r_max)
+        spec = _shared_spec(complete_spec(spec, cfg, stats))
     model = build_from_spec(spec, factory).to(device)
     return _Setup(splits, spec, model, train_loader, valid_loader)
 

@@ -245,9 +245,8 @@ class Trainer:
 
     def _train_epoch(self) -> Optional[str]:
         """Steps of the current epoch; returns a stop reason if stopped before its end."""
-        sampler = self.train_loader.sampler
-        batch_size = self.train_loader.batch_size
-        sampler.set_epoch(self.state.epoch, start=self.state.step_in_epoch * batch_size)
+        # the epoch's batches depend on (seed, epoch) only: a resumed run skips those done
+        self.train_loader.batch_sampler.set_epoch(self.state.epoch, skip=self.state.step_in_epoch)
         num_batches = self.state.step_in_epoch + len(self.train_loader)
         start = time.monotonic() - self.state.epoch_elapsed_s
         self.model.train()

@@ -8,7 +8,7 @@ from mlip_gnn.config import config_from_dict
 from mlip_gnn.data import GraphDataset, SpeciesTable, read_configurations
 from mlip_gnn.data.synthetic import write_cu_emt_dataset
 from mlip_gnn.model import build_model
-from mlip_gnn.train.data_setup import base_spec, complete_spec
+from mlip_gnn.train.data_setup import base_spec, complete_spec, train_statistics
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,8 @@ def emt(tmp_path_factory):
 def kwargs_for(configs, e0s):
     cfg = config_from_dict({"data": {"train": "x.xyz", "e0s": e0s, "r_max": 4.0}})
     species = SpeciesTable.from_configurations(configs)
-    graphs = GraphDataset(configs, 4.0, species).graphs
-    return complete_spec(base_spec(cfg, species), cfg, configs, graphs).builder_kwargs()
+    stats = train_statistics(configs, GraphDataset(configs, 4.0, species), 4.0)
+    return complete_spec(base_spec(cfg, species), cfg, stats).builder_kwargs()
 
 
 def test_isolated_reference_energies_keep_the_isolated_atom_exact(emt):

@@ -1,0 +1,216 @@
+"""The on-disk dataset: shards of plain ``.npy`` arrays, read by memory mapping.
+
+Layout of a dataset directory (written by :mod:`mlip_gnn.data.preprocess`)::
+
+    DATASET_DIR/dataset.json        totals, statistics, shard list (written last)
+    DATASET_DIR/shards/NNNNN-KKKKK/ one shard: frames KKKKK·size.. of input file NNNNN
+        atom_ptr.npy   [F + 1] int64, first atom of each frame
+        numbers.npy    [A] uint8, atomic numbers
+        positions.npy  [A, 3] float64, Å
+        forces.npy     [A, 3] float64, eV/Å (zeros where absent)
+        cell.npy       [F, 3, 3] float64, Å        pbc.npy     [F, 3] bool
+        energy.npy     [F] float64, eV             stress.npy  [F, 3, 3] float64, eV/Å³
+        labels.npy     [F, 3] bool, has energy / forces / stress
+        weight.npy     [F] float64                 config_type.npy [F] int32 (names in meta)
+        num_edges.npy  [F] int64, pairs within the dataset's r_max
+        frame.npy      [F] int64, frame index in the input file
+        meta.json      source file, config type names, statistics of the shard
+
+Plain arrays were chosen over LMDB and HDF5 by measurement (``benchmarks/bench_format.py``):
+random single-frame reads are fastest, they need no extra dependency, and a memory map
+opened in a DataLoader worker after it started is safe by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import OrderedDict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from mlip_gnn.data.configuration import Configuration
+from mlip_gnn.data.errors import DataError
+from mlip_gnn.data.summary import DatasetStatistics
+from mlip_gnn.utils.files import atomic_write, fsync_dir
+
+__all__ = ["FORMAT", "METADATA_FILE", "is_dataset_dir", "write_shard", "DiskFrames"]
+
+FORMAT = "mlip_gnn.ondisk/1"
+METADATA_FILE = "dataset.json"
+SHARDS = "shards"
+_ARRAYS = ("atom_ptr", "numbers", "positions", "forces", "cell", "pbc", "energy", "stress",
+           "labels", "weight", "config_type", "num_edges", "frame")
+
+
+def is_dataset_dir(path: os.PathLike) -> bool:
+    """True if ``path`` is a directory made by ``mlip-gnn preprocess``."""
+    return (Path(path) / METADATA_FILE).is_file()
+
+
+def write_shard(root: Path, name: str, frames: Sequence[Configuration],
+                num_edges: Sequence[int], frame_index: Sequence[int], meta: dict) -> None:
+    """Write one shard to ``root/shards/name`` atomically: built in a temporary directory
+    and renamed, so a shard directory that exists is complete."""
+    shards = root / SHARDS
+    tmp = shards / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    types = sorted({c.config_type for c in frames})
+    sizes = np.array([c.num_atoms for c in frames], dtype=np.int64)
+    arrays = {
+        "atom_ptr": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        "numbers": np.concatenate([c.atomic_numbers for c in frames]).astype(np.uint8),
+        "positions": np.concatenate([c.positions for c in frames]).reshape(-1, 3),
+        "forces": np.concatenate([c.forces if c.forces is not None
+                                  else np.zeros((c.num_atoms, 3)) for c in frames]),
+        "cell": np.stack([c.cell for c in frames]),
+        "pbc": np.stack([c.pbc for c in frames]).astype(bool),
+        "energy": np.array([c.energy if c.energy is not None else 0.0 for c in frames]),
+        "stress": np.stack([c.stress if c.stress is not None else np.zeros((3, 3))
+                            for c in frames]),
+        "labels": np.array([[c.energy is not None, c.forces is not None,
+                             c.stress is not None] for c in frames], dtype=bool),
+        "weight": np.array([c.weight for c in frames], dtype=np.float64),
+        "config_type": np.array([types.index(c.config_type) for c in frames], dtype=np.int32),
+        "num_edges": np.asarray(num_edges, dtype=np.int64),
+        "frame": np.asarray(frame_index, dtype=np.int64),
+    }
+    for key, value in arrays.items():
+        np.save(tmp / f"{key}.npy", np.ascontiguousarray(value))
+    with atomic_write(tmp / "meta.json") as handle:
+        json.dump({**meta, "config_types": types}, handle, indent=1)
+    for path in tmp.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    os.rename(tmp, shards / name)
+    fsync_dir(shards)
+
+
+class _Shard:
+    """Memory maps of one shard's arrays."""
+
+    def __init__(self, path: Path):
+        self.arrays = {key: np.load(path / f"{key}.npy", mmap_mode="r") for key in _ARRAYS}
+        self.meta = json.loads((path / "meta.json").read_text())
+
+
+class DiskFrames:
+    """Random access to the frames of one or several dataset directories, as
+    :class:`Configuration`; nothing but the per-frame sizes is held in memory.
+
+    At most ``max_open`` shards are memory-mapped at once (least recently used closed
+    first), so neither open files nor mapped pages grow with the dataset. Maps are
+    opened lazily, in whichever process reads (DataLoader workers included).
+    """
+
+    def __init__(self, directories: Sequence[os.PathLike], max_open: int = 16):
+        self.directories = [Path(d) for d in directories]
+        self.metadata = [read_metadata(d) for d in self.directories]
+        self._shard_paths: List[Path] = []
+        counts: List[int] = []
+        for directory, meta in zip(self.directories, self.metadata):
+            for shard in meta["shards"]:
+                self._shard_paths.append(directory / SHARDS / shard["name"])
+                counts.append(int(shard["frames"]))
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.dataset_sizes = [int(m["num_frames"]) for m in self.metadata]
+        self.max_open = max_open
+        self._open: OrderedDict[int, _Shard] = OrderedDict()
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getstate__(self) -> dict:  # maps are not pickled: a worker opens its own
+        return {**self.__dict__, "_open": OrderedDict()}
+
+    @property
+    def r_max(self) -> float:
+        return float(self.metadata[0]["r_max"])
+
+    def statistics(self) -> DatasetStatistics:
+        """Merged statistics of all directories (computed by ``preprocess``)."""
+        stats = DatasetStatistics()
+        for meta in self.metadata:
+            stats = stats.merge(DatasetStatistics.from_dict(meta["statistics"]))
+        return stats
+
+    def _shard(self, index: int) -> _Shard:
+        shard = self._open.pop(index, None)
+        if shard is None:
+            shard = _Shard(self._shard_paths[index])
+            while len(self._open) >= self.max_open:
+                self._open.popitem(last=False)
+        self._open[index] = shard
+        return shard
+
+    def _locate(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame {index} out of range for {len(self)} frames")
+        s = int(np.searchsorted(self._starts, index, side="right") - 1)
+        return s, index - int(self._starts[s])
+
+    def per_frame(self, key: str) -> np.ndarray:
+        """A per-frame array (``num_edges``, ``weight``, ...) over all frames, [N]; the
+        number of atoms is ``num_atoms``. Reads one small array per shard."""
+        parts = []
+        for path in self._shard_paths:
+            if key == "num_atoms":
+                parts.append(np.diff(np.load(path / "atom_ptr.npy")))
+            else:
+                parts.append(np.load(path / f"{key}.npy"))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def config_types(self) -> np.ndarray:
+        """Config type name of every frame, [N] object array."""
+        parts = []
+        for path in self._shard_paths:
+            names = np.array(json.loads((path / "meta.json").read_text())["config_types"],
+                             dtype=object)
+            parts.append(names[np.load(path / "config_type.npy")])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+
+    def __getitem__(self, index: int) -> Configuration:
+        s, j = self._locate(int(index))
+        shard = self._shard(s)
+        a = shard.arrays
+        lo, hi = int(a["atom_ptr"][j]), int(a["atom_ptr"][j + 1])
+        has_energy, has_forces, has_stress = (bool(v) for v in a["labels"][j])
+        return Configuration(
+            atomic_numbers=np.array(a["numbers"][lo:hi], dtype=np.int64),
+            positions=np.array(a["positions"][lo:hi]),
+            cell=np.array(a["cell"][j]), pbc=np.array(a["pbc"][j]),
+            energy=float(a["energy"][j]) if has_energy else None,
+            forces=np.array(a["forces"][lo:hi]) if has_forces else None,
+            stress=np.array(a["stress"][j]) if has_stress else None,
+            weight=float(a["weight"][j]),
+            config_type=shard.meta["config_types"][int(a["config_type"][j])],
+            source=f"{shard.meta['source']}, frame {int(a['frame'][j])}")
+
+
+def read_metadata(directory: os.PathLike) -> Dict:
+    """``dataset.json`` of a dataset directory, checked for format and completeness."""
+    path = Path(directory) / METADATA_FILE
+    if not path.is_file():
+        raise DataError(f"{directory}: not a preprocessed dataset (no {METADATA_FILE}; "
+                        "make one with mlip-gnn preprocess, or an unfinished run: rerun it)")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise DataError(f"{path}: format {meta.get('format')!r}, this version reads "
+                        f"{FORMAT!r}; preprocess the data again")
+    return meta
+
+
+def check_r_max(frames: DiskFrames, r_max: float, field: Optional[str] = None) -> None:
+    """The neighbour counts of a dataset hold for its r_max only."""
+    for directory, meta in zip(frames.directories, frames.metadata):
+        if float(meta["r_max"]) != float(r_max):
+            raise DataError(f"{directory}: preprocessed with r_max {meta['r_max']} Å but "
+                            f"{field or 'r_max'} is {r_max} Å; preprocess again with "
+                            f"--r-max {r_max}")

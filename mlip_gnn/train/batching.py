@@ -1,0 +1,121 @@
+"""Batch samplers that can start part-way into an epoch: fixed frame counts, or packing
+by a budget of atoms or edges, with datasets mixed by weight.
+
+Every training batch sampler has ``set_epoch(epoch, skip)``: the epoch's batches are a
+function of (seed, epoch), so a run resumed after ``skip`` steps sees exactly the batches
+it would have seen.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, List, Optional, Sequence
+
+import numpy as np
+from torch.utils.data import Sampler
+
+__all__ = ["FixedBatches", "PackedBatches", "epoch_order", "pack"]
+
+
+class FixedBatches(Sampler):
+    """``batch_size`` consecutive indices of a resumable sampler (one with
+    ``set_epoch(epoch, start)``), the last batch possibly shorter."""
+
+    def __init__(self, sampler, batch_size: int):
+        self.sampler, self.batch_size = sampler, batch_size
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.sampler.set_epoch(epoch, start=skip * self.batch_size)
+
+    def __iter__(self) -> Iterator[List[int]]:
+        indices = list(self.sampler)
+        for lo in range(0, len(indices), self.batch_size):
+            yield indices[lo:lo + self.batch_size]
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.batch_size)
+
+
+def epoch_order(group_sizes: Sequence[int], weights: Optional[Sequence[float]],
+                rng: np.random.Generator, shuffle: bool = True) -> np.ndarray:
+    """Indices (into the concatenation of the groups) of one epoch.
+
+    Without ``weights``: every frame once. With ``weights``: the epoch keeps the total
+    number of frames, and group k fills the share ``w_k / Σ w`` of it, drawn without
+    repetition until the group is exhausted and then from a fresh permutation of it.
+    """
+    sizes = np.asarray(group_sizes, dtype=np.int64)
+    total = int(sizes.sum())
+    if weights is None:
+        return rng.permutation(total) if shuffle else np.arange(total)
+    w = np.asarray(weights, dtype=np.float64)
+    shares = np.floor(total * w / w.sum()).astype(np.int64)
+    shares[: total - int(shares.sum())] += 1  # distribute the remainder, first groups first
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    parts = []
+    for start, size, share in zip(starts, sizes, shares):
+        cycles = -(-int(share) // int(size))
+        drawn = np.concatenate([rng.permutation(size) for _ in range(cycles)])[:share]
+        parts.append(start + drawn)
+    order = np.concatenate(parts)
+    return order[rng.permutation(len(order))] if shuffle else order
+
+
+def pack(order: np.ndarray, costs: np.ndarray, budget: int) -> List[np.ndarray]:
+    """Consecutive runs of ``order`` whose summed ``costs`` stay within ``budget``; a
+    frame that alone exceeds it is a batch of its own."""
+    batches: List[np.ndarray] = []
+    start, used = 0, 0
+    for position, cost in enumerate(costs[order].tolist()):
+        if used + cost > budget and position > start:
+            batches.append(order[start:position])
+            start, used = position, 0
+        used += cost
+    if len(order) > start:
+        batches.append(order[start:])
+    return batches
+
+
+class PackedBatches(Sampler):
+    """Batches packed to a budget (``costs``: atoms, edges or 1 per frame), dealt to the
+    ranks in turn.
+
+    Training (``pad``): the batch list is padded by repeating its first batches until
+    every rank has the same number of steps. Evaluation (no ``pad``, no shuffle): every
+    frame exactly once over all ranks.
+    """
+
+    def __init__(self, costs: np.ndarray, budget: int, num_replicas: int = 1, rank: int = 0,
+                 seed: int = 0, shuffle: bool = True, pad: bool = True,
+                 group_sizes: Optional[Sequence[int]] = None,
+                 weights: Optional[Sequence[float]] = None):
+        self.costs = np.asarray(costs, dtype=np.int64)
+        self.budget, self.num_replicas, self.rank = int(budget), num_replicas, rank
+        self.seed, self.shuffle, self.pad = seed, shuffle, pad
+        self.group_sizes = list(group_sizes) if group_sizes is not None else [len(self.costs)]
+        if sum(self.group_sizes) != len(self.costs):
+            raise ValueError(f"group sizes {self.group_sizes} do not add up to the "
+                             f"{len(self.costs)} frames")
+        self.weights = weights
+        self.epoch, self.skip = 0, 0
+        self._batches: Optional[List[np.ndarray]] = None
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip, self._batches = epoch, skip, None
+
+    def _mine(self) -> List[np.ndarray]:
+        if self._batches is None:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            order = epoch_order(self.group_sizes, self.weights, rng, self.shuffle)
+            batches = pack(order, self.costs, self.budget)
+            if self.pad and len(batches) % self.num_replicas:
+                extra = self.num_replicas - len(batches) % self.num_replicas
+                batches += [batches[i % len(batches)] for i in range(extra)]
+            self._batches = batches[self.rank::self.num_replicas]
+        return self._batches[self.skip:]
+
+    def __iter__(self) -> Iterator[List[int]]:
+        for batch in self._mine():
+            yield batch.tolist()
+
+    def __len__(self) -> int:
+        return len(self._mine())
