@@ -243,7 +243,7 @@ def preprocess(inputs: Sequence[os.PathLike], output: os.PathLike,
                           "mtime_ns": f.stat().st_mtime_ns} for f in files],
               "options": options.recorded()}
     _check_resume(root, record)
-    already = len(list((root / SHARDS).glob("*-*")))
+    already = len(list((root / SHARDS).glob("[0-9]*-*")))
     if already:
         report(f"preprocess: resuming, {already} finished shard(s) kept")
     tasks = [(root, i, f, options) for i, f in enumerate(files)]

@@ -1,0 +1,63 @@
+"""Small EMT Cu files with config types and one unlabelled-by-NaN frame on demand."""
+
+from pathlib import Path
+
+import numpy as np
+
+from mlip_gnn.data.synthetic import write_cu_emt_dataset
+
+
+def write_cu(path: Path, n_frames: int, seed: int) -> Path:
+    """EMT Cu frames of several config types (bulk, vacancy, surface, MD, isolated atom)."""
+    return write_cu_emt_dataset(path, n_frames=n_frames, seed=seed)
+
+
+def write_rattled_cu(path: Path, n_frames: int, seed: int) -> Path:
+    """Rattled fcc Cu cells of 4 atoms labelled by EMT: quick to make in numbers."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(n_frames):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        atoms.calc = EMT()
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
+                                           forces=atoms.get_forces())
+        frames.append(atoms)
+    write(path, frames, format="extxyz")
+    return path
+
+
+def write_with_bad_frame(path: Path, bad: int, n_frames: int = 6, seed: int = 3) -> Path:
+    """EMT Cu frames whose frame ``bad`` has a NaN energy."""
+    from ase.io import read, write
+
+    frames = read(write_rattled_cu(path, n_frames, seed), ":")
+    frames[bad].calc.results["energy"] = float("nan")
+    write(path, frames, format="extxyz")
+    return path
+
+
+def assert_same_tree(a: Path, b: Path) -> None:
+    """Same files with the same bytes under both directories."""
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def same_configuration(x, y) -> bool:
+    same = (np.array_equal(x.atomic_numbers, y.atomic_numbers)
+            and np.array_equal(x.positions, y.positions) and np.array_equal(x.cell, y.cell)
+            and np.array_equal(x.pbc, y.pbc) and x.energy == y.energy
+            and x.weight == y.weight and x.config_type == y.config_type)
+    for name in ("forces", "stress"):
+        u, v = getattr(x, name), getattr(y, name)
+        same = same and ((u is None and v is None)
+                         or (u is not None and v is not None and np.array_equal(u, v)))
+    return same
