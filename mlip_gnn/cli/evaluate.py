@@ -12,9 +12,11 @@ Evaluate a model (exported file, checkpoint or run directory) on labelled struct
 (any format ASE reads). Prints MAE and RMSE of the energy per atom (meV/atom), force
 components (meV/Å) and stress components (meV/Å³), overall and per config_type, and of the
 forces per element; writes OUT_DIR/metrics.json, OUT_DIR/errors.txt and
-OUT_DIR/parity_{energy,forces,stress}.png. Frames without a label are left out of that
-label's figures. All input is checked before anything is written; exit status 2 means bad
-input (the message names file, frame and field)."""
+OUT_DIR/parity_<quantity>.png for each quantity some frame is labelled with. Frames without
+a label are left out of that label's figures, and the table says which labels are missing
+(unlabelled structures are scored with mlip-gnn predict). All input is checked before
+anything is written; exit status 2 means bad input (the message names file, frame and
+field)."""
 
 # the fields of mlip_gnn.data.KeyMap, spelled out so that --help need not import torch
 KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type"]
@@ -58,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
     frames = predict_frames(committee, configs)
     report = {**error_report(frames), "data": list(args.data)}
     print(format_report(report))
-    out = write_outputs(report, frames, args.output, model=args.model)
-    print(f"wrote {out}/metrics.json, errors.txt and parity plots")
+    written = write_outputs(report, frames, args.output, model=args.model)
+    print("wrote " + ", ".join(str(path) for path in written))
     return 0

@@ -23,6 +23,7 @@ SUBCOMMANDS: Dict[str, str] = {
     "export": "mlip_gnn.cli.export",
     "md": "mlip_gnn.cli.md",
     "preprocess": "mlip_gnn.cli.preprocess",
+    "predict": "mlip_gnn.cli.predict",
 }
 
 EXIT_USER_ERROR = 2  # bad config, data, paths or checkpoints: fix the input and rerun

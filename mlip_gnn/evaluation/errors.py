@@ -94,8 +94,16 @@ def _per_element(frames: Sequence[FramePrediction]) -> Dict[str, Dict[str, float
     return {chemical_symbols[z]: _stats(labelled, z) for z in elements}
 
 
+def _labelled(frames: Sequence[FramePrediction]) -> Dict[str, int]:
+    """Number of frames carrying each quantity's label."""
+    return {q.name: sum(getattr(f, f"{q.name}_ref") is not None for f in frames)
+            for q in QUANTITIES}
+
+
 def error_report(frames: Sequence[FramePrediction]) -> Dict[str, object]:
-    """MAE / RMSE (and entry counts) overall, per element (forces) and per config type."""
+    """MAE / RMSE (and entry counts) overall, per element (forces) and per config type,
+    with the number of frames carrying each label (``labelled_frames``, overall and per
+    config type)."""
     types: Dict[str, List[FramePrediction]] = {}
     for f in frames:
         types.setdefault(f.config_type, []).append(f)
@@ -103,33 +111,55 @@ def error_report(frames: Sequence[FramePrediction]) -> Dict[str, object]:
         "units": metric_units(),
         "num_frames": len(frames),
         "num_atoms": int(sum(len(f.atomic_numbers) for f in frames)),
+        "labelled_frames": _labelled(frames),
         "overall": _stats(frames),
         "per_element": _per_element(frames),
         "per_config_type": {name: _stats(group) for name, group in
                             sorted(types.items())},
+        "labelled_frames_per_config_type": {name: _labelled(group) for name, group in
+                                            sorted(types.items())},
     }
 
 
-def _row(name: str, stats: Dict[str, float], quantities: Sequence[Quantity] = QUANTITIES
-         ) -> str:
+def _row(name: str, stats: Dict[str, float], quantities: Sequence[Quantity]) -> str:
     cells = []
     for q in quantities:
         if f"{q.name}_mae" in stats:
             cells.append(f"{stats[f'{q.name}_mae']:10.3f} {stats[f'{q.name}_rmse']:10.3f}")
         else:
-            cells.append(f"{'-':>10} {'-':>10}")
+            cells.append(f"{'no label':>21}")
     return f"{name:<20.20}" + "  ".join(cells)
 
 
+def _missing_line(labelled: Dict[str, int], num_frames: int) -> str:
+    """Which labels some frames lack, e.g. ``stress missing in 1 of 3 frames``."""
+    missing = [f"{name} missing in {num_frames - count} of {num_frames} frames"
+               for name, count in labelled.items() if count < num_frames]
+    return "labels: " + ("; ".join(missing) if missing else "all frames carry every label")
+
+
 def format_report(report: Dict[str, object]) -> str:
-    """The report as a plain-text table (MAE and RMSE per quantity)."""
+    """The report as a plain-text table (MAE and RMSE per quantity). Quantities no frame
+    is labelled with get no column; the labels frames lack are listed."""
+    labelled = report["labelled_frames"]
+    shown = [q for q in QUANTITIES if labelled[q.name]]
+    lines = [f"{report['num_frames']} frames, {report['num_atoms']} atoms",
+             _missing_line(labelled, report["num_frames"])]
+    if not shown:
+        lines.append("no frame carries a label: no errors to report")
+        return "\n".join(lines)
     header = f"{'':<20}" + "  ".join(f"{q.symbol + ' MAE':>10} {q.symbol + ' RMSE':>10}"
-                                     for q in QUANTITIES)
-    units = f"{'':<20}" + "  ".join(f"{q.metric_unit:>21}" for q in QUANTITIES)
-    lines = [f"{report['num_frames']} frames, {report['num_atoms']} atoms", header, units,
-             _row("all", report["overall"])]
-    lines += [_row(f"  {name}", stats) for name, stats in report["per_config_type"].items()]
-    lines.append("forces per element")
-    lines += [f"{'  ' + symbol:<20}{'':>21}  " + _row("", stats, (FORCES,))[20:]
-              for symbol, stats in report["per_element"].items()]
+                                     for q in shown)
+    units = f"{'':<20}" + "  ".join(f"{q.metric_unit:>21}" for q in shown)
+    lines += [header, units, _row("all", report["overall"], shown)]
+    per_type = report["labelled_frames_per_config_type"]
+    for name, stats in report["per_config_type"].items():
+        if any(per_type[name].values()):
+            lines.append(_row(f"  {name}", stats, shown))
+        else:
+            lines.append(f"{'  ' + name:<20.20}no labels")
+    if report["per_element"]:
+        lines.append("forces per element")
+        lines += [f"{'  ' + symbol:<20}" + _row("", stats, (FORCES,))[20:]
+                  for symbol, stats in report["per_element"].items()]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mlip_gnn.calculators import Committee
 from mlip_gnn.inference import Predictor
@@ -38,15 +38,17 @@ def evaluate(models, data: Sequence[os.PathLike], key_map: Optional[KeyMap] = No
 
 
 def write_outputs(report: Dict[str, object], frames: Sequence[FramePrediction],
-                  out_dir: os.PathLike, model: Optional[str] = None) -> Path:
-    """``metrics.json``, ``parity_*.png`` and ``errors.txt`` (the table) in ``out_dir``."""
+                  out_dir: os.PathLike, model: Optional[str] = None) -> List[Path]:
+    """``metrics.json``, ``errors.txt`` (the table) and ``parity_<quantity>.png`` for each
+    quantity with labels, in ``out_dir``; returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if model is not None:
         report = {"model": model, **report}
+    written = []
     for name, text in ((METRICS_FILE, json.dumps(report, indent=2, ensure_ascii=False)),
                        ("errors.txt", format_report(report) + "\n")):
         with atomic_write(out_dir / name, "w") as handle:
             handle.write(text)
-    write_parity_plots(frames, out_dir)
-    return out_dir
+        written.append(out_dir / name)
+    return written + list(write_parity_plots(frames, out_dir).values())
