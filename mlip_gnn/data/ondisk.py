@@ -23,6 +23,7 @@ opened in a DataLoader worker after it started is safe by construction.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -120,9 +121,28 @@ class DiskFrames:
         self.dataset_sizes = [int(m["num_frames"]) for m in self.metadata]
         self.max_open = max_open
         self._open: OrderedDict[int, _Shard] = OrderedDict()
+        self._select: Optional[np.ndarray] = None  # a subset: its frames' global indices
+        self._statistics: Optional[DatasetStatistics] = None
+
+    def subset(self, indices: Sequence[int], statistics: DatasetStatistics) -> DiskFrames:
+        """The frames at ``indices`` (in that order), whose statistics are ``statistics``."""
+        out = copy.copy(self)
+        out._open = OrderedDict()
+        out._select = self._global(np.asarray(indices, dtype=np.int64))
+        out._statistics = statistics
+        group = np.repeat(np.arange(len(self.metadata)), self._group_totals())
+        out.dataset_sizes = np.bincount(group[out._select],
+                                        minlength=len(self.metadata)).tolist()
+        return out
+
+    def _group_totals(self) -> List[int]:
+        return [int(m["num_frames"]) for m in self.metadata]
+
+    def _global(self, indices: np.ndarray) -> np.ndarray:
+        return indices if self._select is None else self._select[indices]
 
     def __len__(self) -> int:
-        return int(self._starts[-1])
+        return int(self._starts[-1]) if self._select is None else len(self._select)
 
     def __getstate__(self) -> dict:  # maps are not pickled: a worker opens its own
         return {**self.__dict__, "_open": OrderedDict()}
@@ -132,7 +152,10 @@ class DiskFrames:
         return float(self.metadata[0]["r_max"])
 
     def statistics(self) -> DatasetStatistics:
-        """Merged statistics of all directories (computed by ``preprocess``)."""
+        """Statistics of the frames: for whole directories, merged from what ``preprocess``
+        stored; for a subset, as given to :meth:`subset`."""
+        if self._statistics is not None:
+            return self._statistics
         stats = DatasetStatistics()
         for meta in self.metadata:
             stats = stats.merge(DatasetStatistics.from_dict(meta["statistics"]))
@@ -150,6 +173,8 @@ class DiskFrames:
     def _locate(self, index: int):
         if not 0 <= index < len(self):
             raise IndexError(f"frame {index} out of range for {len(self)} frames")
+        if self._select is not None:
+            index = int(self._select[index])
         s = int(np.searchsorted(self._starts, index, side="right") - 1)
         return s, index - int(self._starts[s])
 
@@ -162,7 +187,8 @@ class DiskFrames:
                 parts.append(np.diff(np.load(path / "atom_ptr.npy")))
             else:
                 parts.append(np.load(path / f"{key}.npy"))
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return values if self._select is None else values[self._select]
 
     def config_types(self) -> np.ndarray:
         """Config type name of every frame, [N] object array."""
@@ -171,7 +197,8 @@ class DiskFrames:
             names = np.array(json.loads((path / "meta.json").read_text())["config_types"],
                              dtype=object)
             parts.append(names[np.load(path / "config_type.npy")])
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+        values = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+        return values if self._select is None else values[self._select]
 
     def __getitem__(self, index: int) -> Configuration:
         s, j = self._locate(int(index))

@@ -117,6 +117,32 @@ class DatasetStatistics:
         out.r_max = other.r_max if out.r_max is None else out.r_max
         return out
 
+    def minus(self, other: DatasetStatistics) -> DatasetStatistics:
+        """The statistics of this set of frames without ``other``, a subset of it. Species
+        left without atoms are dropped; the isolated-atom energies are kept as they are
+        (the caller knows which single-atom frames remain)."""
+        if not set(other.zs) <= set(self.zs):
+            raise ValueError(f"species {other.zs} are not a subset of {self.zs}")
+        where = [self.zs.index(z) for z in other.zs]
+        ata = np.asarray(self.ata, dtype=float).reshape(len(self.zs), len(self.zs))
+        ata[np.ix_(where, where)] -= np.asarray(other.ata).reshape(len(where), len(where))
+        vectors = {name: np.asarray(getattr(self, name), dtype=float)
+                   for name in ("atoms_per_species", "atb", "fraction_sum")}
+        for name, vector in vectors.items():
+            vector[where] -= getattr(other, name)
+        keep = np.flatnonzero(vectors["atoms_per_species"] > 0)
+        return DatasetStatistics(
+            zs=[self.zs[k] for k in keep], num_frames=self.num_frames - other.num_frames,
+            num_atoms=self.num_atoms - other.num_atoms,
+            atoms_per_species=[int(v) for v in vectors["atoms_per_species"][keep]],
+            labelled={k: self.labelled[k] - other.labelled[k] for k in LABELS},
+            ata=ata[np.ix_(keep, keep)].tolist(), atb=vectors["atb"][keep].tolist(),
+            energy_per_atom_sum=self.energy_per_atom_sum - other.energy_per_atom_sum,
+            fraction_sum=vectors["fraction_sum"][keep].tolist(),
+            isolated=dict(self.isolated), force_sq_sum=self.force_sq_sum - other.force_sq_sum,
+            force_components=self.force_components - other.force_components,
+            num_edges=self.num_edges - other.num_edges, r_max=self.r_max)
+
     # --- results -------------------------------------------------------------------------
     def reference_energies(self, method: Union[str, Mapping[int, float]] = "least_squares"
                            ) -> Dict[int, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -11,7 +12,6 @@ import numpy as np
 from ase.data import atomic_numbers as ATOMIC_NUMBERS
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from mlip_gnn.config import ConfigError
 from mlip_gnn.data import (Configuration, DataError, DatasetStatistics, DiskFrames,
                            DiskGraphDataset, GraphDataset, KeyMap, SpeciesTable, collate,
                            is_dataset_dir, keys, read_configurations)
@@ -57,20 +57,30 @@ def read_frames(paths: Sequence[str], key_map: KeyMap) -> Tuple[Frames, List[int
     return [c for group in groups for c in group], [len(group) for group in groups]
 
 
-def _split_indices(configs: List[Configuration], fraction: float, seed: int):
-    """Indices of train and valid frames; see :func:`split_train_valid`."""
-    if len(configs) < 2:
-        raise DataError(f"cannot split {len(configs)} training frame(s) into train and "
+def _split_indices(frames: Frames, fraction: float, seed: int):
+    """Indices of train and valid frames; see :func:`split_train_valid`. Frames on disk
+    are split by reading the held-out frames only."""
+    if len(frames) < 2:
+        raise DataError(f"cannot split {len(frames)} training frame(s) into train and "
                         "validation; give data.valid or more training frames")
-    n_valid = min(max(1, round(fraction * len(configs))), len(configs) - 1)
-    order = np.random.default_rng(seed).permutation(len(configs))
-    order = [i for i in order if configs[i].num_atoms > 1] + \
-        [i for i in order if configs[i].num_atoms == 1]
+    n_valid = min(max(1, round(fraction * len(frames))), len(frames) - 1)
+    if isinstance(frames, DiskFrames):
+        sizes = frames.per_frame("num_atoms")
+        stats = frames.statistics()
+        remaining = Counter(dict(zip(stats.zs, stats.atoms_per_species)))
+    else:
+        sizes = np.array([c.num_atoms for c in frames])
+        remaining = Counter(np.concatenate([c.atomic_numbers for c in frames]).tolist())
+    order = np.random.default_rng(seed).permutation(len(frames))
+    multi = sizes[order] > 1
+    order = order[multi].tolist() + order[~multi].tolist()
     valid, train = order[:n_valid], order[n_valid:]
-    in_train = set(np.concatenate([configs[i].atomic_numbers for i in train]).tolist()) \
-        if train else set()
+    numbers = {i: frames[i].atomic_numbers.tolist() for i in valid}
+    for i in valid:
+        remaining.subtract(numbers[i])
+    in_train = {z for z, count in remaining.items() if count > 0}
     for i in list(valid):
-        missing = set(configs[i].atomic_numbers.tolist()) - in_train
+        missing = set(numbers[i]) - in_train
         if missing and len(valid) > 1:
             valid.remove(i)
             train.append(i)
@@ -88,6 +98,24 @@ def split_train_valid(configs: List[Configuration], fraction: float, seed: int):
     return [configs[i] for i in train], [configs[i] for i in valid]
 
 
+def _split_on_disk(frames: DiskFrames, train: List[int], valid: List[int]):
+    """Train and valid subsets of ``frames``; the train statistics are the stored ones
+    less those of the valid frames (which are read; the train frames are not)."""
+    edges = frames.per_frame("num_edges")
+    held_out = DatasetStatistics(r_max=frames.r_max)
+    for i in valid:
+        held_out.add(frames[i], int(edges[i]))
+    stats = frames.statistics().minus(held_out)
+    # isolated-atom E0s: from the single-atom frames left in train, the last one winning
+    stats.isolated = {}
+    sizes = frames.per_frame("num_atoms")
+    for i in (i for i in train if sizes[i] == 1):
+        single = DatasetStatistics()
+        single.add(frames[i])
+        stats.isolated.update(single.isolated)
+    return frames.subset(train, stats), frames.subset(valid, held_out)
+
+
 def read_splits(cfg) -> DataSplits:
     """Read train / valid / test (files into memory, dataset directories opened on disk);
     split valid off train when data.valid is not given."""
@@ -96,17 +124,15 @@ def read_splits(cfg) -> DataSplits:
     train, groups = read_frames(data.train, key_map)
     if data.valid:
         valid = read_frames(data.valid, key_map)[0]
-    elif isinstance(train, DiskFrames):
-        raise ConfigError("data.valid: not given, but data.train is a preprocessed dataset, "
-                          "which is not split (its statistics hold for all its frames); "
-                          "preprocess a validation set and name it in data.valid",
-                          field="data.valid")
     else:
         seed = cfg.seed if data.split_seed is None else data.split_seed
         train_index, valid_index = _split_indices(train, data.valid_fraction, seed)
         entry = np.repeat(np.arange(len(groups)), groups)
         groups = np.bincount(entry[train_index], minlength=len(groups)).tolist()
-        train, valid = [train[i] for i in train_index], [train[i] for i in valid_index]
+        if isinstance(train, DiskFrames):
+            train, valid = _split_on_disk(train, train_index, valid_index)
+        else:
+            train, valid = [train[i] for i in train_index], [train[i] for i in valid_index]
     test = read_frames(data.test, key_map)[0] if data.test else []
     _check_labels(cfg, train)
     return DataSplits(train, valid, test, groups)

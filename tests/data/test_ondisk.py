@@ -79,6 +79,20 @@ def test_statistics_merge_is_the_statistics_of_the_union(inputs):
     assert DatasetStatistics.from_dict(merged.to_dict()) == merged
 
 
+def test_statistics_minus_a_subset_are_those_of_the_rest(inputs):
+    configs = [c for path in inputs for c in read_configurations(path)]
+    whole, part, rest = (DatasetStatistics(r_max=R_MAX) for _ in range(3))
+    for i, conf in enumerate(configs):
+        conf = _as_aluminium(conf) if i == 4 else conf  # the only Al atom: in the part
+        whole.add(conf, i)
+        (part if i in (2, 4, 9) else rest).add(conf, i)
+    left = whole.minus(part)
+    assert left.zs == rest.zs == [29]  # Al left with its frame
+    assert left.num_edges == rest.num_edges and left.labelled == rest.labelled
+    assert left.reference_energies() == pytest.approx(rest.reference_energies(), rel=1e-9)
+    assert left.force_rms() == pytest.approx(rest.force_rms(), rel=1e-12)
+
+
 def _as_aluminium(conf):
     import dataclasses
 

@@ -40,16 +40,22 @@ def _run(tmp_path, sources, name, **data):
     return train(cfg, model_factory=PairPotential)
 
 
+def _assert_same_curve(a, b):
+    """Same records (float64: to round-off of the statistics summed in another order)."""
+    assert [r.keys() for r in a] == [r.keys() for r in b]
+    for ra, rb in zip(a, b):
+        for key, value in ra.items():
+            assert rb[key] == pytest.approx(value, rel=1e-10, abs=1e-14), key
+
+
 @pytest.mark.parametrize("batching", [{}, {"batch_by": "atoms", "batch_size": 12}])
 def test_on_disk_training_curve_equals_in_memory(data, tmp_path, batching):
     files, dirs = data
     memory = _run(tmp_path, files, "memory", **batching)
     disk = _run(tmp_path, dirs, "disk", **batching)
     a, b = _curve(memory.run_dir), _curve(disk.run_dir)
-    assert len(a) == 3 and [r.keys() for r in a] == [r.keys() for r in b]
-    for ra, rb in zip(a, b):
-        for key, value in ra.items():
-            assert rb[key] == pytest.approx(value, rel=1e-10, abs=1e-14), key
+    assert len(a) == 3
+    _assert_same_curve(a, b)
     assert disk.test_metrics["all"] == pytest.approx(memory.test_metrics["all"], rel=1e-10)
 
 
@@ -116,11 +122,22 @@ def test_mixed_weighted_training_resumes_exactly_mid_epoch(data, tmp_path, monke
     assert _curve(resumed.run_dir) == _curve(reference.run_dir)
 
 
-def test_dataset_without_valid_and_bad_weights_are_errors(data, tmp_path):
+def test_valid_split_off_a_dataset_equals_the_split_of_the_file(data, tmp_path):
+    files, dirs = data
+    runs = {}
+    for name, source in (("memory", files), ("disk", dirs)):
+        make = config_maker(source["train"], tmp_path)
+        cfg = make(name, data={"train": [str(source["train"]), str(source["test"])],
+                               "valid_fraction": 0.3, "train_weights": [2.0, 1.0]},
+                   train={"max_epochs": 2, "best_metric": "forces_rmse"})
+        runs[name] = train(cfg, model_factory=PairPotential)
+    a, b = _curve(runs["memory"].run_dir), _curve(runs["disk"].run_dir)
+    assert len(a) == 2
+    _assert_same_curve(a, b)
+
+
+def test_bad_weights_are_config_errors(data, tmp_path):
     files, dirs = data
     make = config_maker(dirs["train"], tmp_path)
-    with pytest.raises(ConfigError, match="data.valid: not given, but data.train is a "
-                                          "preprocessed dataset"):
-        train(make("x"), model_factory=PairPotential)
     with pytest.raises(ConfigError, match=r"data.train_weights: got 2 weight\(s\) for 1"):
         make("y", data={"train_weights": [1.0, 2.0]})
