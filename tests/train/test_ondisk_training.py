@@ -48,7 +48,8 @@ def _assert_same_curve(a, b):
             assert rb[key] == pytest.approx(value, rel=1e-10, abs=1e-14), key
 
 
-@pytest.mark.parametrize("batching", [{}, {"batch_by": "atoms", "batch_size": 12}])
+@pytest.mark.parametrize("batching", [{}, {"batch_by": "atoms", "batch_size": 12},
+                                      {"batch_by": "edges", "batch_size": 400}])
 def test_on_disk_training_curve_equals_in_memory(data, tmp_path, batching):
     files, dirs = data
     memory = _run(tmp_path, files, "memory", **batching)
