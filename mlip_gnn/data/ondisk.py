@@ -29,7 +29,7 @@ import os
 import shutil
 from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -143,6 +143,9 @@ class DiskFrames:
 
     def __len__(self) -> int:
         return int(self._starts[-1]) if self._select is None else len(self._select)
+
+    def __iter__(self) -> Iterator[Configuration]:  # reads every frame: for small sets
+        return (self[i] for i in range(len(self)))
 
     def __getstate__(self) -> dict:  # maps are not pickled: a worker opens its own
         return {**self.__dict__, "_open": OrderedDict()}

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from mlip_gnn.data import (Configuration, DataError, DatasetStatistics, DiskFrames,
                            DiskGraphDataset, GraphDataset, KeyMap, SpeciesTable, collate,
                            is_dataset_dir, keys, read_configurations)
+from mlip_gnn.config import ConfigError
 from mlip_gnn.data.ondisk import check_r_max
 from mlip_gnn.modelio import ModelSpec
 from mlip_gnn.train.batching import FixedBatches, PackedBatches
@@ -22,7 +23,8 @@ from mlip_gnn.train.batching import FixedBatches, PackedBatches
 __all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_valid",
            "labelled_frames", "train_species", "train_statistics", "graph_dataset",
            "test_groups", "e0_method", "base_spec", "complete_spec", "spec_changes",
-           "ResumableSampler", "ShardSampler", "train_batches", "eval_batches", "make_loader"]
+           "model_architecture", "replay_frames", "ResumableSampler", "ShardSampler",
+           "train_batches", "eval_batches", "make_loader"]
 
 _log = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ def read_splits(cfg) -> DataSplits:
         else:
             train, valid = [train[i] for i in train_index], [train[i] for i in valid_index]
     test = read_frames(data.test, key_map)[0] if data.test else []
+    if cfg.finetune.replay:
+        train, groups = _with_replay(cfg, train, groups, key_map)
     _check_labels(cfg, train)
     return DataSplits(train, valid, test, groups)
 
@@ -183,6 +187,36 @@ def test_groups(frames: Frames) -> Dict[str, Optional[np.ndarray]]:
     if len(names) > 1:
         groups.update({name: np.flatnonzero(types == name) for name in names})
     return groups
+
+
+def _with_replay(cfg, train: Frames, groups: List[int], key_map: KeyMap):
+    """``train`` with the replayed old frames (``finetune.replay``) appended, as a group
+    of their own."""
+    if isinstance(train, DiskFrames):
+        raise ConfigError("finetune.replay: not available with a preprocessed data.train; "
+                          "give the old data as another data.train entry and set its share "
+                          "with data.train_weights", field="finetune.replay")
+    if cfg.data.train_weights is not None:
+        raise ConfigError("finetune.replay: cannot be combined with data.train_weights; "
+                          "give the old data as another data.train entry with its weight",
+                          field="finetune.replay")
+    old = [c for path in cfg.finetune.replay for c in read_configurations(path, key_map)]
+    replay = replay_frames(old, len(train), cfg.finetune.replay_fraction, cfg.seed)
+    return train + replay, [*groups, len(replay)]
+
+
+def replay_frames(old: List[Configuration], num_new: int, fraction: float,
+                  seed: int) -> List[Configuration]:
+    """A random subset of ``old`` (drawn once per run with ``seed``) that makes up
+    ``fraction`` of the training frames beside ``num_new`` new ones; all of ``old`` when
+    it has fewer."""
+    wanted = round(fraction / (1.0 - fraction) * num_new)
+    if wanted > len(old):
+        _log.warning("finetune.replay: %d frames wanted for a replay fraction of %g, only "
+                     "%d given; replaying all of them", wanted, fraction, len(old))
+        wanted = len(old)
+    order = np.random.default_rng([seed, 1]).permutation(len(old))[:wanted]
+    return [old[i] for i in sorted(order)]
 
 
 def _check_labels(cfg, train: Frames) -> None:
@@ -239,7 +273,7 @@ def complete_spec(spec: ModelSpec, cfg, stats: DatasetStatistics) -> ModelSpec:
     passed through to the builder unchanged, with its ``auto`` values taken from the
     training set's statistics ``stats``."""
     e0s = stats.reference_energies(e0_method(cfg.data.e0s))
-    architecture = dataclasses.asdict(cfg.model)
+    architecture = model_architecture(cfg)
     statistics = {
         "avg_num_neighbors": stats.average_num_neighbours,
         "scale": lambda: _scale(stats),
@@ -251,17 +285,29 @@ def complete_spec(spec: ModelSpec, cfg, stats: DatasetStatistics) -> ModelSpec:
     return spec.replace(e0s=e0s, architecture=architecture)
 
 
-def spec_changes(stored: ModelSpec, cfg, species: SpeciesTable) -> List[str]:
+def model_architecture(cfg) -> dict:
+    """The config's model section as builder arguments (without ``init_from``, which says
+    where the weights come from, not what the model is)."""
+    architecture = dataclasses.asdict(cfg.model)
+    architecture.pop("init_from")
+    return architecture
+
+
+def spec_changes(stored: ModelSpec, cfg, species: SpeciesTable,
+                 species_may_grow: bool = False) -> List[str]:
     """What the config (and the species of its training data) asks for that differs from
     the ``stored`` spec of a run, one ``field: stored -> requested`` line per field.
-    Dataset statistics set to ``auto`` are not compared: a run keeps its own."""
+    Dataset statistics set to ``auto`` are not compared: a run keeps its own.
+    ``species_may_grow``: the data may hold elements the stored spec lacks, and need not
+    hold all of its elements (fine-tuning)."""
     requested = {"data.r_max": (stored.r_max, float(cfg.data.r_max)),
-                 "dtype": (stored.dtype, cfg.dtype),
-                 "species (of data.train)": (list(stored.species), species.atomic_numbers)}
+                 "dtype": (stored.dtype, cfg.dtype)}
+    if not species_may_grow:
+        requested["species (of data.train)"] = (list(stored.species), species.atomic_numbers)
     if isinstance(cfg.data.e0s, Mapping):
         wanted = {z: e for z, e in e0_method(cfg.data.e0s).items() if z in stored.species}
         requested["data.e0s"] = ({z: stored.e0s.get(z) for z in wanted}, wanted)
-    for name, value in dataclasses.asdict(cfg.model).items():
+    for name, value in model_architecture(cfg).items():
         if value != "auto":
             requested[f"model.{name}"] = (stored.architecture.get(name, "<unset>"), value)
     return [f"{name}: {old!r} -> {new!r}" for name, (old, new) in requested.items()
