@@ -142,3 +142,15 @@ def test_bad_weights_are_config_errors(data, tmp_path):
     make = config_maker(dirs["train"], tmp_path)
     with pytest.raises(ConfigError, match=r"data.train_weights: got 2 weight\(s\) for 1"):
         make("y", data={"train_weights": [1.0, 2.0]})
+
+
+def test_replay_with_a_dataset_on_disk_points_to_train_weights(data, tmp_path):
+    from mlip_gnn.train.data_setup import read_splits
+
+    files, dirs = data
+    cfg = config_maker(dirs["train"], tmp_path)(
+        "z", data={"valid": [str(dirs["valid"])]}, model={"init_from": str(tmp_path / "old")},
+        finetune={"replay": [str(files["test"])]})
+    with pytest.raises(ConfigError, match="finetune.replay: not available with a "
+                                          "preprocessed data.train.*data.train_weights"):
+        read_splits(cfg)
