@@ -1,30 +1,36 @@
-"""The on-disk dataset: shards of plain ``.npy`` arrays, read by memory mapping.
+"""The on-disk dataset: shards of plain numpy arrays, read by memory mapping.
 
 Layout of a dataset directory (written by :mod:`mlip_gnn.data.preprocess`)::
 
     DATASET_DIR/dataset.json        totals, statistics, shard list (written last)
     DATASET_DIR/shards/NNNNN-KKKKK/ one shard: frames KKKKK·size.. of input file NNNNN
-        atom_ptr.npy   [F + 1] int64, first atom of each frame
-        numbers.npy    [A] uint8, atomic numbers
-        positions.npy  [A, 3] float64, Å
-        forces.npy     [A, 3] float64, eV/Å (zeros where absent)
-        cell.npy       [F, 3, 3] float64, Å        pbc.npy     [F, 3] bool
-        energy.npy     [F] float64, eV             stress.npy  [F, 3, 3] float64, eV/Å³
-        labels.npy     [F, 3] bool, has energy / forces / stress
-        weight.npy     [F] float64                 config_type.npy [F] int32 (names in meta)
-        num_edges.npy  [F] int64, pairs within the dataset's r_max
-        frame.npy      [F] int64, frame index in the input file
-        meta.json      source file, config type names, statistics of the shard
+        arrays.bin     the arrays below, one after the other (64-byte aligned)
+        meta.json      their offsets, dtypes and shapes; source file, config type names,
+                       statistics of the shard, frames skipped
 
-Plain arrays were chosen over LMDB and HDF5 by measurement (``benchmarks/bench_format.py``):
-random single-frame reads are fastest, they need no extra dependency, and a memory map
-opened in a DataLoader worker after it started is safe by construction.
+    atom_ptr   [F + 1] int64, first atom of each frame
+    numbers    [A] uint8, atomic numbers
+    positions  [A, 3] float64, Å
+    forces     [A, 3] float64, eV/Å (zeros where absent)
+    cell       [F, 3, 3] float64, Å               pbc     [F, 3] bool
+    energy     [F] float64, eV                    stress  [F, 3, 3] float64, eV/Å³
+    labels     [F, 3] bool, has energy / forces / stress
+    weight     [F] float64                        config_type [F] int32 (names in meta)
+    num_edges  [F] int64, pairs within the dataset's r_max
+    frame      [F] int64, frame index in the input file
+
+Memory-mapped arrays were chosen over LMDB and HDF5 by measurement
+(``benchmarks/bench_format.py``): random single-frame reads are fastest, they need no extra
+dependency, and a map opened in a DataLoader worker after it started is safe by
+construction. One file per shard keeps an open shard at one file descriptor and makes
+opening one cheap, so that random access over many shards stays fast.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import mmap
 import os
 import shutil
 from collections import OrderedDict
@@ -43,8 +49,6 @@ __all__ = ["FORMAT", "METADATA_FILE", "is_dataset_dir", "write_shard", "DiskFram
 FORMAT = "mlip_gnn.ondisk/1"
 METADATA_FILE = "dataset.json"
 SHARDS = "shards"
-_ARRAYS = ("atom_ptr", "numbers", "positions", "forces", "cell", "pbc", "energy", "stress",
-           "labels", "weight", "config_type", "num_edges", "frame")
 
 
 def is_dataset_dir(path: os.PathLike) -> bool:
@@ -80,10 +84,19 @@ def write_shard(root: Path, name: str, frames: Sequence[Configuration],
         "num_edges": np.asarray(num_edges, dtype=np.int64),
         "frame": np.asarray(frame_index, dtype=np.int64),
     }
-    for key, value in arrays.items():
-        np.save(tmp / f"{key}.npy", np.ascontiguousarray(value))
+    layout, offset = {}, 0
+    with open(tmp / "arrays.bin", "wb") as handle:
+        for key, value in arrays.items():
+            value = np.ascontiguousarray(value)
+            pad = -offset % 64
+            handle.write(b"\0" * pad)
+            offset += pad
+            layout[key] = {"offset": offset, "dtype": value.dtype.str,
+                           "shape": list(value.shape)}
+            handle.write(value.tobytes())
+            offset += value.nbytes
     with atomic_write(tmp / "meta.json") as handle:
-        json.dump({**meta, "config_types": types}, handle, indent=1)
+        json.dump({**meta, "config_types": types, "arrays": layout}, handle, indent=1)
     for path in tmp.iterdir():
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
@@ -91,12 +104,22 @@ def write_shard(root: Path, name: str, frames: Sequence[Configuration],
     fsync_dir(shards)
 
 
-class _Shard:
-    """Memory maps of one shard's arrays."""
+def _shard_meta(path: Path) -> dict:
+    """What reading a shard needs of its ``meta.json``."""
+    meta = json.loads((path / "meta.json").read_text())
+    return {key: meta[key] for key in ("source", "config_types", "arrays")}
 
-    def __init__(self, path: Path):
-        self.arrays = {key: np.load(path / f"{key}.npy", mmap_mode="r") for key in _ARRAYS}
-        self.meta = json.loads((path / "meta.json").read_text())
+
+class _Shard:
+    """Read-only views of one shard's arrays, on one memory map of its file."""
+
+    def __init__(self, path: Path, meta: dict):
+        with open(path / "arrays.bin", "rb") as handle:
+            buffer = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        self.arrays = {key: np.ndarray(tuple(spec["shape"]), np.dtype(spec["dtype"]),
+                                       buffer=buffer, offset=spec["offset"])
+                       for key, spec in meta["arrays"].items()}
+        self.meta = meta
 
 
 class DiskFrames:
@@ -108,7 +131,7 @@ class DiskFrames:
     opened lazily, in whichever process reads (DataLoader workers included).
     """
 
-    def __init__(self, directories: Sequence[os.PathLike], max_open: int = 16):
+    def __init__(self, directories: Sequence[os.PathLike], max_open: int = 64):
         self.directories = [Path(d) for d in directories]
         self.metadata = [read_metadata(d) for d in self.directories]
         self._shard_paths: List[Path] = []
@@ -121,6 +144,7 @@ class DiskFrames:
         self.dataset_sizes = [int(m["num_frames"]) for m in self.metadata]
         self.max_open = max_open
         self._open: OrderedDict[int, _Shard] = OrderedDict()
+        self._metas: Dict[int, dict] = {}  # small, read once per shard
         self._select: Optional[np.ndarray] = None  # a subset: its frames' global indices
         self._statistics: Optional[DatasetStatistics] = None
 
@@ -148,7 +172,7 @@ class DiskFrames:
         return (self[i] for i in range(len(self)))
 
     def __getstate__(self) -> dict:  # maps are not pickled: a worker opens its own
-        return {**self.__dict__, "_open": OrderedDict()}
+        return {**self.__dict__, "_open": OrderedDict(), "_metas": {}}
 
     @property
     def r_max(self) -> float:
@@ -164,10 +188,15 @@ class DiskFrames:
             stats = stats.merge(DatasetStatistics.from_dict(meta["statistics"]))
         return stats
 
+    def _meta(self, index: int) -> dict:
+        if index not in self._metas:
+            self._metas[index] = _shard_meta(self._shard_paths[index])
+        return self._metas[index]
+
     def _shard(self, index: int) -> _Shard:
         shard = self._open.pop(index, None)
         if shard is None:
-            shard = _Shard(self._shard_paths[index])
+            shard = _Shard(self._shard_paths[index], self._meta(index))
             while len(self._open) >= self.max_open:
                 self._open.popitem(last=False)
         self._open[index] = shard
@@ -185,21 +214,19 @@ class DiskFrames:
         """A per-frame array (``num_edges``, ``weight``, ...) over all frames, [N]; the
         number of atoms is ``num_atoms``. Reads one small array per shard."""
         parts = []
-        for path in self._shard_paths:
-            if key == "num_atoms":
-                parts.append(np.diff(np.load(path / "atom_ptr.npy")))
-            else:
-                parts.append(np.load(path / f"{key}.npy"))
+        for s, path in enumerate(self._shard_paths):
+            arrays = _Shard(path, self._meta(s)).arrays
+            parts.append(np.diff(arrays["atom_ptr"]) if key == "num_atoms"
+                         else np.array(arrays[key]))
         values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         return values if self._select is None else values[self._select]
 
     def config_types(self) -> np.ndarray:
         """Config type name of every frame, [N] object array."""
         parts = []
-        for path in self._shard_paths:
-            names = np.array(json.loads((path / "meta.json").read_text())["config_types"],
-                             dtype=object)
-            parts.append(names[np.load(path / "config_type.npy")])
+        for s, path in enumerate(self._shard_paths):
+            names = np.array(self._meta(s)["config_types"], dtype=object)
+            parts.append(names[_Shard(path, self._meta(s)).arrays["config_type"]])
         values = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
         return values if self._select is None else values[self._select]
 

@@ -1,15 +1,39 @@
-"""Small EMT Cu files with config types and one unlabelled-by-NaN frame on demand."""
+"""Small EMT Cu files: with config types and an isolated atom, or with a NaN frame."""
 
 from pathlib import Path
 
 import numpy as np
 
-from mlip_gnn.data.synthetic import write_cu_emt_dataset
 
 
 def write_cu(path: Path, n_frames: int, seed: int) -> Path:
-    """EMT Cu frames of several config types (bulk, vacancy, surface, MD, isolated atom)."""
-    return write_cu_emt_dataset(path, n_frames=n_frames, seed=seed)
+    """EMT Cu frames of three config types: an isolated atom (no cell, no stress), then
+    rattled 4-atom cells ("bulk") and 8-atom cells ("hot") with energy, forces and stress."""
+    from ase import Atoms
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n_frames):
+        if i == 0:
+            atoms, kind = Atoms("Cu", positions=[[0.0, 0.0, 0.0]]), "isolated_atom"
+        elif i % 2:
+            atoms, kind = bulk("Cu", "fcc", a=3.6, cubic=True), "bulk"
+        else:
+            atoms, kind = bulk("Cu", "fcc", a=3.6) * (2, 2, 2), "hot"
+        atoms.positions += rng.normal(0.0, 0.08 if i else 0.0, atoms.positions.shape)
+        atoms.info["config_type"] = kind
+        atoms.calc = EMT()
+        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+        if i:
+            results["stress"] = atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        frames.append(atoms)
+    write(path, frames, format="extxyz")
+    return path
 
 
 def write_rattled_cu(path: Path, n_frames: int, seed: int) -> Path:

@@ -14,7 +14,8 @@ from mlip_gnn.export import export_potential
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("m")
-    return [export_potential(make_model(seed=s), root / f"m{s}.pt") for s in (2, 3)]
+    return [export_potential(make_model(correlation=1, max_ell=1, hidden_ell=1, num_layers=1,
+                                        seed=s), root / f"m{s}.pt") for s in (2, 3)]
 
 
 @pytest.fixture(scope="module")
