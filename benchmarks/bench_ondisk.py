@@ -66,9 +66,11 @@ def generate(directory: Path, frames: int, workers: int, copies: int) -> list:
     return [t[0] for t in tasks]
 
 
-def _peak_rss_mib() -> float:
+def _status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, MiB (VmHWM: peak resident;
+    RssAnon: resident memory not backed by a file, i.e. not pages of the memory maps)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -102,7 +104,8 @@ def train_child(train: str, valid: str, run_dir: str, minutes: float, batch: int
     rate = steps * batch / (stamps[-1] - stamps[0]) if steps > 0 else float("nan")
     print(json.dumps({"steps": len(stamps), "structures_per_s": rate,
                       "setup_s": stamps[0] - start if stamps else float("nan"),
-                      "peak_rss_mib": _peak_rss_mib()}))
+                      "peak_rss_mib": _status_mib("VmHWM"),
+                      "anon_rss_mib": _status_mib("RssAnon")}))
 
 
 def run_child(train: str, valid: str, run_dir: Path, minutes: float, batch: int) -> dict:
@@ -143,20 +146,31 @@ def main() -> None:
 
     work = Path(args.work)
     t0 = time.perf_counter()
+    reused = (work / "xyz").is_dir() and any((work / "xyz").iterdir())
     files = generate(work / "xyz", args.frames, args.workers, args.copies)
     gen_s = time.perf_counter() - t0
-    valid = _generate((str(work / "valid.xyz"), 200, 99999, 1))
+    generated = ("Generated files reused from an earlier run" if reused
+                 else f"Generated in {gen_s:.0f} s")
+    valid = str(work / "valid.xyz")
+    if not Path(valid).exists():  # kept: a rerun resumes the datasets made from it
+        _generate((valid, 200, 99999, 1))
     t0 = time.perf_counter()
     options = PreprocessOptions(r_max=4.5, workers=args.workers)
+    timings = work / "preprocess_time.json"
+    earlier = json.loads(timings.read_text()) if timings.exists() else None
     preprocess(files, work / "ds_all", options)
-    pre_s = time.perf_counter() - t0
+    pre_s = earlier["seconds"] if earlier else time.perf_counter() - t0
+    timings.write_text(json.dumps({"seconds": pre_s}))
+    preprocessed = (f"preprocessed in {pre_s:.0f} s (an earlier run)" if earlier
+                    else f"preprocessed in {pre_s:.0f} s")
     small = subset_file(files, args.small, work / f"small_{args.small}.xyz")
     double = subset_file(files, 2 * args.small, work / f"small_{2 * args.small}.xyz")
     preprocess([small], work / "ds_small", options)
     preprocess([valid], work / "ds_valid", options)
+    # alternated, so that a change of the machine's load hits both paths alike
     runs = [("on disk", args.frames, str(work / "ds_all"), str(work / "ds_valid")),
-            ("on disk", args.small, str(work / "ds_small"), str(work / "ds_valid")),
             ("in memory", args.small, str(small), valid),
+            ("on disk", args.small, str(work / "ds_small"), str(work / "ds_valid")),
             ("in memory", 2 * args.small, str(double), valid)]
     rows = []
     for name, n, train, valid_data in runs:
@@ -167,16 +181,19 @@ def main() -> None:
     lines = [f"# Training from disk vs memory ({args.frames:,} EMT Cu frames of 4 atoms)", "",
              f"`{' '.join(sys.argv)}`", "",
              f"{args.frames // args.copies:,} EMT calculations, each written {args.copies} "
-             f"times (random translation and atom order). Generated in {gen_s:.0f} s, "
-             f"preprocessed in {pre_s:.0f} s "
+             f"times (random translation and atom order). {generated}, "
+             f"{preprocessed} "
              f"({args.frames / pre_s:,.0f} frames/s, {args.workers} processes). Model: 2 "
              f"layers, 16 channels, float32, batch {args.batch}, num_workers 0, "
              f"{args.minutes} min per run, one thread, CPU shared with other work.", "",
-             "| data | frames | setup s | structures/s | peak RSS MiB |",
-             "|---|---:|---:|---:|---:|"]
+             "Peak RSS counts the pages of the memory-mapped shards that were read (backed by "
+             "the files: the kernel drops them under memory pressure); anonymous RSS at the end "
+             "of the run is the memory of the process itself.", "",
+             "| data | frames | setup s | structures/s | peak RSS MiB | anonymous RSS MiB |",
+             "|---|---:|---:|---:|---:|---:|"]
     for name, n, r in rows:
         lines.append(f"| {name} | {n:,} | {r['setup_s']:.1f} | {r['structures_per_s']:.0f} "
-                     f"| {r['peak_rss_mib']:.0f} |")
+                     f"| {r['peak_rss_mib']:.0f} | {r['anon_rss_mib']:.0f} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
