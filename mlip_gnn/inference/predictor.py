@@ -119,9 +119,9 @@ class Predictor:
 
 
 def _compile_member(member: Member) -> None:
-    if member.is_scripted:
-        _log.warning("%s is a TorchScript export and is not compiled; give its checkpoint "
-                     "or run directory to compile it", member.name)
+    if member.is_scripted or not hasattr(member.module, "model"):
+        _log.warning("%s is an exported file and is not compiled again; give its "
+                     "checkpoint or run directory to compile it", member.name)
         return
     # a copy: an in-memory model handed in by the caller stays as it was (and exportable)
     member.module.model = compile_energy(copy.deepcopy(member.module.model))

@@ -35,6 +35,7 @@ class Interaction(torch.nn.Module):
                  num_radial: int, radial_mlp: List[int], avg_num_neighbors: float):
         super().__init__()
         self.avg_num_neighbors = float(avg_num_neighbors)
+        self.chunked = True  # large graphs in eval mode: edge chunks (off for tracing)
         self.linear_up = o3.Linear(irreps_in, irreps_in)
         self.tp = EdgeTensorProduct(irreps_in, irreps_sh, irreps_out)
         self.radial = e3nn_nn.FullyConnectedNet(
@@ -47,12 +48,17 @@ class Interaction(torch.nn.Module):
                 receiver: torch.Tensor) -> torch.Tensor:
         h = self.tp.node_inputs(self.linear_up(node_feats))  # [n, D_in, C]
         n = node_feats.shape[0]
-        if (not torch.jit.is_scripting() and not self.training
-                and edge_feats.shape[0] > EDGE_CHUNK and torch.is_grad_enabled()):
+        if not torch.jit.is_scripting() and self._chunks_pay(edge_feats.shape[0]):
             summed = self._chunked_messages(h, edge_attrs, edge_feats, sender, receiver, n)
         else:
             summed = self._messages(h, edge_attrs, edge_feats, sender, receiver, n)
         return self.linear(self.tp.to_irreps(summed) / self.avg_num_neighbors ** 0.5)
+
+    @torch.jit.unused
+    def _chunks_pay(self, num_edges: int) -> bool:
+        """Chunked messages for large graphs in eval mode (inference), eager only."""
+        return (self.chunked and not self.training and num_edges > EDGE_CHUNK
+                and torch.is_grad_enabled())
 
     def _messages(self, h: torch.Tensor, edge_attrs: torch.Tensor, edge_feats: torch.Tensor,
                   sender: torch.Tensor, receiver: torch.Tensor, n: int) -> List[torch.Tensor]:
