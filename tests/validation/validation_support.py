@@ -11,7 +11,8 @@ CU_EMT = {
     "phases": ["hcp"],
     "temperatures": [1500],
     "reference": {"calculator": "ase.calculators.emt.EMT"},
-    "settings": {"surfaces": {"layers": 9, "vacuum": 10.0, "fmax": 1e-4},
+    "settings": {"eos": {"strain": 0.01, "points": 7},
+                 "surfaces": {"layers": 9, "vacuum": 10.0, "fmax": 1e-4},
                  "phonons": {"supercell": 2, "npoints": 20, "dos_kpts": 4}},
 }
 
