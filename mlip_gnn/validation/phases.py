@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from mlip_gnn.validation.names import phase_name
 from mlip_gnn.validation.result import Check, Measurement
-from mlip_gnn.validation.structures import Bulk, lattice_structure, relax_cell
+from mlip_gnn.validation.structures import (Bulk, RelaxationCollapse, lattice_structure,
+                                            relax_cell)
 
 __all__ = ["phase_energy", "measure_phases"]
 
@@ -25,7 +26,13 @@ def phase_energy(bulk: Bulk, calc, phase: str):
 def measure_phases(bulk: Bulk, calc) -> Measurement:
     result = Measurement()
     for phase in bulk.spec.phases:
-        value, converged = phase_energy(bulk, calc, phase)
+        try:
+            value, converged = phase_energy(bulk, calc, phase)
+        except RelaxationCollapse as exc:
+            result.values[phase_name(phase)] = float("nan")
+            result.checks.append(Check("phases", False, f"{phase}: relaxation COLLAPSED, "
+                                       f"no value ({exc})"))
+            continue
         result.values[phase_name(phase)] = value
         result.checks.append(Check("phases", converged, f"{phase}: relaxation "
                                    + ("converged" if converged else "did NOT reach fmax")))

@@ -22,7 +22,7 @@ from mlip_gnn.validation.phases import measure_phases
 from mlip_gnn.validation.phonons import measure_phonons
 from mlip_gnn.validation.result import Check, Measurement
 from mlip_gnn.validation.structure import measure_eos, measure_lattice
-from mlip_gnn.validation.structures import Bulk, relax_bulk
+from mlip_gnn.validation.structures import Bulk, RelaxationCollapse, relax_bulk
 from mlip_gnn.validation.surfaces import measure_surfaces
 from mlip_gnn.validation.system import SystemSpec
 
@@ -64,10 +64,13 @@ def measure_all(spec: SystemSpec, calc, label: str = "model", progress: bool = F
     for family in families:
         t0 = time.perf_counter()
         _say(progress, f"[{label}] {family} ...")
-        result.update(DRIVERS[family](bulk, calc, progress))
+        try:
+            result.update(DRIVERS[family](bulk, calc, progress))
+        except RelaxationCollapse as exc:  # the family's values stay missing (NaN)
+            result.checks.append(Check(family, False, f"relaxation COLLAPSED: {exc}"))
         wall[family] = time.perf_counter() - t0
         _say(progress, f"[{label}] {family} done in {wall[family]:.1f} s")
-    if "eos" in families and "elastic" in families:
+    if "bulk_modulus" in result.values and "elastic" in result.curves:
         b_eos = result.values["bulk_modulus"]
         b_elastic = result.curves["elastic"]["bulk_modulus_voigt"]
         diff = abs(b_elastic / b_eos - 1.0)
@@ -148,13 +151,13 @@ def run_validation(spec: SystemSpec, models: Sequence, model_names: Sequence[str
     entries = []
     for name in expected_names(spec):
         if reference_calc is not None:
-            reference = measured[REFERENCE_LABEL].values[name]
+            reference = measured[REFERENCE_LABEL].values.get(name, float("nan"))
             source = None
         else:
             row = spec.reference.table.get(name)
             reference, source = (row.value, row.source) if row else (None, None)
-        entries.append(_entry(name, [measured[lab].values[name] for lab in labels],
-                              reference, source))
+        members = [measured[lab].values.get(name, float("nan")) for lab in labels]
+        entries.append(_entry(name, members, reference, source))
     scale = spec.committee_tolerance
     disagreements = [e.name for e in entries if e.spread is not None
                      and e.spread > scale * max(abs(e.model), abs(e.reference or 0.0))]

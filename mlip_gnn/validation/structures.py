@@ -14,11 +14,14 @@ from ase.data import atomic_numbers, reference_states
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS
 
+from mlip_gnn.errors import MlipGnnError
+
 if TYPE_CHECKING:
     from mlip_gnn.validation.system import SystemSpec
 
-__all__ = ["IDEAL_C_OVER_A", "Bulk", "lattice_structure", "primitive_cell", "relax_cell",
-           "relax_positions", "relax_bulk", "repeat_to", "volume_per_atom_guess"]
+__all__ = ["IDEAL_C_OVER_A", "Bulk", "RelaxationCollapse", "lattice_structure",
+           "primitive_cell", "relax_cell", "relax_positions", "relax_bulk", "repeat_to",
+           "volume_per_atom_guess"]
 
 IDEAL_C_OVER_A = math.sqrt(8.0 / 3.0)
 _CUBIC = ("fcc", "bcc", "diamond", "sc")
@@ -64,17 +67,55 @@ def primitive_cell(spec: SystemSpec) -> Atoms:
     return lattice_structure(spec.element, spec.lattice, spec.lattice_constant, spec.c_over_a)
 
 
+class RelaxationCollapse(MlipGnnError, RuntimeError):
+    """Raised when a relaxation runs away: the volume per atom falls below
+    ``COLLAPSE_FRACTION`` of where it started, or two atoms come closer than that fraction
+    of the shortest starting distance (a model with no repulsion at short range). A
+    family's drivers report it as a failed check; for the ground state it ends the run
+    (exit status 1)."""
+
+    exit_status = 1
+
+
+COLLAPSE_FRACTION = 0.5
+
+
+def _shortest_distance(atoms: Atoms) -> float:
+    if len(atoms) < 2:
+        return math.inf
+    distances = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
+    return float(distances[np.triu_indices(len(atoms), k=1)].min())
+
+
+def _guarded_run(optimizer, atoms: Atoms, fmax: float, steps: int) -> bool:
+    volume0 = atoms.get_volume() / len(atoms) if atoms.cell.rank == 3 else None
+    shortest0 = _shortest_distance(atoms)
+    converged = False
+    for state in optimizer.irun(fmax=fmax, steps=steps):
+        converged = state
+        volume = atoms.get_volume() / len(atoms) if volume0 is not None else None
+        if volume is not None and volume < COLLAPSE_FRACTION * volume0:
+            raise RelaxationCollapse(f"volume per atom fell from {volume0:.3g} to "
+                                     f"{volume:.3g} Å³")
+        if _shortest_distance(atoms) < COLLAPSE_FRACTION * shortest0:
+            raise RelaxationCollapse(f"two atoms came within {_shortest_distance(atoms):.3g} Å "
+                                     f"(started at {shortest0:.3g} Å)")
+    return bool(converged)
+
+
 def relax_cell(atoms: Atoms, fmax: float, steps: int) -> bool:
     """Relax positions and cell (all six strain components) with BFGS on a
-    FrechetCellFilter; returns whether ``fmax`` (eV/Å) was reached."""
-    return bool(BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=fmax, steps=steps))
+    FrechetCellFilter; returns whether ``fmax`` (eV/Å) was reached. Raises
+    :class:`RelaxationCollapse` when the structure runs away."""
+    return _guarded_run(BFGS(FrechetCellFilter(atoms), logfile=None), atoms, fmax, steps)
 
 
 def relax_positions(atoms: Atoms, fmax: float, steps: int) -> bool:
-    """Relax positions at fixed cell with BFGS; returns whether ``fmax`` was reached."""
+    """Relax positions at fixed cell with BFGS; returns whether ``fmax`` was reached.
+    Raises :class:`RelaxationCollapse` when atoms run into each other."""
     if len(atoms) == 1:
         return True
-    return bool(BFGS(atoms, logfile=None).run(fmax=fmax, steps=steps))
+    return _guarded_run(BFGS(atoms, logfile=None), atoms, fmax, steps)
 
 
 def repeat_to(atoms: Atoms, min_atoms: int) -> Atoms:

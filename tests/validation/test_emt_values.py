@@ -84,3 +84,20 @@ def test_a_phase_below_the_named_lattice_is_reported_negative(cu_bulk):
     assert expected < 0
     assert result.values["phase_energy_hcp"] == pytest.approx(expected, abs=1e-3)
     assert any("BELOW" in c.message for c in result.checks)
+
+
+def test_a_collapsing_phase_is_reported_not_hung(cu_bulk):
+    # Lennard-Jones with a negative epsilon attracts at short range: nothing stops a
+    # relaxation from shrinking the cell, as with a model without short-range repulsion
+    from ase.calculators.lj import LennardJones
+
+    from mlip_gnn.validation.runner import measure_all
+
+    attractive = LennardJones(epsilon=-0.01, sigma=3.0, rc=6.0, smooth=True)
+    result = measure_phases(cu_bulk, attractive)
+    assert np.isnan(result.values["phase_energy_hcp"])
+    assert any("COLLAPSED" in c.message and not c.ok for c in result.checks)
+    from mlip_gnn.validation.structures import RelaxationCollapse
+
+    with pytest.raises(RelaxationCollapse, match="volume per atom"):
+        measure_all(cu_bulk.spec, attractive, families=["lattice"])
