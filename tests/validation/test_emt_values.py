@@ -101,3 +101,18 @@ def test_a_collapsing_phase_is_reported_not_hung(cu_bulk):
 
     with pytest.raises(RelaxationCollapse, match="volume per atom"):
         measure_all(cu_bulk.spec, attractive, families=["lattice"])
+
+
+def test_hcp_gives_five_constants_with_hexagonal_symmetry():
+    spec = parse_system(cu_system(lattice="hcp", lattice_constant=2.55, phases=["fcc"]))
+    hcp = relax_bulk(spec, EMT())
+    assert 1.55 < measure_lattice(hcp).values["c_over_a"] < 1.70
+    result = measure_elastic(hcp, EMT())
+    assert set(result.values) == {"C11", "C12", "C13", "C33", "C44"}
+    assert all(check.ok for check in result.checks), [c.message for c in result.checks]
+    tensor = result.curves["elastic"]["tensor"]
+    # C66 = (C11 - C12)/2 holds for a hexagonal crystal: a real test of the engineering shear
+    assert tensor[5, 5] == pytest.approx((tensor[0, 0] - tensor[0, 1]) / 2, rel=1e-3)
+    b_eos = measure_eos(hcp, EMT()).values["bulk_modulus"]
+    # (C11 + C22 + C33 + 2 (C12 + C13 + C23)) / 9 is the Voigt bound, above B for hcp
+    assert 0.99 * b_eos < result.curves["elastic"]["bulk_modulus_voigt"] < 1.05 * b_eos
