@@ -22,6 +22,7 @@ SUBCOMMANDS: Dict[str, str] = {
     "evaluate": "mlip_gnn.cli.evaluate",
     "export": "mlip_gnn.cli.export",
     "md": "mlip_gnn.cli.md",
+    "validate": "mlip_gnn.cli.validate",
 }
 
 EXIT_USER_ERROR = 2  # bad config, data, paths or checkpoints: fix the input and rerun
