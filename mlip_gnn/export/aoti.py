@@ -20,6 +20,7 @@ import copy
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -106,26 +107,35 @@ def export_aoti(deployed: torch.nn.Module, meta: Dict[str, Any], output: os.Path
     atoms, edges = Dim("atoms", min=2), Dim("edges", min=2)
     dynamic = ({0: atoms}, {0: atoms}, {1: edges}, {0: edges}, None)
     try:
-        program = torch.export.export(_traced(deployed, example), example,
-                                      dynamic_shapes=dynamic, strict=False)
-        from torch._inductor import aot_compile
-        from torch.export.pt2_archive._package import package_pt2
-
-        files = aot_compile(program.module(), example,
-                            options={"aot_inductor.package": True})
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
-            staged = Path(tmp) / output.name
-            package_pt2(str(staged), aoti_files=files,
-                        extra_files={METADATA: json.dumps({**meta, "format": FORMAT_AOTI},
-                                                          default=str)})
-            os.replace(staged, output)
+        with warnings.catch_warnings():
+            # torch's own packaging code uses a deprecated pytree check (torch 2.13)
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
+            _compile_package(deployed, meta, example, dynamic, output)
     except (ImportError, RuntimeError, OSError) as exc:  # no compiler, unsupported op, ...
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc)
         raise AOTIUnavailableError(f"ahead-of-time compilation failed ({first}); the "
                                    "TorchScript export (--format torchscript) works "
                                    "without it") from None
     return output
+
+
+def _compile_package(deployed: torch.nn.Module, meta: Dict[str, Any], example: tuple,
+                     dynamic: tuple, output: Path) -> None:
+    """Trace, export, compile and package (atomically: staged, then renamed)."""
+    program = torch.export.export(_traced(deployed, example), example,
+                                  dynamic_shapes=dynamic, strict=False)
+    from torch._inductor import aot_compile
+    from torch.export.pt2_archive._package import package_pt2
+
+    files = aot_compile(program.module(), example,
+                        options={"aot_inductor.package": True})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
+        staged = Path(tmp) / output.name
+        package_pt2(str(staged), aoti_files=files,
+                    extra_files={METADATA: json.dumps({**meta, "format": FORMAT_AOTI},
+                                                      default=str)})
+        os.replace(staged, output)
 
 
 FORMAT_AOTI = "mlip_gnn.aoti"
