@@ -61,10 +61,17 @@ def miscalibration_area(residual: np.ndarray, sigma: np.ndarray) -> float:
 
 def calibration_report(residual: np.ndarray, sigma: np.ndarray) -> Dict[str, float]:
     """Spearman(σ, |r|), NLL, miscalibration area, RMS residual and RMS σ of residuals
-    [m] with predicted standard deviations σ [m] (same unit)."""
+    [m] with predicted standard deviations σ [m] (same unit).
+
+    Entries with σ = 0 (an isolated atom has no features, so LLPR gives it none: its
+    energy is the reference energy by construction) are counted in ``zero_sigma`` and left
+    out of the NLL and the area, which a zero variance would make infinite; the Spearman
+    correlation and the RMS figures use every entry."""
     residual, sigma = np.asarray(residual, np.float64), np.asarray(sigma, np.float64)
-    return {"count": int(residual.size), "spearman": spearman(sigma, np.abs(residual)),
-            "nll": gaussian_nll(residual, sigma ** 2),
-            "miscalibration_area": miscalibration_area(residual, sigma),
+    positive = sigma > 0
+    return {"count": int(residual.size), "zero_sigma": int((~positive).sum()),
+            "spearman": spearman(sigma, np.abs(residual)),
+            "nll": gaussian_nll(residual[positive], sigma[positive] ** 2),
+            "miscalibration_area": miscalibration_area(residual[positive], sigma[positive]),
             "rmse": float(np.sqrt(np.mean(residual ** 2))),
             "rms_sigma": float(np.sqrt(np.mean(sigma ** 2)))}

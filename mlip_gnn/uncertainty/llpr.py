@@ -127,6 +127,14 @@ def _unscaled(eigenvalues, projections, regulariser) -> np.ndarray:
     return (projections ** 2 / (eigenvalues[:, None] + regulariser)).sum(0).numpy()
 
 
+def _scale_fit(residual: np.ndarray, unscaled: np.ndarray) -> tuple:
+    """(α², NLL) of residuals with variances α² s; entries with s = 0 (features that are
+    zero: an isolated atom, fixed by its reference energy) carry no information."""
+    keep = unscaled > 0
+    alpha2 = float(np.mean(residual[keep] ** 2 / unscaled[keep]))
+    return alpha2, gaussian_nll(residual[keep], alpha2 * unscaled[keep])
+
+
 def calibrate_llpr(covariance: torch.Tensor, samples: Sequence[ValidationSample],
                    regularisers: Optional[Sequence[float]] = None) -> Dict[str, float]:
     """ς², α_E², α_F² (and the NLLs) from validation samples, as described above. The
@@ -150,14 +158,12 @@ def calibrate_llpr(covariance: torch.Tensor, samples: Sequence[ValidationSample]
     best: Dict[str, float] = {}
     for reg in regularisers:
         s_e = _unscaled(eigenvalues, p_energy, reg)
-        a_e = float(np.mean(r_energy ** 2 / s_e))
-        result = {"regulariser": reg, "alpha2_energy": a_e,
-                  "nll_energy": gaussian_nll(r_energy, a_e * s_e)}
-        result["alpha2_forces"], result["nll_forces"] = a_e, 0.0
+        a_e, nll_e = _scale_fit(r_energy, s_e)
+        result = {"regulariser": reg, "alpha2_energy": a_e, "nll_energy": nll_e,
+                  "alpha2_forces": a_e, "nll_forces": 0.0}
         if p_forces is not None:
-            s_f = _unscaled(eigenvalues, p_forces, reg)
-            a_f = float(np.mean(r_forces ** 2 / s_f))
-            result.update(alpha2_forces=a_f, nll_forces=gaussian_nll(r_forces, a_f * s_f))
+            a_f, nll_f = _scale_fit(r_forces, _unscaled(eigenvalues, p_forces, reg))
+            result.update(alpha2_forces=a_f, nll_forces=nll_f)
         if not best or (result["nll_energy"] + result["nll_forces"]
                         < best["nll_energy"] + best["nll_forces"]):
             best = result

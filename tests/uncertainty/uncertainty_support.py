@@ -31,3 +31,43 @@ def fitted(model, num_train=8, num_valid=4):
     frames = noisy_frames(model, num_train + num_valid)
     data = collect_fit_data(Predictor(model), frames[:num_train], frames[num_train:])
     return data, fit_llpr(data), fit_distance(data, k=3)
+
+
+def emt_frames(count, seed=0):
+    """Rattled fcc Cu cells (4 atoms) labelled by EMT, as ASE Atoms."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(count):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+        atoms.positions += rng.normal(0.0, 0.1, atoms.positions.shape)
+        atoms.calc = EMT()
+        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
+                   "stress": atoms.get_stress(voigt=False)}
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        frames.append(atoms)
+    return frames
+
+
+def tiny_run(tmp_path):
+    """A one-epoch training run of a small float64 model on 12 EMT frames → run dir."""
+    import yaml
+    from ase.io import write
+
+    from mlip_gnn.cli.main import main
+
+    write(tmp_path / "cu.xyz", emt_frames(12), format="extxyz")
+    config = {"seed": 0, "dtype": "float64",
+              "data": {"train": str(tmp_path / "cu.xyz"), "valid_fraction": 0.25,
+                       "r_max": 3.5, "batch_size": 4, "e0s": {"Cu": 0.0}},
+              "model": {"num_layers": 2, "num_channels": 4, "max_ell": 1, "hidden_ell": 1,
+                        "correlation": 1, "radial_mlp": [8]},
+              "train": {"max_epochs": 1},
+              "output": {"run_dir": str(tmp_path / "run"), "tensorboard": False,
+                         "progress": False}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", str(tmp_path / "config.yaml")]) == 0
+    return tmp_path / "run"
