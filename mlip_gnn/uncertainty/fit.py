@@ -95,7 +95,23 @@ def fit_llpr(data: FitData, regularisers: Optional[Sequence[float]] = None) -> L
                                * torch.eye(state.covariance.shape[0], dtype=torch.float64))
     atoms = torch.cat([s.atom_features for s in data.samples])
     local = (atoms @ inverse * atoms).sum(-1)
-    return dataclasses.replace(state, ood_reference=float(local.median()) or 1.0)
+    state = dataclasses.replace(state, ood_reference=float(local.median()) or 1.0)
+    return _order_force_directions(state, data.samples)
+
+
+def _order_force_directions(state: LLPRState, samples) -> LLPRState:
+    """Rows of (Σ + ς² I)^-1/2 rotated to the principal axes of the validation force
+    variance Σ_val (U J)(U J)ᵀ, most first: a rotation, so all d rows give the same σ."""
+    jacobians = [s.force_jacobian for s in samples if s.force_jacobian is not None]
+    if not jacobians:
+        return state
+    directions = state.directions()  # [d, d]
+    projected = directions @ torch.cat(jacobians, 1)  # [d, 3 Σn]
+    variance, axes = torch.linalg.eigh(projected @ projected.T)
+    variance, axes = variance.flip(0).clamp(min=0), axes.flip(1)
+    captured = variance.cumsum(0) / variance.sum().clamp(min=1e-300)
+    return dataclasses.replace(state, force_directions=axes.T @ directions,
+                               force_captured=captured)
 
 
 def fit_distance(data: FitData, k: int = 5, max_reference: int = 5000,

@@ -28,3 +28,27 @@ def test_committee_ood_score_is_the_spread_over_its_reference():
     assert results["max_ood_score"] == pytest.approx(results["ood_score"].max())
     with pytest.raises(ValueError, match="force_reference: got 0"):
         CommitteeSpread(force_reference=0.0)
+
+
+def test_evaluate_of_a_committee_has_a_calibration_section(tmp_path):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    from mlip_gnn.evaluation import evaluate, write_outputs
+
+    frames = []
+    rng = np.random.default_rng(0)
+    for seed in (61, 62):
+        atoms = random_crystal(seed=seed)
+        atoms.calc = SinglePointCalculator(atoms, energy=float(rng.normal()),
+                                           forces=rng.normal(size=(len(atoms), 3)))
+        frames.append(atoms)
+    write(tmp_path / "data.xyz", frames, format="extxyz")
+    report, predicted = evaluate([make_model(), make_model(seed=3)], [tmp_path / "data.xyz"])
+    section = report["calibration"]
+    assert section["estimator"] == "CommitteeSpread"
+    assert section["forces"]["count"] == 3 * sum(len(a) for a in frames)
+    assert section["energy"]["count"] == 2
+    write_outputs(report, predicted, tmp_path / "out")
+    assert (tmp_path / "out" / "calibration.png").is_file()
+    assert "calibration (CommitteeSpread)" in (tmp_path / "out" / "errors.txt").read_text()

@@ -113,7 +113,7 @@ def test_force_uncertainty_against_finite_differences(model, fit):
     """σ²_ic = α_F² gᵀ(Σ + ς²I)⁻¹g with g = ∂f(A)/∂r_ic by central differences."""
     _, state, _ = fit
     atoms = random_crystal(seed=41)
-    predictor = Predictor(model, estimator=LLPR(state))
+    predictor = Predictor(model, estimator=LLPR(state, captured=1.0))
     module = predictor.members[0].module
     parts = readout_parts(module)
     sigma = predictor.predict(configuration_from_atoms(atoms)).uncertainty.forces  # [n]
@@ -136,6 +136,28 @@ def test_force_uncertainty_against_finite_differences(model, fit):
             g = (total(plus) - total(minus)) / (2 * h)
             variance += state.alpha2_forces * float(g @ inverse @ g)
         assert sigma[atom] == pytest.approx(np.sqrt(variance), rel=1e-6)
+
+
+def test_ordered_force_directions_keep_the_validation_variance(model, fit):
+    """The first rows of the ordered directions carry the requested share of the
+    validation force variance; all rows are a rotation of (Σ + ς² I)^-1/2 (same σ)."""
+    data, state, _ = fit
+    d = state.covariance.shape[0]
+    exact = state.rows_for(1.0)
+    assert exact.shape == (d, d)
+    torch.testing.assert_close(state.force_directions.T @ state.force_directions,
+                               exact.T @ exact, rtol=1e-9, atol=1e-9)
+    jacobian = torch.cat([s.force_jacobian for s in data.samples], 1)  # [d, 3m]
+    full = ((exact @ jacobian) ** 2).sum()
+    for share in (0.5, 0.9, 0.99):
+        rows = state.rows_for(share)
+        kept = float(((rows @ jacobian) ** 2).sum() / full)
+        assert kept >= share - 1e-9
+        assert float(((rows[:-1] @ jacobian) ** 2).sum() / full) < share  # the fewest
+    conf = configuration_from_atoms(random_crystal(seed=43))
+    sigma = {c: Predictor(model, estimator=LLPR(state, captured=c)).predict(conf)
+             .uncertainty.forces for c in (0.9, 1.0)}
+    assert np.all(sigma[0.9] <= sigma[1.0] * (1 + 1e-9))
 
 
 def test_fit_is_stored_and_found_beside_the_checkpoint(model, fit, tmp_path):
