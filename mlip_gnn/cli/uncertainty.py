@@ -38,18 +38,17 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mlip_gnn.config import load_config
-    from mlip_gnn.errors import MlipGnnError
     from mlip_gnn.export import resolve_model_path
     from mlip_gnn.inference import Predictor
     from mlip_gnn.train.data_setup import read_splits
-    from mlip_gnn.uncertainty import DISTANCE_FILE, LLPR_FILE
+    from mlip_gnn.uncertainty import DISTANCE_FILE, LLPR_FILE, EstimatorFitError
     from mlip_gnn.uncertainty.fit import (collect_fit_data, fit_distance, fit_llpr,
                                           residual_summary)
 
     run_dir = Path(args.run_dir)
     config = run_dir / "config.yaml"
     if not config.is_file():
-        raise MlipGnnError(f"{run_dir}: no config.yaml; give a training run directory")
+        raise EstimatorFitError(f"{run_dir}: no config.yaml; give a training run directory")
     checkpoint = resolve_model_path(run_dir)
     splits = read_splits(load_config(config))
     predictor = Predictor(checkpoint, device=args.device, use_ema=not args.no_ema)

@@ -39,7 +39,7 @@ import dataclasses
 import math
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -253,9 +253,3 @@ class LLPR(UncertaintyEstimator):
             extra={"energies_std": (state.alpha2_energy * local).sqrt().numpy()},
             ood=(local / state.ood_reference).sqrt().numpy())
 
-
-def validation_samples_summary(samples: List[ValidationSample]) -> Dict[str, int]:
-    """Counts of what calibration used: frames with energies, force components."""
-    return {"frames_energy": sum(s.energy_residual is not None for s in samples),
-            "force_components": int(sum(len(s.force_residual) for s in samples
-                                        if s.force_residual is not None))}

@@ -25,7 +25,7 @@ from mlip_gnn.inference import FeaturesUnavailableError, ModelInputs, record_fea
 from mlip_gnn.model.derivatives import forces_from_edge_gradients
 
 __all__ = ["ReadoutPart", "readout_parts", "readout_weights", "last_layer_features",
-           "FeaturePass", "feature_pass"]
+           "FeaturePass", "feature_pass", "structure_features"]
 
 
 @dataclasses.dataclass
@@ -115,14 +115,14 @@ class FeaturePass:
 
 def feature_pass(module: torch.nn.Module, inputs: ModelInputs, parts: List[ReadoutPart],
                  gradients: bool = True) -> FeaturePass:
-    """Run ``module`` (a deployed eager potential) on ``inputs`` recording f; with
+    """Run ``module`` (an eager :class:`~mlip_gnn.export.DeployedPotential`, as a
+    :class:`~mlip_gnn.inference.Member` holds it) on ``inputs`` recording f; with
     ``gradients`` the edge vectors are a leaf that f can be differentiated against."""
     potential = _potential(module)
     positions, numbers, edge_index, shifts, cell, _ = inputs
-    dtype = potential.e0.dtype if not hasattr(module, "_dtype") else module._dtype()
-    device = potential.e0.device
+    dtype, device = potential.e0.dtype, potential.e0.device  # the model's
     positions = positions.to(device=device, dtype=dtype)
-    species = module.species(numbers.to(device)) if hasattr(module, "species") else numbers
+    species = module.species(numbers.to(device))
     edge_index = edge_index.to(device=device, dtype=torch.long)
     sender, receiver = edge_index[0], edge_index[1]
     vectors = (positions[receiver] - positions[sender]

@@ -138,6 +138,31 @@ def test_force_uncertainty_against_finite_differences(model, fit):
         assert sigma[atom] == pytest.approx(np.sqrt(variance), rel=1e-6)
 
 
+def test_force_uncertainty_through_chunked_messages(model, fit, monkeypatch):
+    """Large graphs compute messages in recomputed edge chunks; the repeated backward
+    passes of the force uncertainty go through them and give the same σ."""
+    import mlip_gnn.nn.blocks as blocks
+
+    _, state, _ = fit
+    conf = configuration_from_atoms(random_crystal(seed=44))
+    predictor = Predictor(model, estimator=LLPR(state, captured=1.0))
+    whole = predictor.predict(conf).uncertainty
+    calls = []
+    original = blocks.Interaction._chunked_messages
+
+    def counted(self, *args):
+        calls.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(blocks, "EDGE_CHUNK", 20)
+    monkeypatch.setattr(blocks.Interaction, "_chunked_messages", counted)
+    assert len(predictor.model_inputs(conf)[2][0]) > 3 * 20  # several chunks
+    chunked = predictor.predict(conf).uncertainty
+    assert calls  # the chunked path ran
+    np.testing.assert_allclose(chunked.forces, whole.forces, rtol=1e-9)
+    assert chunked.energy == pytest.approx(whole.energy, rel=1e-9)
+
+
 def test_ordered_force_directions_keep_the_validation_variance(model, fit):
     """The first rows of the ordered directions carry the requested share of the
     validation force variance; all rows are a rotation of (Σ + ς² I)^-1/2 (same σ)."""
