@@ -130,7 +130,9 @@ def feature_pass(module: torch.nn.Module, inputs: ModelInputs, parts: List[Reado
     vectors = vectors.detach().requires_grad_(gradients)
     with torch.set_grad_enabled(gradients), \
             record_features(module, detach=not gradients) as recorded:
-        energies = potential.atomic_energies(vectors, species, edge_index)
+        # the class's function: eager even when the instance's energy is compiled
+        # (mlip_gnn.model.compile_energy), so that the hooks see every layer
+        energies = type(potential).atomic_energies(potential, vectors, species, edge_index)
         features = last_layer_features(recorded, parts, potential.scale[species].to(dtype))
     return FeaturePass(features, energies.detach(), vectors, edge_index)
 
