@@ -23,6 +23,7 @@ SUBCOMMANDS: Dict[str, str] = {
     "export": "mlip_gnn.cli.export",
     "md": "mlip_gnn.cli.md",
     "validate": "mlip_gnn.cli.validate",
+    "uncertainty": "mlip_gnn.cli.uncertainty",
 }
 
 EXIT_USER_ERROR = 2  # bad config, data, paths or checkpoints: fix the input and rerun
