@@ -22,6 +22,7 @@ SUBCOMMANDS: Dict[str, str] = {
     "evaluate": "mlip_gnn.cli.evaluate",
     "export": "mlip_gnn.cli.export",
     "md": "mlip_gnn.cli.md",
+    "active-learn": "mlip_gnn.cli.active_learn",
 }
 
 EXIT_USER_ERROR = 2  # bad config, data, paths or checkpoints: fix the input and rerun
