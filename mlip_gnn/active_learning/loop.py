@@ -82,8 +82,9 @@ class ActiveLearning:
                     write_json(it.summary, summary)
                 summaries.append(summary)
                 records.write_log(self.work_dir, summaries)
-                records.plot_progress(summaries, it.plot)
-                records.plot_progress(summaries, self.work_dir / records.PLOT_FILE)
+                if not it.plot.is_file():
+                    records.plot_progress(summaries, it.plot)
+                records.copy_file(it.plot, self.work_dir / records.PLOT_FILE)
                 if summary["stop"]:
                     _log.info("stopped after iteration %d: %s", i, summary["stop"])
                     break
@@ -223,7 +224,7 @@ class ActiveLearning:
             chosen = [frames[j] for j in picked]
         chosen = chosen[:self._label_budget(it)]
         for j, frame in enumerate(chosen):
-            frame.info["al_id"] = f"{it.index:03d}_{j:05d}"
+            frame.info["al_id"] = f"iter{it.index:03d}_{j:05d}"  # not a number in extxyz
         write_frames(it.selection, chosen)
         return chosen
 

@@ -19,7 +19,7 @@ from typing import Iterator, List, Mapping, Sequence
 from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["IterationDir", "LOG_FILE", "PLOT_FILE", "write_json", "read_json",
-           "write_frames", "write_log", "plot_progress", "log_to_work_dir"]
+           "write_frames", "write_log", "copy_file", "plot_progress", "log_to_work_dir"]
 
 LOG_FILE = "al_log.jsonl"
 PLOT_FILE = "al_progress.png"
@@ -66,6 +66,13 @@ def write_frames(path: Path, frames: Sequence) -> None:
     with atomic_write(path) as handle:
         if frames:
             write(handle, list(frames), format="extxyz")
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically."""
+    data = Path(source).read_bytes()
+    with atomic_write(target, "wb") as handle:
+        handle.write(data)
 
 
 def write_log(work_dir: Path, summaries: Sequence[Mapping]) -> None:
