@@ -25,9 +25,10 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Confi
     ``train.max_epochs=5``, ``model.radial_mlp=[32,32]`` and ``data.valid=null`` work.
 
     Paths are made absolute, so that the config means the same wherever it is saved:
-    relative ``data.train/valid/test`` paths written in the file are relative to the
-    file's directory; those given as overrides, and ``output.run_dir`` wherever it comes
-    from, are relative to the current working directory. ``~`` is expanded.
+    relative ``data.train/valid/test``, ``model.init_from`` and ``finetune.replay`` paths
+    written in the file are relative to the file's directory; those given as overrides,
+    and ``output.run_dir`` wherever it comes from, are relative to the current working
+    directory. ``~`` is expanded.
 
     Raises ConfigError for a missing or malformed file and for any invalid setting.
     """
@@ -52,6 +53,14 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Confi
         base = os.getcwd() if from_override else config_dir
         if files is not None:
             setattr(cfg.data, name, [_absolute(f, base) for f in files])
+    for section, name in (("model", "init_from"), ("finetune", "replay")):
+        value = getattr(getattr(cfg, section), name)
+        from_override = any(_covers(key, f"{section}.{name}") for key, _ in applied)
+        base = os.getcwd() if from_override else config_dir
+        if isinstance(value, list):
+            setattr(getattr(cfg, section), name, [_absolute(f, base) for f in value])
+        elif value is not None:
+            setattr(getattr(cfg, section), name, _absolute(value, base))
     cfg.output.run_dir = _absolute(cfg.output.run_dir, os.getcwd())
     return cfg
 

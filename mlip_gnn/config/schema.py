@@ -6,6 +6,7 @@ Build instances with ``config_from_dict`` / ``load_config``, which validate; con
 them directly does not.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,9 @@ from ._elements import ELEMENT_SYMBOLS
 from ._validate import ConfigError, Section, closest, dotted, setting
 
 AUTO = Literal["auto"]
+
+#: parts of the model that finetune.freeze may name (besides ``layers.N``)
+FREEZE_PARTS = ("embedding", "radial", "interactions", "products", "readouts")
 
 
 @dataclass(kw_only=True)
@@ -117,6 +121,11 @@ class ModelConfig(Section):
         "e0s: isolated, so that an isolated atom keeps its reference energy)"
     )
     zbl: bool = setting(ARCHITECTURE["zbl"], "add ZBL screened-nuclear repulsion at short range")
+    init_from: str | None = setting(
+        None, "checkpoint or run directory whose weights start this run (fine-tuning); its "
+        "architecture, r_max and dtype must match this section; new elements get fresh "
+        "weights and E0s"
+    )
 
     def _cross_check(self, where: str) -> None:
         if self.hidden_ell > self.max_ell:
@@ -231,6 +240,56 @@ class TrainConfig(Section):
 
 
 @dataclass(kw_only=True)
+class FinetuneConfig(Section):
+    """How a run that starts from model.init_from trains its pretrained weights."""
+
+    freeze: list[str] = setting(
+        factory=list,
+        doc="parts kept fixed: embedding, radial, interactions, products, readouts, layers.N "
+        "(rows of elements new to the model still train)",
+    )
+    reinit: list[str] = setting(
+        factory=list, doc="parts started afresh (trained at the full learning rate); same names"
+    )
+    pretrained_lr_factor: float = setting(
+        1.0, "learning rate of pretrained weights relative to the schedule's", gt=0, le=1
+    )
+    replay: list[str] | None = setting(
+        None, "file(s) of the data the model was trained on, replayed against forgetting",
+        one_or_many=True,
+    )
+    replay_fraction: float = setting(
+        0.2, "fraction of each epoch's training frames drawn from replay", gt=0, lt=1
+    )
+
+    def _cross_check(self, where: str) -> None:
+        for name in ("freeze", "reinit"):
+            _check_parts(getattr(self, name), dotted(where, name))
+        both = sorted(set(self.freeze) & set(self.reinit))
+        if both:
+            path = dotted(where, "reinit")
+            raise ConfigError(
+                f"{path}: {both} also in {dotted(where, 'freeze')}; a part started afresh "
+                "must train",
+                field=path,
+            )
+
+
+def _check_parts(parts: list[str], where: str) -> None:
+    for i, part in enumerate(parts):
+        if part in FREEZE_PARTS or re.fullmatch(r"layers\.\d+", part):
+            continue
+        path = f"{where}[{i}]"
+        close = closest(part, FREEZE_PARTS)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise ConfigError(
+            f"{path}: unknown part {part!r}{hint} (valid: {', '.join(FREEZE_PARTS)}, "
+            "or layers.N for interaction layer N)",
+            field=path,
+        )
+
+
+@dataclass(kw_only=True)
 class OutputConfig(Section):
     """Where and what to write."""
 
@@ -258,9 +317,13 @@ class Config(Section):
     loss: LossConfig = setting(factory=LossConfig, doc="loss terms and stages")
     optim: OptimConfig = setting(factory=OptimConfig, doc="optimizer and schedule")
     train: TrainConfig = setting(factory=TrainConfig, doc="training loop")
+    finetune: FinetuneConfig = setting(
+        factory=FinetuneConfig, doc="fine-tuning options (need model.init_from)"
+    )
     output: OutputConfig = setting(factory=OutputConfig, doc="outputs")
 
     def _cross_check(self, where: str) -> None:
+        self._check_finetune()
         keys = self.data.keys
         if self.loss.stress_weight > 0 and keys.stress is None and keys.virial is None:
             raise ConfigError(
@@ -268,3 +331,17 @@ class Config(Section):
                 "data.keys.virial are both null; set one of them",
                 field="loss.stress_weight",
             )
+
+    def _check_finetune(self) -> None:
+        if self.model.init_from is not None:
+            return
+        f = self.finetune
+        for name, is_set in (("freeze", bool(f.freeze)), ("reinit", bool(f.reinit)),
+                             ("pretrained_lr_factor", f.pretrained_lr_factor != 1.0),
+                             ("replay", f.replay is not None)):
+            if is_set:
+                raise ConfigError(
+                    f"finetune.{name} is set but model.init_from is null; name the "
+                    "checkpoint or run directory to fine-tune",
+                    field=f"finetune.{name}",
+                )

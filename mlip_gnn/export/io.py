@@ -22,7 +22,8 @@ import mlip_gnn
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.export.deployed import DeployedPotential
 from mlip_gnn.model import DTYPES
-from mlip_gnn.modelio import CheckpointError, ModelSpec, build_from_spec, model_from_checkpoint
+from mlip_gnn.modelio import (CheckpointError, ModelSpec, build_from_spec, find_checkpoint,
+                              model_from_checkpoint)
 from mlip_gnn.modelio.checkpoint import is_archive
 from mlip_gnn.utils.files import atomic_write
 
@@ -37,7 +38,6 @@ FORMAT = "mlip_gnn.torchscript"
 FORMAT_VERSION = 2
 UNITS = {"length": "Å", "energy": "eV", "forces": "eV/Å",
          "stress": "eV/Å³ (ASE sign: positive = tensile)", "virial": "eV"}
-_CHECKPOINT_NAMES = ("best.pt", "last.pt")
 
 
 class ModelFileError(MlipGnnError, ValueError):
@@ -57,15 +57,10 @@ def is_torchscript(path: os.PathLike) -> bool:
 
 def resolve_model_path(path: os.PathLike) -> Path:
     """A run directory → its ``best.pt`` (else ``last.pt``); a file → itself."""
-    path = Path(path)
-    if path.is_dir():
-        for name in _CHECKPOINT_NAMES:
-            if (path / name).is_file():
-                return path / name
-        raise ModelFileError(f"{path}: run directory holds no {' or '.join(_CHECKPOINT_NAMES)}")
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file not found")
-    return path
+    try:
+        return find_checkpoint(path)
+    except CheckpointError as exc:
+        raise ModelFileError(str(exc)) from None
 
 
 def _symbols(atomic_numbers) -> list:

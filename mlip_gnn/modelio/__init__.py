@@ -11,9 +11,11 @@ never imports the trainer or the config.
 
 from mlip_gnn.modelio.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, load_checkpoint,
                                          save_checkpoint, state_digest)
-from mlip_gnn.modelio.loading import model_from_checkpoint, spec_from_state
+from mlip_gnn.modelio.loading import (CHECKPOINT_NAMES, find_checkpoint, model_from_checkpoint,
+                                      spec_from_state)
 from mlip_gnn.modelio.spec import ModelFactory, ModelSpec, ModelSpecError, build_from_spec
 
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "load_checkpoint", "save_checkpoint",
-           "state_digest", "model_from_checkpoint", "spec_from_state", "ModelFactory",
+           "state_digest", "model_from_checkpoint", "find_checkpoint", "CHECKPOINT_NAMES",
+           "spec_from_state", "ModelFactory",
            "ModelSpec", "ModelSpecError", "build_from_spec"]

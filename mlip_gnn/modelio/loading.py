@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import nn
@@ -11,7 +12,24 @@ import mlip_gnn
 from mlip_gnn.modelio.checkpoint import EMA, MODEL, SPEC, VERSION, CheckpointError, load_checkpoint
 from mlip_gnn.modelio.spec import ModelFactory, ModelSpec, ModelSpecError, build_from_spec
 
-__all__ = ["model_from_checkpoint", "spec_from_state"]
+__all__ = ["model_from_checkpoint", "spec_from_state", "find_checkpoint", "CHECKPOINT_NAMES"]
+
+#: the checkpoints of a run directory that hold a model, in order of preference
+CHECKPOINT_NAMES = ("best.pt", "last.pt")
+
+
+def find_checkpoint(path: os.PathLike) -> Path:
+    """A run directory → its ``best.pt`` (else ``last.pt``); a file → itself. Raises
+    :class:`CheckpointError` when there is neither."""
+    path = Path(path)
+    if path.is_dir():
+        for name in CHECKPOINT_NAMES:
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path}: run directory holds no {' or '.join(CHECKPOINT_NAMES)}")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model file not found")
+    return path
 
 
 def spec_from_state(state: Mapping[str, Any], path: os.PathLike) -> ModelSpec:

@@ -16,7 +16,8 @@ from mlip_gnn.data import (Configuration, DataError, GraphDataset, KeyMap, Speci
 from mlip_gnn.modelio import ModelSpec
 
 __all__ = ["DataSplits", "read_splits", "split_train_valid", "e0_method", "base_spec",
-           "complete_spec", "spec_changes", "ResumableSampler", "ShardSampler", "make_loader"]
+           "complete_spec", "spec_changes", "model_architecture", "replay_frames",
+           "ResumableSampler", "ShardSampler", "make_loader"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,8 +65,25 @@ def read_splits(cfg) -> DataSplits:
         seed = cfg.seed if data.split_seed is None else data.split_seed
         train, valid = split_train_valid(train, data.valid_fraction, seed)
     test = read_many(data.test, key_map) if data.test else []
+    if cfg.finetune.replay:
+        train = train + replay_frames(read_many(cfg.finetune.replay, key_map), len(train),
+                                      cfg.finetune.replay_fraction, cfg.seed)
     _check_labels(cfg, train)
     return DataSplits(train, valid, test)
+
+
+def replay_frames(old: List[Configuration], num_new: int, fraction: float,
+                  seed: int) -> List[Configuration]:
+    """A random subset of ``old`` (drawn once per run with ``seed``) that makes up
+    ``fraction`` of the training frames beside ``num_new`` new ones; all of ``old`` when
+    it has fewer."""
+    wanted = round(fraction / (1.0 - fraction) * num_new)
+    if wanted > len(old):
+        _log.warning("finetune.replay: %d frames wanted for a replay fraction of %g, only "
+                     "%d given; replaying all of them", wanted, fraction, len(old))
+        wanted = len(old)
+    order = np.random.default_rng([seed, 1]).permutation(len(old))[:wanted]
+    return [old[i] for i in sorted(order)]
 
 
 def _check_labels(cfg, train: List[Configuration]) -> None:
@@ -129,7 +147,7 @@ def complete_spec(spec: ModelSpec, cfg, train: List[Configuration],
     ``train``."""
     species = spec.species_table()
     e0s = reference_energies(train, species, e0_method(cfg.data.e0s))
-    architecture = dataclasses.asdict(cfg.model)
+    architecture = model_architecture(cfg)
     statistics = {
         "avg_num_neighbors": lambda: average_num_neighbours(train_graphs),
         "scale": lambda: _scale(train),
@@ -140,17 +158,29 @@ def complete_spec(spec: ModelSpec, cfg, train: List[Configuration],
     return spec.replace(e0s=e0s, architecture=architecture)
 
 
-def spec_changes(stored: ModelSpec, cfg, species: SpeciesTable) -> List[str]:
+def model_architecture(cfg) -> dict:
+    """The config's model section as builder arguments (without ``init_from``, which says
+    where the weights come from, not what the model is)."""
+    architecture = dataclasses.asdict(cfg.model)
+    architecture.pop("init_from")
+    return architecture
+
+
+def spec_changes(stored: ModelSpec, cfg, species: SpeciesTable,
+                 species_may_grow: bool = False) -> List[str]:
     """What the config (and the species of its training data) asks for that differs from
     the ``stored`` spec of a run, one ``field: stored -> requested`` line per field.
-    Dataset statistics set to ``auto`` are not compared: a run keeps its own."""
+    Dataset statistics set to ``auto`` are not compared: a run keeps its own.
+    ``species_may_grow``: the data may hold elements the stored spec lacks, and need not
+    hold all of its elements (fine-tuning)."""
     requested = {"data.r_max": (stored.r_max, float(cfg.data.r_max)),
-                 "dtype": (stored.dtype, cfg.dtype),
-                 "species (of data.train)": (list(stored.species), species.atomic_numbers)}
+                 "dtype": (stored.dtype, cfg.dtype)}
+    if not species_may_grow:
+        requested["species (of data.train)"] = (list(stored.species), species.atomic_numbers)
     if isinstance(cfg.data.e0s, Mapping):
         wanted = {z: e for z, e in e0_method(cfg.data.e0s).items() if z in stored.species}
         requested["data.e0s"] = ({z: stored.e0s.get(z) for z in wanted}, wanted)
-    for name, value in dataclasses.asdict(cfg.model).items():
+    for name, value in model_architecture(cfg).items():
         if value != "auto":
             requested[f"model.{name}"] = (stored.architecture.get(name, "<unset>"), value)
     return [f"{name}: {old!r} -> {new!r}" for name, (old, new) in requested.items()

@@ -37,8 +37,10 @@ from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_fro
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
                                        check_writable, checkpoint_bytes, load_checkpoint)
+from mlip_gnn.train import finetune
 from mlip_gnn.train.data_setup import (ResumableSampler, ShardSampler, base_spec,
-                                       complete_spec, make_loader, read_splits, spec_changes)
+                                       complete_spec, e0_method, make_loader, read_splits,
+                                       spec_changes)
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
 from mlip_gnn.train.monitor import Monitor, log_to
 from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
@@ -222,30 +224,55 @@ class _Setup:
     model: nn.Module
     train_loader: Any
     valid_loader: Any
+    param_groups: Optional[List[dict]] = None  # fine-tuning: groups with their lr_factor
 
 
 def _setup(cfg, state: Optional[dict], info, factory, device, run_dir: Path) -> _Setup:
     """Read the data, make the model spec (a resumed run: the checkpoint's, which the config
-    must not contradict) and build the model from it."""
+    must not contradict; a fine-tuning run: the pretrained model's) and build the model."""
     seed_everything(cfg.seed)
     splits = read_splits(cfg)
     _check_best_metric(cfg, splits.valid)
     species = SpeciesTable.from_configurations(splits.train)
+    pretrained = (finetune.load_pretrained(cfg.model.init_from)
+                  if cfg.model.init_from is not None else None)
     if state:
         spec = spec_from_state(state, run_dir)
-        changes = spec_changes(spec, cfg, species)
+        changes = spec_changes(spec, cfg, species, species_may_grow=pretrained is not None)
         if changes:
             raise ModelSpecError(
                 f"cannot resume {run_dir}: its model was built with another spec than the "
                 f"config asks for ({'; '.join(changes)}; checkpoint -> config). Restore "
                 "these values, or start a new run with another output.run_dir.")
+    elif pretrained is not None:
+        changes = spec_changes(pretrained.spec, cfg, species, species_may_grow=True)
+        spec = finetune.finetune_spec(pretrained, changes, species, splits.train,
+                                      e0_method(cfg.data.e0s))
     else:
         spec = base_spec(cfg, species)
     train_set, train_loader, valid_loader = _loaders(cfg, splits, spec, info)
-    if not state:
+    if not state and pretrained is None:
         spec = _shared_spec(complete_spec(spec, cfg, splits.train, train_set.graphs))
     model = build_from_spec(spec, factory).to(device)
-    return _Setup(splits, spec, model, train_loader, valid_loader)
+    groups = _start_from(cfg, model, pretrained, spec) if pretrained is not None else None
+    return _Setup(splits, spec, model, train_loader, valid_loader, groups)
+
+
+def _start_from(cfg, model: nn.Module, pretrained: finetune.Pretrained,
+                spec: ModelSpec) -> List[dict]:
+    """Load the pretrained weights into ``model`` (a resumed run loads its own over them),
+    freeze and start afresh what ``finetune`` says; the optimiser's parameter groups."""
+    f = cfg.finetune
+    fresh = finetune.part_names(model, f.reinit)
+    grown = finetune.transfer_weights(model, pretrained.weights, pretrained.spec.species,
+                                      spec.species, skip=fresh)
+    old_rows = [list(spec.species).index(z) for z in pretrained.spec.species]
+    frozen = finetune.freeze_parts(model, f.freeze, grown, old_rows)
+    groups = finetune.parameter_groups(model, fresh, f.pretrained_lr_factor,
+                                       [n for n in grown if n in finetune.part_names(
+                                           model, f.freeze)])
+    _log.info("fine-tuning from %s: %s", pretrained.path, finetune.describe(groups, frozen))
+    return groups
 
 
 def _shared_spec(spec: ModelSpec) -> ModelSpec:
@@ -259,12 +286,12 @@ def _shared_spec(spec: ModelSpec) -> ModelSpec:
     return shared
 
 
-def _optimisation(cfg, model: nn.Module):
+def _optimisation(cfg, model: nn.Module, param_groups: Optional[List[dict]] = None):
     """EMA, optimiser, lr schedule, loss stages and loss from the config."""
     o = cfg.optim
     ema = ExponentialMovingAverage(model, o.ema_decay) if o.ema_decay else None
-    optimizer = build_optimizer(o.optimizer, model.parameters(), o.lr, o.weight_decay,
-                                o.amsgrad)
+    params = param_groups if param_groups is not None else model.parameters()
+    optimizer = build_optimizer(o.optimizer, params, o.lr, o.weight_decay, o.amsgrad)
     lr_schedule = LRSchedule(optimizer, o.scheduler, o.lr, o.min_lr, o.warmup_epochs,
                              cfg.train.max_epochs, o.plateau_factor, o.plateau_patience)
     weights = {name: getattr(cfg.loss, f"{name}_weight") for name in QUANTITY_NAMES}
@@ -331,7 +358,7 @@ def _run(cfg, explicit_resume, factory, info, device, stop, run_dir: Path,
                 "config": config_to_dict(cfg), "config_hash": config_hash(cfg)}
     try:
         trainer = Trainer(model=dist.wrap_model(setup.model, device),
-                          **_optimisation(cfg, setup.model),
+                          **_optimisation(cfg, setup.model, setup.param_groups),
                           train_loader=setup.train_loader, valid_loader=setup.valid_loader,
                           settings=LoopSettings.from_config(cfg), monitor=monitor,
                           checkpoints=manager, device=device, dtype=setup.spec.torch_dtype,

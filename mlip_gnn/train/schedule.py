@@ -124,8 +124,8 @@ class LRSchedule:
 
     def start_epoch(self, epoch: int) -> float:
         lr = self.lr_at(epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        for group in self.optimizer.param_groups:  # lr_factor: e.g. pretrained weights
+            group["lr"] = lr * group.get("lr_factor", 1.0)
         return lr
 
     def observe(self, metric: float) -> None:
