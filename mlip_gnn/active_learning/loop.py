@@ -173,7 +173,8 @@ class ActiveLearning:
                           f"output.run_dir={json.dumps(str(it.member(k)))}"]
             _log.info("iteration %d: training model %d of %d", it.index, k + 1, t.committee)
             result = self.train_fn(load_config(t.config, overrides))
-            if getattr(result, "interrupted", False):
+            # a time limit ends a run normally here; a signal means: stop the loop too
+            if str(getattr(result, "stop_reason", "")).startswith("signal"):
                 raise LoopInterrupted(f"training of {it.member(k)} stopped "
                                       f"({result.stop_reason}); run the loop again to go on")
             write_json(it.member_done(k), {"stop_reason": getattr(result, "stop_reason", "")})
