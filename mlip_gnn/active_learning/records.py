@@ -109,6 +109,8 @@ def plot_progress(summaries: Sequence[Mapping], path: Path) -> None:
             twin.plot(x, _series(summaries, second), "s--", color="tab:orange")
             twin.set_ylabel("held-out energy RMSE (meV/atom)", color="tab:orange")
         ax.set(title=title, xlabel="iteration")
+        if key == "accurate_fraction":
+            ax.set_ylim(-0.03, 1.03)
         ax.set_xticks(x)
     fig.tight_layout()
     with atomic_write(path, "wb") as handle:
