@@ -253,6 +253,10 @@ class ActiveLearning:
     def _initial_frames(self) -> List[Atoms]:
         initial = self.cfg.initial
         if initial.file is not None:
+            from mlip_gnn.data import read_configurations
+
+            for path in initial.file:  # a missing label is reported against this file
+                read_configurations(path, require_energy=True, require_forces=True)
             frames = [f for path in initial.file for f in _read_frames(Path(path))]
             for frame in frames:
                 frame.info.setdefault("config_type", "initial")
@@ -316,6 +320,8 @@ def _label_once(labeller: Labeller, frame: Atoms, stem: Path) -> tuple:
         return False, message
     result.info.update(frame.info)
     write_frames(done, [result])
+    if not any(folder.iterdir()):  # nothing the reference left behind is worth keeping
+        folder.rmdir()
     return True, result
 
 

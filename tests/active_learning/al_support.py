@@ -78,5 +78,5 @@ class CountingLabeller(CalculatorLabeller):
     def label(self, atoms, folder):
         if self.kill_on is not None and len(self.ids) + 1 == self.kill_on:
             raise KeyboardInterrupt
-        self.ids.append(atoms.info["al_id"])
+        self.ids.append(atoms.info.get("al_id"))
         return super().label(atoms, folder)

@@ -110,3 +110,29 @@ def test_each_iteration_leaves_its_files_and_a_log_line(tmp_path):
     assert summaries[0]["stop"] is None and summaries[1]["stop"] == "max_iterations"
     assert summaries[0]["labels_total"] == summaries[1]["labels"] == 7
     assert (tmp_path / "al_progress.png").is_file()
+
+
+def test_an_initial_file_is_the_first_training_set_and_must_be_labelled(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    from mlip_gnn.data import DataError
+
+    frames = []
+    for i in range(3):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True) * (1, 1, 2)
+        atoms.rattle(0.05, seed=i)
+        frames.append(CountingLabeller().label(atoms, tmp_path))
+    write(tmp_path / "seed.xyz", frames)
+    cfg = tiny_al_config(tmp_path / "w", initial={"file": str(tmp_path / "seed.xyz")},
+                         stop={"max_iterations": 1}, **_SMALL)
+    labeller = CountingLabeller()
+    summaries = ActiveLearning(cfg, labeller, untrained_train).run()
+    assert labeller.ids == [] and summaries[0]["labels"] == 3
+    np.testing.assert_allclose(_positions(tmp_path / "w" / "iter_000" / "train.xyz"),
+                               [f.positions for f in frames], atol=1e-7)
+
+    write(tmp_path / "bare.xyz", [bulk("Cu", "fcc", a=3.6)])
+    cfg = tiny_al_config(tmp_path / "v", initial={"file": str(tmp_path / "bare.xyz")})
+    with pytest.raises(DataError, match="bare.xyz.*missing energy"):
+        ActiveLearning(cfg, CountingLabeller(), untrained_train).run()
