@@ -20,9 +20,10 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from mlip_gnn.active_learning import ActiveLearning, al_config_from_dict
+from mlip_gnn.active_learning import ActiveLearning, IterationDir, al_config_from_dict
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "active_learning" / "cu_emt.yaml"
 _QUICK = {"stop": {"max_iterations": 4}, "explore_steps": 150}
@@ -52,6 +53,40 @@ def _table(title: str, summaries: list, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(values))
+    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (no ties expected in continuous data)."""
+    return float(np.corrcoef(_ranks(np.asarray(a)), _ranks(np.asarray(b)))[0, 1])
+
+
+def uncertainty_vs_error(work_dir: Path, iteration: int, committee: int) -> tuple:
+    """Spearman correlation of the committee's per-atom force uncertainty with the per-atom
+    force error |F_pred - F_EMT| on the held-out frames, and of their per-frame maxima."""
+    from ase.io import read
+
+    from mlip_gnn.calculators import MLIPCalculator
+
+    it = IterationDir(work_dir, iteration)
+    calc = MLIPCalculator([str(it.member(k)) for k in range(committee)])
+    sigma, error, frame_sigma, frame_error = [], [], [], []
+    for frame in read(work_dir / "heldout.xyz", ":"):
+        reference = frame.get_forces()
+        frame.calc = calc
+        err = np.linalg.norm(frame.get_forces() - reference, axis=1)  # [n] eV/Å
+        std = np.asarray(calc.results["forces_std"])  # [n] eV/Å
+        sigma.append(std)
+        error.append(err)
+        frame_sigma.append(std.max())
+        frame_error.append(err.max())
+    return (spearman(np.concatenate(sigma), np.concatenate(error)),
+            spearman(np.array(frame_sigma), np.array(frame_error)))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work-dir", type=Path, default=Path("runs/bench_al"))
@@ -77,6 +112,12 @@ def main() -> None:
     print(f"held-out force RMSE: first {first:.1f} -> last {last:.1f} meV/Å "
           f"(ratio {last / first:.2f}; target <= 0.5)")
     print(f"candidates per iteration: {candidates}")
+    committee = raw["training"]["committee"]
+    for i in (0, len(active) - 1):
+        atoms_rho, frames_rho = uncertainty_vs_error(args.work_dir / "uncertainty", i,
+                                                     committee)
+        print(f"iteration {i} committee: Spearman(force uncertainty, force error) on the "
+              f"held-out set: per atom {atoms_rho:.2f}, per frame (max) {frames_rho:.2f}")
     if same:
         print(f"at {labels} labels: uncertainty {last:.1f} meV/Å, random "
               f"{same[-1]['heldout_forces_rmse']:.1f} meV/Å (energy "
