@@ -75,9 +75,13 @@ class ActiveLearning:
             summaries: List[dict] = []
             for i in range(self.cfg.stop.max_iterations):
                 it = IterationDir(self.work_dir, i)
-                if it.summary.is_file():
-                    summary = read_json(it.summary)
-                else:
+                summary = read_json(it.summary) if it.summary.is_file() else None
+                if summary is not None and summary["stop"] and self._stop_reason(
+                        i, summary["stage"], summary["accurate_fraction"],
+                        summary["labels"]) is None:
+                    summary = None  # a larger budget now: this round goes on to label
+                    it.plot.unlink(missing_ok=True)
+                if summary is None:
                     summary = self._iteration(it, labelled, heldout)
                     write_json(it.summary, summary)
                 summaries.append(summary)

@@ -136,3 +136,18 @@ def test_an_initial_file_is_the_first_training_set_and_must_be_labelled(tmp_path
     cfg = tiny_al_config(tmp_path / "v", initial={"file": str(tmp_path / "bare.xyz")})
     with pytest.raises(DataError, match="bare.xyz.*missing energy"):
         ActiveLearning(cfg, CountingLabeller(), untrained_train).run()
+
+
+def test_a_finished_loop_given_more_rounds_goes_on_from_its_last_round(tmp_path):
+    cfg = tiny_al_config(tmp_path, stop={"max_iterations": 1}, **_SMALL)
+    first = CountingLabeller()
+    summaries = ActiveLearning(cfg, first, untrained_train).run()
+    assert summaries[0]["stop"] == "max_iterations" and summaries[0]["labelled"] == 0
+    untrained_train.calls.clear()
+    cfg = tiny_al_config(tmp_path, stop={"max_iterations": 2}, **_SMALL)
+    more = CountingLabeller()
+    summaries = ActiveLearning(cfg, more, untrained_train).run()
+    assert [s["stop"] for s in summaries] == [None, "max_iterations"]
+    assert more.ids == ["iter000_00000", "iter000_00001", "iter000_00002"]
+    assert [c.seed for c in untrained_train.calls] == [0, 1]  # iteration 1 only
+    assert _log(tmp_path)[1]["labels"] == 4 + 3
