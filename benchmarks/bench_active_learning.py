@@ -91,8 +91,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work-dir", type=Path, default=Path("runs/bench_al"))
     p.add_argument("--quick", action="store_true", help="fewer iterations and MD steps")
+    p.add_argument("--seed", type=int, help="replace the example's seed (seed frames, MD, "
+                   "held-out set, random selection); models keep their training seeds")
     args = p.parse_args()
     raw = yaml.safe_load(CONFIG.read_text())
+    if args.seed is not None:
+        raw["seed"] = args.seed
     if args.quick:
         raw["stop"] = {**raw["stop"], **_QUICK["stop"]}
         raw["explore"] = {**raw["explore"], "steps": _QUICK["explore_steps"]}
