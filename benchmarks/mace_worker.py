@@ -45,6 +45,7 @@ def main() -> None:
     graph = mace_data.AtomicData.from_config(config, table, R_MAX)
     batch = torch_geometric.Batch.from_data_list([graph]).to(device).to_dict()
     model = build_mace(SIZES[args.size]).to(device)
+    model.train(args.mode == "train")  # inference runs in eval mode, as deployed
     out = {}
 
     train = args.mode == "train"

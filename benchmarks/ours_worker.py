@@ -21,6 +21,7 @@ def main() -> None:
     # 42 neighbours within 5 Å in fcc Cu; only the normalisation depends on it
     model = build_model(species=[29], r_max=R_MAX, avg_num_neighbors=42.0, dtype="float32",
                         seed=0, **SIZES[args.size]).to(device)
+    model.train(args.mode == "train")  # inference runs in eval mode, as deployed
     out = {}
 
     train = args.mode == "train"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Sequence, Union
 
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
@@ -25,8 +25,11 @@ class MLIPCalculator(Calculator):
     in-memory potentials. With several, results are the committee mean and the extra
     results ``energy_std`` (eV), ``forces_std`` ([n], eV/Å, norm of the per-component
     standard deviation), ``max_forces_std`` (eV/Å) and ``stress_std`` are set (population
-    standard deviations). ``estimator`` replaces the committee spread by another
-    :class:`~mlip_gnn.inference.UncertaintyEstimator`; its extra results are set too.
+    standard deviations), and ``ood_score`` ([n], per-atom out-of-distribution score) and
+    ``max_ood_score``. ``estimator`` replaces the committee spread by another
+    :class:`~mlip_gnn.inference.UncertaintyEstimator` or names one (``committee``,
+    ``llpr``, ``distance``; see :mod:`mlip_gnn.uncertainty`): the same results then come
+    from it, with its extra results.
     ``compile=True`` runs checkpoints' and run directories' models through
     ``torch.compile`` (:func:`~mlip_gnn.model.compile_energy`): the first call of each
     system size compiles, later ones are faster; an export stays TorchScript.
@@ -44,7 +47,8 @@ class MLIPCalculator(Calculator):
 
     def __init__(self, model_paths: Union[ModelSource, Sequence[ModelSource]],
                  device: str = "cpu", use_ema: bool = True,
-                 estimator: Optional[UncertaintyEstimator] = None, compile: bool = False,
+                 estimator: Union[str, UncertaintyEstimator, None] = None,
+                 compile: bool = False,
                  **kwargs):
         super().__init__(**kwargs)
         self.committee = Committee(model_paths, device=device, use_ema=use_ema,

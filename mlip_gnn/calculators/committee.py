@@ -6,7 +6,7 @@ from typing import Optional, Sequence, Union
 
 from mlip_gnn.inference import ModelSource, Predictor, UncertaintyEstimator
 from mlip_gnn.inference.predictor import source_list
-from mlip_gnn.uncertainty import CommitteeSpread
+from mlip_gnn.uncertainty import CommitteeSpread, make_estimator
 
 __all__ = ["Committee", "ModelSource", "default_estimator"]
 
@@ -25,12 +25,18 @@ class Committee(Predictor):
     volume, ``stress`` [3, 3] (eV/Å³); each member's outputs; and with two or more models
     (unless ``estimator`` says otherwise) the committee spread (population standard
     deviations; see :class:`~mlip_gnn.uncertainty.CommitteeSpread`).
+
+    ``estimator``: an :class:`~mlip_gnn.inference.UncertaintyEstimator` or its name in
+    :data:`mlip_gnn.uncertainty.ESTIMATORS` (``committee``, ``llpr``, ``distance``; the
+    single-model ones find their fit beside the checkpoint or in the run directory).
     """
 
     def __init__(self, sources: Union[ModelSource, Sequence[ModelSource]], device: str = "cpu",
-                 use_ema: bool = True, estimator: Optional[UncertaintyEstimator] = None,
+                 use_ema: bool = True,
+                 estimator: Union[str, UncertaintyEstimator, None] = None,
                  compile: bool = False):
         sources = source_list(sources)
+        estimator = make_estimator(estimator)
         if estimator is None:
             estimator = default_estimator(len(sources))
         super().__init__(sources, device, use_ema, estimator, compile)

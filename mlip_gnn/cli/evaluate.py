@@ -13,8 +13,14 @@ Evaluate a model (exported file, checkpoint or run directory) on labelled struct
 components (meV/Å) and stress components (meV/Å³), overall and per config_type, and of the
 forces per element; writes OUT_DIR/metrics.json, OUT_DIR/errors.txt and
 OUT_DIR/parity_{energy,forces,stress}.png. Frames without a label are left out of that
-label's figures. All input is checked before anything is written; exit status 2 means bad
-input (the message names file, frame and field)."""
+label's figures.
+
+With an uncertainty estimator (--uncertainty committee with --committee further models,
+or llpr / distance for a run fitted with `mlip-gnn uncertainty fit`) a calibration
+section follows: Spearman rank correlation between predicted uncertainty and actual
+error, Gaussian negative log-likelihood, miscalibration area (energies per atom, force
+components), and OUT_DIR/calibration.png. All input is checked before anything is
+written; exit status 2 means bad input (the message names file, frame and field)."""
 
 # the fields of mlip_gnn.data.KeyMap, spelled out so that --help need not import torch
 KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type"]
@@ -38,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="evaluation", metavar="OUT_DIR",
                         help="output directory (default: evaluation)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--uncertainty", choices=["committee", "llpr", "distance"],
+                        help="uncertainty estimator for the calibration section (default: "
+                             "committee with --committee models, else none)")
+    parser.add_argument("--committee", nargs="+", default=[], metavar="MODEL",
+                        help="further models: MODEL and these form a committee whose mean "
+                             "is scored")
     parser.add_argument("--no-ema", action="store_true",
                         help="checkpoints: use the raw weights instead of the EMA")
 
@@ -47,17 +59,23 @@ def run(args: argparse.Namespace) -> int:
     from mlip_gnn.cli.export import report_error
     from mlip_gnn.data import KeyMap, read_many
     from mlip_gnn.evaluation import error_report, format_report, predict_frames, write_outputs
+    from mlip_gnn.evaluation.calibration import format_calibration
+    from mlip_gnn.evaluation.evaluate import add_calibration
     from mlip_gnn.export import ModelFileError
 
     key_map = KeyMap(**dict(args.key_map))
     configs = read_many(args.data, key_map)  # DataError → exit 2 before anything runs
     try:
-        committee = Committee(args.model, device=args.device, use_ema=not args.no_ema)
+        committee = Committee([args.model, *args.committee], device=args.device,
+                              use_ema=not args.no_ema, estimator=args.uncertainty)
     except ModelFileError as exc:
         return report_error("evaluate", exc)
     frames = predict_frames(committee, configs)
     report = {**error_report(frames), "data": list(args.data)}
+    add_calibration(report, frames, committee)
     print(format_report(report))
+    if "calibration" in report:
+        print(format_calibration(report["calibration"]))
     out = write_outputs(report, frames, args.output, model=args.model)
     print(f"wrote {out}/metrics.json, errors.txt and parity plots")
     return 0

@@ -24,7 +24,15 @@ The file carries its metadata as the extra file metadata.json and as attributes
 reference energies E0, units, package version, training config and its hash, and the
 architecture (the model builder's other arguments). The EMA weights are exported when the
 checkpoint has them (--no-ema: the raw weights). The file is written atomically. Exit
-status 2 means bad input."""
+status 2 means bad input.
+
+--format aoti compiles the model ahead of time (torch.export + AOTInductor) into a .pt2
+package, forces and stress included, for the CPU; it takes minutes and a C++ compiler,
+and the ASE calculator, evaluate and md load it like any model file:
+
+    mlip-gnn export runs/cu -o cu.pt2 --format aoti
+    mlip-gnn md cu.pt2 ...
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "can move it later)")
     parser.add_argument("--dtype", choices=["float32", "float64"],
                         help="precision of the exported model (default: the trained one)")
+    parser.add_argument("--format", choices=["torchscript", "aoti"], default="torchscript",
+                        help="torchscript (default; torch.jit.load alone) or aoti "
+                             "(ahead-of-time compiled .pt2 package, CPU)")
     parser.add_argument("--no-ema", action="store_true",
                         help="export the raw weights instead of their moving average")
 
@@ -49,14 +60,14 @@ def report_error(command: str, exc: BaseException) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlip_gnn.export import ModelFileError, export_model, read_metadata
+    from mlip_gnn.export import AOTIUnavailableError, ModelFileError, export_model, load_model
 
     try:
         path = export_model(args.source, args.output, device=args.device, dtype=args.dtype,
-                            use_ema=not args.no_ema)
-    except ModelFileError as exc:
+                            use_ema=not args.no_ema, format=args.format)
+        _, meta = load_model(path)
+    except (ModelFileError, AOTIUnavailableError) as exc:
         return report_error("export", exc)
-    meta = read_metadata(path)
     print(f"wrote {path}: species {meta['symbols']}, r_max {meta['r_max']} Å, "
           f"{meta['dtype']}, device {args.device}, EMA {meta.get('ema')}, "
           f"config hash {meta.get('config_hash')}")

@@ -22,6 +22,8 @@ SUBCOMMANDS: Dict[str, str] = {
     "evaluate": "mlip_gnn.cli.evaluate",
     "export": "mlip_gnn.cli.export",
     "md": "mlip_gnn.cli.md",
+    "validate": "mlip_gnn.cli.validate",
+    "uncertainty": "mlip_gnn.cli.uncertainty",
     "active-learn": "mlip_gnn.cli.active_learn",
 }
 

@@ -18,12 +18,17 @@ Ensembles: nve (velocity Verlet), langevin, nose-hoover (Nose-Hoover chain NVT),
 start from a Maxwell-Boltzmann distribution at --temperature unless the file has momenta.
 
 OUT_DIR receives md.log (every --interval steps: step, time ps, T K, Epot, Ekin, Etot eV,
-pressure GPa incl. the kinetic term, and the largest committee force spread eV/Å with a
-committee) and md.xyz (extended XYZ frames with energy, forces, stress, velocities and
-committee spreads). With --max-force-std and a committee the run stops when the spread
-of any atom passes the limit (the model is extrapolating), writes that frame to
-OUT_DIR/extrapolated.xyz and exits with status {EXIT_EXTRAPOLATION}. Exit status 2 means bad
-input; the structure and models are checked before anything is written."""
+pressure GPa incl. the kinetic term, and with an uncertainty estimator the largest force
+uncertainty eV/Å and OOD score) and md.xyz (extended XYZ frames with energy, forces,
+stress, velocities and uncertainties).
+
+Uncertainty (--uncertainty): 'committee' (the default with several models), 'llpr'
+(last-layer prediction rigidity) or 'distance' (descriptor distance); the last two work
+on one checkpoint or run dir fitted with `mlip-gnn uncertainty fit RUN_DIR`. With
+--max-force-std or --max-ood-score the run stops when any atom passes the limit (the model
+is extrapolating), writes that frame to OUT_DIR/extrapolated.xyz and exits with status
+{EXIT_EXTRAPOLATION}. Exit status 2 means bad input; the structure and models are checked
+before anything is written."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NPT barostat time, fs (default 1000 time steps)")
     parser.add_argument("--pressure", type=float, default=0.0, metavar="GPA",
                         help="NPT external pressure, GPa (default 0)")
+    parser.add_argument("--uncertainty", choices=["committee", "llpr", "distance"],
+                        help="uncertainty estimator (default: committee with several "
+                             "models, none with one)")
     parser.add_argument("--max-force-std", type=float, metavar="EV/A",
-                        help="stop when the committee force spread passes this, eV/Å")
+                        help="stop when an atom's force uncertainty passes this, eV/Å")
+    parser.add_argument("--max-ood-score", type=float, metavar="SCORE",
+                        help="stop when an atom's out-of-distribution score passes this")
     parser.add_argument("-o", "--output", default="md", metavar="OUT_DIR",
                         help="output directory (default: md)")
     parser.add_argument("--seed", type=int, default=0, help="velocity and Langevin seed")
@@ -79,19 +89,20 @@ def run(args: argparse.Namespace) -> int:
     from mlip_gnn.cli.export import report_error
     from mlip_gnn.export import ModelFileError
     from mlip_gnn.md import ExtrapolationError, MDError, MDSettings, run_md
+    from mlip_gnn.uncertainty import EstimatorFitError
 
     settings = MDSettings(
         ensemble=args.ensemble, temperature_K=args.temperature, timestep_fs=args.timestep,
         steps=args.steps, interval=args.interval, friction_per_fs=args.friction,
         tdamp_fs=args.tdamp, pdamp_fs=args.pdamp, pressure_GPa=args.pressure,
-        max_force_std=args.max_force_std, seed=args.seed)
+        max_force_std=args.max_force_std, max_ood_score=args.max_ood_score, seed=args.seed)
     atoms, conf = _read_structure(args.structure, args.index)
     try:
         atoms.calc = MLIPCalculator(args.models, device=args.device, use_ema=not args.no_ema,
-                                    compile=args.compile)
+                                    compile=args.compile, estimator=args.uncertainty)
         atoms.calc.committee.graph(conf)  # overlaps, unknown elements: name file and frame
         result = run_md(atoms, settings, args.output, progress=not args.no_progress)
-    except (ModelFileError, MDError) as exc:
+    except (ModelFileError, MDError, EstimatorFitError) as exc:
         return report_error("md", exc)
     except ExtrapolationError as exc:
         report_error("md", exc)

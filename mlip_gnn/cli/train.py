@@ -20,8 +20,12 @@ dtype, E0s, architecture) comes from the checkpoint: a config that changes it is
 with a message naming the fields; dataset statistics left at 'auto' keep their values.
 
 SIGTERM or SIGUSR1 (e.g. a batch system's pre-emption warning) make the run write a
-checkpoint after the current step and exit with status 0; run the same command again to
-continue. Exit status 2 means bad input (config, data, paths, checkpoints)."""
+checkpoint after the current step and exit with status 0; Ctrl-C (SIGINT) does the same
+and exits with status 130 (press it twice to abort without a checkpoint). Run the same
+command again to continue. Exit status 2 means bad input (config, data, paths,
+checkpoints)."""
+
+EXIT_INTERRUPTED = 130  # the shell's status for Ctrl-C
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
     if args.device is not None:
         overrides.append(f"device={args.device}")
     cfg = load_config(args.config, overrides)
-    train(cfg, resume=args.resume)
-    return 0
+    result = train(cfg, resume=args.resume)
+    return EXIT_INTERRUPTED if result.stop_reason == "signal SIGINT" else 0

@@ -27,7 +27,9 @@ UNITS = metric_units()
 
 @dataclasses.dataclass
 class FramePrediction:
-    """Reference and predicted labels of one frame (eV, eV/Å, eV/Å³; None: no label)."""
+    """Reference and predicted labels of one frame (eV, eV/Å, eV/Å³; None: no label) and,
+    with an uncertainty estimator, the energy uncertainty (eV), per-atom force uncertainty
+    [n] (eV/Å) and per-atom OOD score [n]."""
 
     config_type: str
     atomic_numbers: np.ndarray  # [n]
@@ -37,6 +39,9 @@ class FramePrediction:
     forces_ref: Optional[np.ndarray]
     stress: Optional[np.ndarray]  # [3, 3]
     stress_ref: Optional[np.ndarray]
+    energy_std: Optional[float] = None
+    forces_std: Optional[np.ndarray] = None
+    ood_score: Optional[np.ndarray] = None
 
 
 def predict_frames(committee, configs: Sequence[Configuration]) -> List[FramePrediction]:
@@ -45,9 +50,12 @@ def predict_frames(committee, configs: Sequence[Configuration]) -> List[FramePre
     frames = []
     for conf in configs:
         pred = committee.predict(conf)
+        u = pred.uncertainty
         frames.append(FramePrediction(conf.config_type, conf.atomic_numbers, pred.energy,
                                       conf.energy, pred.forces, conf.forces, pred.stress,
-                                      conf.stress))
+                                      conf.stress, None if u is None else u.energy,
+                                      None if u is None else u.forces,
+                                      None if u is None else u.ood))
     return frames
 
 

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 from mlip_gnn.calculators import Committee
-from mlip_gnn.inference import Predictor
 from mlip_gnn.data import KeyMap, read_many
+from mlip_gnn.evaluation.calibration import (calibration_section, format_calibration,
+                                             write_calibration_plot)
 from mlip_gnn.evaluation.errors import (FramePrediction, error_report, format_report,
                                         predict_frames)
 from mlip_gnn.evaluation.plots import write_parity_plots
+from mlip_gnn.inference import Predictor
 from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["evaluate", "write_outputs", "METRICS_FILE"]
@@ -21,32 +23,52 @@ METRICS_FILE = "metrics.json"
 
 
 def evaluate(models, data: Sequence[os.PathLike], key_map: Optional[KeyMap] = None,
-             device: str = "cpu") -> Tuple[Dict[str, object], list]:
+             device: str = "cpu", estimator=None) -> Tuple[Dict[str, object], list]:
     """Errors of ``models`` (one or a committee, whose mean is scored; or a
     :class:`~mlip_gnn.inference.Predictor`) on every frame of ``data``. Returns the report
-    (see :func:`error_report`) and the frame predictions.
+    (see :func:`error_report`; with an uncertainty estimator — a committee's spread, or
+    ``estimator`` by name or instance — also its ``calibration`` section) and the frame
+    predictions.
 
     Every file is read and checked before any model is run, so bad input fails early with
     a :class:`~mlip_gnn.data.DataError` naming file, frame and field.
     """
     configs = read_many(data, key_map or KeyMap())
-    committee = models if isinstance(models, Predictor) else Committee(models, device)
+    committee = (models if isinstance(models, Predictor)
+                 else Committee(models, device, estimator=estimator))
     frames = predict_frames(committee, configs)
     report = error_report(frames)
+    add_calibration(report, frames, committee)
     report["data"] = [str(p) for p in data]
     return report, frames
 
 
+def add_calibration(report: Dict[str, object], frames: Sequence[FramePrediction],
+                    predictor: Predictor) -> None:
+    """``report["calibration"]`` when the predictor has an uncertainty estimator."""
+    if predictor.estimator is None:
+        return
+    section = calibration_section(frames, type(predictor.estimator).__name__)
+    if section is not None:
+        report["calibration"] = section
+
+
 def write_outputs(report: Dict[str, object], frames: Sequence[FramePrediction],
                   out_dir: os.PathLike, model: Optional[str] = None) -> Path:
-    """``metrics.json``, ``parity_*.png`` and ``errors.txt`` (the table) in ``out_dir``."""
+    """``metrics.json``, ``parity_*.png``, ``errors.txt`` (the table) and, with a
+    calibration section, ``calibration.png`` in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if model is not None:
         report = {"model": model, **report}
+    table = format_report(report)
+    if "calibration" in report:
+        table += "\n" + format_calibration(report["calibration"])
     for name, text in ((METRICS_FILE, json.dumps(report, indent=2, ensure_ascii=False)),
-                       ("errors.txt", format_report(report) + "\n")):
+                       ("errors.txt", table + "\n")):
         with atomic_write(out_dir / name, "w") as handle:
             handle.write(text)
     write_parity_plots(frames, out_dir)
+    if "calibration" in report:
+        write_calibration_plot(frames, out_dir, report["calibration"]["estimator"])
     return out_dir

@@ -1,7 +1,9 @@
-"""Exporting a trained potential to TorchScript, and loading any model source.
+"""Exporting a trained potential to TorchScript (or an AOTInductor package), and loading
+any model source.
 
-A model source is an exported TorchScript file, a checkpoint (``best.pt`` / ``last.pt``) or
-a run directory (its ``best.pt``, else ``last.pt``). The exported file is loaded with
+A model source is an exported TorchScript file, an AOTInductor ``.pt2`` package, a
+checkpoint (``best.pt`` / ``last.pt``) or a run directory (its ``best.pt``, else
+``last.pt``). The exported TorchScript file is loaded with
 ``torch.jit.load`` alone; its metadata is the JSON extra file :data:`METADATA_FILE`
 (also kept as the scripted attribute ``metadata_json``).
 """
@@ -20,6 +22,7 @@ import torch
 
 import mlip_gnn
 from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.export.aoti import AOTIUnavailableError, export_aoti, is_aoti, load_aoti
 from mlip_gnn.export.deployed import DeployedPotential
 from mlip_gnn.model import DTYPES
 from mlip_gnn.modelio import (CheckpointError, ModelSpec, build_from_spec, find_checkpoint,
@@ -29,7 +32,7 @@ from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["ModelFileError", "METADATA_FILE", "UNITS", "FORMAT_VERSION", "deploy",
            "export_model", "export_potential", "load_model", "read_metadata",
-           "is_torchscript", "resolve_model_path"]
+           "is_torchscript", "resolve_model_path", "EXPORT_FORMATS"]
 
 METADATA_FILE = "metadata.json"
 FORMAT = "mlip_gnn.torchscript"
@@ -164,16 +167,31 @@ def export_potential(model: torch.nn.Module, output: os.PathLike, device: str = 
     return output
 
 
+#: export formats: TorchScript (``torch.jit.load`` alone) or an AOTInductor package
+EXPORT_FORMATS = ("torchscript", "aoti")
+
+
 def export_model(source: os.PathLike, output: os.PathLike, device: str = "cpu",
-                 dtype: Optional[str] = None, use_ema: bool = True) -> Path:
-    """Export the model of a run directory or checkpoint to a TorchScript file."""
+                 dtype: Optional[str] = None, use_ema: bool = True,
+                 format: str = "torchscript") -> Path:
+    """Export the model of a run directory or checkpoint to a TorchScript file, or with
+    ``format="aoti"`` to an ahead-of-time compiled ``.pt2`` package
+    (:func:`mlip_gnn.export.aoti.export_aoti`)."""
+    if format not in EXPORT_FORMATS:
+        raise ModelFileError(f"format: got {format!r}; choose one of {list(EXPORT_FORMATS)}")
     path = resolve_model_path(source)
-    if is_torchscript(path):
-        raise ModelFileError(f"{path} is already an exported TorchScript model; "
-                             "export takes a run directory or a checkpoint")
+    if is_torchscript(path) or is_aoti(path):
+        raise ModelFileError(f"{path} is already an exported model; export takes a run "
+                             "directory or a checkpoint")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelFileError(f"device: got {device!r} but CUDA is not available here")
     model, spec, extra = _checkpoint_model(path, use_ema)
+    if format == "aoti":
+        if device != "cpu":
+            raise ModelFileError("--format aoti compiles for the CPU here; export "
+                                 "TorchScript for other devices")
+        deployed, meta = deploy(copy.deepcopy(model), device, dtype, spec, extra)
+        return export_aoti(deployed, meta, output)
     return export_potential(model, output, device, dtype, extra, spec)
 
 
@@ -211,6 +229,17 @@ def load_model(source: os.PathLike, device: str = "cpu", use_ema: bool = True,
     None); a checkpoint or run directory gives an eager :class:`DeployedPotential`.
     """
     path = resolve_model_path(source)
+    if is_aoti(path):
+        if device != "cpu":
+            raise ModelFileError(f"{path} is compiled for the CPU")
+        try:
+            module, meta = load_aoti(path)
+        except AOTIUnavailableError as exc:
+            raise ModelFileError(str(exc)) from None
+        if dtype is not None and dtype != meta["dtype"]:
+            raise ModelFileError(f"{path} was exported in {meta['dtype']}; export it again "
+                                 f"with --dtype {dtype}")
+        return module.eval(), meta
     if is_torchscript(path):
         meta = read_metadata(path)  # the format is checked before the model is loaded
         try:

@@ -10,10 +10,11 @@ from mlip_gnn.inference.features import (FeaturesUnavailableError, feature_modul
                                          record_features)
 from mlip_gnn.inference.members import (CommitteeError, Member, ModelSource, common_r_max,
                                         load_member)
-from mlip_gnn.inference.outputs import (MemberOutput, Prediction, Uncertainty,
+from mlip_gnn.inference.outputs import (MemberOutput, ModelInputs, Prediction, Uncertainty,
                                         UncertaintyEstimator)
 from mlip_gnn.inference.predictor import Predictor
 
 __all__ = ["Predictor", "Prediction", "MemberOutput", "Uncertainty", "UncertaintyEstimator",
+           "ModelInputs",
            "Member", "ModelSource", "CommitteeError", "load_member", "common_r_max",
            "FeaturesUnavailableError", "feature_modules", "record_features"]

@@ -56,26 +56,27 @@ def feature_modules(module: torch.nn.Module, name: str = "model"
     return out
 
 
-def _store(features: Dict[str, torch.Tensor], name: str, value) -> None:
+def _store(features: Dict[str, torch.Tensor], name: str, value, detach: bool) -> None:
     tensor = value[0] if isinstance(value, (tuple, list)) else value
-    features[name] = tensor.detach()
+    features[name] = tensor.detach() if detach else tensor
 
 
 @contextlib.contextmanager
-def record_features(module: torch.nn.Module, name: str = "model"
+def record_features(module: torch.nn.Module, name: str = "model", detach: bool = True
                     ) -> Iterator[Dict[str, torch.Tensor]]:
     """Within the block, every forward of ``module`` fills the yielded dict with its
-    per-atom features (detached, in the model's dtype); hooks are removed on exit."""
+    per-atom features (in the model's dtype; ``detach=False`` keeps them in the autograd
+    graph, for their derivatives with respect to positions); hooks are removed on exit."""
     features: Dict[str, torch.Tensor] = {}
     handles: List[torch.utils.hooks.RemovableHandle] = []
     try:
         for feature, submodule in feature_modules(module, name).items():
             if feature.startswith("readout_hidden"):
                 handles.append(submodule.register_forward_pre_hook(
-                    lambda _m, args, f=feature: _store(features, f, args)))
+                    lambda _m, args, f=feature: _store(features, f, args, detach)))
             else:
                 handles.append(submodule.register_forward_hook(
-                    lambda _m, _args, out, f=feature: _store(features, f, out)))
+                    lambda _m, _args, out, f=feature: _store(features, f, out, detach)))
         yield features
     finally:
         for handle in handles:

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["MemberOutput", "Uncertainty", "UncertaintyEstimator", "Prediction"]
+if TYPE_CHECKING:  # members.py does not import this module; the hint only
+    from mlip_gnn.inference.members import Member
+
+__all__ = ["MemberOutput", "Uncertainty", "UncertaintyEstimator", "Prediction", "ModelInputs"]
+
+#: the exported interface's arguments for one structure: positions [n, 3] Å, atomic
+#: numbers [n], edge_index [2, e], cell_shifts [e, 3], cell [3, 3] Å (zero along
+#: non-periodic directions) and whether the stress is computed
+ModelInputs = Tuple[Any, Any, Any, Any, Any, bool]
 
 
 @dataclasses.dataclass
@@ -27,18 +35,31 @@ class MemberOutput:
 
 @dataclasses.dataclass
 class Uncertainty:
-    """energy: per-structure energy uncertainty (eV); forces: per-atom force uncertainty
-    [n] (eV/Å); extra: estimator-specific results by name (e.g. ``stress_std``)."""
+    """energy: per-structure energy uncertainty (eV, one standard deviation); forces:
+    per-atom force uncertainty [n] (eV/Å, the norm over x, y, z of the per-component
+    standard deviations); ood: per-atom out-of-distribution score [n] (dimensionless,
+    larger = farther from the training data; each estimator documents its scale; None when
+    the estimator has none); extra: estimator-specific results by name (e.g.
+    ``stress_std``)."""
 
     energy: float
     forces: np.ndarray
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    ood: Optional[np.ndarray] = None
 
 
 class UncertaintyEstimator(abc.ABC):
     """Turns the members' outputs (and, if it asks for them, their features) into an
     :class:`Uncertainty`. Subclasses set :attr:`needs_features` and may refuse a committee
-    size they cannot work with in :meth:`check`."""
+    size they cannot work with in :meth:`check`.
+
+    The :class:`~mlip_gnn.inference.Predictor` calls, in this order: :meth:`check` with
+    the number of models, :meth:`bind` once with the loaded members (an estimator that
+    keeps a fitted state per model finds and checks it there), and per structure
+    :meth:`estimate_from` with the model inputs and the members' outputs. By default
+    :meth:`estimate_from` calls :meth:`estimate` on the outputs alone; an estimator that
+    differentiates through the model itself (last-layer force uncertainties) overrides it.
+    """
 
     #: whether :meth:`estimate` reads ``MemberOutput.features`` (the path records them)
     needs_features: bool = False
@@ -48,9 +69,19 @@ class UncertaintyEstimator(abc.ABC):
         by default any number does."""
         return None
 
+    def bind(self, members: Sequence[Member]) -> None:
+        """Called once with the loaded models; by default nothing is needed."""
+        return None
+
     @abc.abstractmethod
     def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
         """The uncertainty of one structure's prediction."""
+
+    def estimate_from(self, inputs: ModelInputs,
+                      members: Sequence[MemberOutput]) -> Uncertainty:
+        """The uncertainty of one structure's prediction, given also the inputs the
+        models were run on; by default :meth:`estimate` of the outputs alone."""
+        return self.estimate(members)
 
 
 @dataclasses.dataclass
@@ -79,7 +110,8 @@ class Prediction:
     def results(self) -> Dict[str, Any]:
         """As a flat dict: ``energy``, ``energies``, ``forces``, ``stress`` (when present)
         and, with an uncertainty, ``energy_std`` (eV), ``forces_std`` [n] (eV/Å),
-        ``max_forces_std`` (eV/Å) and the estimator's extra results."""
+        ``max_forces_std`` (eV/Å), with an OOD score ``ood_score`` [n] and
+        ``max_ood_score``, and the estimator's extra results."""
         out: Dict[str, Any] = {"energy": self.energy, "energies": self.energies,
                                "forces": self.forces}
         if self.stress is not None:
@@ -88,5 +120,8 @@ class Prediction:
             out["energy_std"] = self.uncertainty.energy
             out["forces_std"] = self.uncertainty.forces
             out["max_forces_std"] = float(np.max(self.uncertainty.forces, initial=0.0))
+            if self.uncertainty.ood is not None:
+                out["ood_score"] = self.uncertainty.ood
+                out["max_ood_score"] = float(np.max(self.uncertainty.ood, initial=0.0))
             out.update(self.uncertainty.extra)
         return out

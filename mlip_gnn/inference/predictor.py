@@ -21,7 +21,8 @@ from mlip_gnn.data.configuration import Configuration
 from mlip_gnn.inference.features import record_features
 from mlip_gnn.inference.members import (CommitteeError, Member, ModelSource, common_r_max,
                                         common_species, load_member)
-from mlip_gnn.inference.outputs import MemberOutput, Prediction, UncertaintyEstimator
+from mlip_gnn.inference.outputs import (MemberOutput, ModelInputs, Prediction,
+                                        UncertaintyEstimator)
 from mlip_gnn.model import compile_energy
 
 __all__ = ["Predictor", "source_list"]
@@ -63,6 +64,7 @@ class Predictor:
         self.species = SpeciesTable(common_species(self.members))
         if estimator is not None:
             estimator.check(len(self.members))
+            estimator.bind(self.members)
         self.estimator = estimator
 
     def __len__(self) -> int:
@@ -84,16 +86,22 @@ class Predictor:
         name ``conf.source``)."""
         return graph_from_configuration(conf, self.r_max, self.species, torch.float64)
 
+    def model_inputs(self, conf: Configuration) -> ModelInputs:
+        """The arguments the members are called with on ``conf`` (see :meth:`graph`)."""
+        return self._inputs(self.graph(conf))
+
     def predict(self, conf: Configuration, features: bool = False) -> Prediction:
         """Every member on ``conf``; ``features``: record each member's per-atom features
         (eager members only; also done when the estimator needs them)."""
         graph = self.graph(conf)
         with_features = features or bool(self.estimator and self.estimator.needs_features)
-        outputs = [self._run(member, graph, with_features) for member in self.members]
-        uncertainty = self.estimator.estimate(outputs) if self.estimator else None
+        inputs = self._inputs(graph)
+        outputs = [self._run(member, inputs, with_features) for member in self.members]
+        uncertainty = (self.estimator.estimate_from(inputs, outputs) if self.estimator
+                       else None)
         return Prediction.mean_of(outputs, uncertainty)
 
-    def _inputs(self, graph: AtomicGraph) -> tuple:
+    def _inputs(self, graph: AtomicGraph) -> ModelInputs:
         """The exported interface's arguments: positions, atomic numbers, edges, shifts,
         cell (zero along non-periodic directions) and whether to compute the stress."""
         pbc = graph[keys.PBC][0]  # [3]
@@ -105,8 +113,7 @@ class Predictor:
                 graph[keys.EDGE_INDEX].to(device), graph[keys.EDGE_CELL_SHIFT].to(device),
                 cell.to(device), has_volume)
 
-    def _run(self, member: Member, graph: AtomicGraph, features: bool) -> MemberOutput:
-        args = self._inputs(graph)
+    def _run(self, member: Member, args: ModelInputs, features: bool) -> MemberOutput:
         recording = (record_features(member.module, member.name) if features
                      else contextlib.nullcontext({}))
         with recording as recorded:
@@ -119,9 +126,9 @@ class Predictor:
 
 
 def _compile_member(member: Member) -> None:
-    if member.is_scripted:
-        _log.warning("%s is a TorchScript export and is not compiled; give its checkpoint "
-                     "or run directory to compile it", member.name)
+    if member.is_scripted or not hasattr(member.module, "model"):
+        _log.warning("%s is an exported file and is not compiled again; give its "
+                     "checkpoint or run directory to compile it", member.name)
         return
     # a copy: an in-memory model handed in by the caller stays as it was (and exportable)
     member.module.model = compile_energy(copy.deepcopy(member.module.model))

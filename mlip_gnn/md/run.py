@@ -24,11 +24,13 @@ EXTRAPOLATED_FILE = "extrapolated.xyz"
 
 class MDError(MlipGnnError, ValueError):
     """Raised for MD settings that cannot work (non-positive time step, NPT without a
-    periodic cell, a force-spread limit without a committee...), before anything runs."""
+    periodic cell, an uncertainty limit without an uncertainty estimator...), before
+    anything runs."""
 
 
 class ExtrapolationError(MlipGnnError, RuntimeError):
-    """Raised when the committee force spread passes ``max_force_std``: the model is
+    """Raised when the force uncertainty passes ``max_force_std`` or the OOD score passes
+    ``max_ood_score`` (any estimator: committee, LLPR, descriptor distance): the model is
     extrapolating. The run stops; the frame is written to ``extrapolated.xyz``
     (exit status 3)."""
 
@@ -46,10 +48,11 @@ class MDSettings:
     tdamp_fs: Optional[float] = None  # Nose-Hoover / NPT thermostat time; None: 100 dt
     pdamp_fs: Optional[float] = None  # NPT barostat time; None: 1000 dt
     pressure_GPa: float = 0.0  # NPT
-    max_force_std: Optional[float] = None  # eV/Å, committee spread that stops the run
+    max_force_std: Optional[float] = None  # eV/Å, force uncertainty that stops the run
+    max_ood_score: Optional[float] = None  # per-atom OOD score that stops the run
     seed: int = 0
 
-    def check(self, periodic: bool, committee_size: int) -> None:
+    def check(self, periodic: bool, has_uncertainty: bool) -> None:
         if self.ensemble not in ENSEMBLES:
             raise MDError(f"ensemble: got {self.ensemble!r}; choose one of {sorted(ENSEMBLES)}")
         for name in ("timestep_fs", "friction_per_fs"):
@@ -64,8 +67,10 @@ class MDSettings:
                           f"({self.interval}) >= 1")
         if self.ensemble == "npt" and not periodic:
             raise MDError("ensemble npt needs a fully periodic cell with non-zero volume")
-        if self.max_force_std is not None and committee_size < 2:
-            raise MDError("max_force_std needs a committee: give two or more models")
+        for name in ("max_force_std", "max_ood_score"):
+            if getattr(self, name) is not None and not has_uncertainty:
+                raise MDError(f"{name} needs an uncertainty estimator: give two or more "
+                              "models (a committee) or choose one (llpr, distance)")
 
 
 def _tdamp(s: MDSettings) -> float:
@@ -151,15 +156,15 @@ def energy_drift(times_ps: np.ndarray, total_energy: np.ndarray, num_atoms: int)
 class _Recorder:
     """Log lines, trajectory frames, progress and the extrapolation check, per step."""
 
-    def __init__(self, dyn, atoms, s: MDSettings, out_dir: Path, committee: bool,
+    def __init__(self, dyn, atoms, s: MDSettings, out_dir: Path, uncertainty: bool,
                  progress: bool):
         self.dyn, self.atoms, self.s, self.out_dir = dyn, atoms, s, out_dir
-        self.committee, self.progress = committee, progress
+        self.uncertainty, self.progress = uncertainty, progress
         self.log = open(out_dir / LOG_FILE, "w", encoding="utf-8")
         self.traj = open(out_dir / TRAJECTORY_FILE, "w", encoding="utf-8")
         cols = ["step", "time_ps", "T_K", "Epot_eV", "Ekin_eV", "Etot_eV", "P_GPa"]
-        self.log.write("# " + " ".join(cols + (["max_F_std_eV/A"] if committee else []))
-                       + "\n")
+        extra = ["max_F_std_eV/A", "max_OOD"] if uncertainty else []
+        self.log.write("# " + " ".join(cols + extra) + "\n")
         self.times: List[float] = []
         self.etot: List[float] = []
         self.temps: List[float] = []
@@ -171,17 +176,33 @@ class _Recorder:
 
     def __call__(self) -> None:
         step = self.dyn.nsteps
-        spread = self.atoms.calc.results.get("max_forces_std")
-        if self.s.max_force_std is not None and spread > self.s.max_force_std:
+        reason = self.extrapolating()
+        if reason:
             self.record(step)
             _write_frame(self.out_dir / EXTRAPOLATED_FILE, self.atoms)
             raise ExtrapolationError(
                 f"step {step} (t = {self.dyn.get_time() / (1000 * units.fs):.4f} ps): "
-                f"committee force spread {spread:.4g} eV/Å exceeds --max-force-std "
-                f"{self.s.max_force_std:g} eV/Å; the model is extrapolating. Frame written "
+                f"{reason}; the model is extrapolating. Frame written "
                 f"to {self.out_dir / EXTRAPOLATED_FILE}")
         if step % self.s.interval == 0 or step == self.s.steps:
             self.record(step)
+
+    def extrapolating(self) -> str:
+        """Why the current frame is past a limit ('' when it is not)."""
+        results = self.atoms.calc.results
+        limits = (("max_forces_std", self.s.max_force_std, "force uncertainty",
+                   "--max-force-std", " eV/Å"),
+                  ("max_ood_score", self.s.max_ood_score, "OOD score", "--max-ood-score", ""))
+        for key, limit, what, option, unit in limits:
+            value = results.get(key)
+            if limit is not None and value is not None and value > limit:
+                return (f"{self.estimator_name()} {what} {value:.4g}{unit} exceeds {option} "
+                        f"{limit:g}{unit}")
+        return ""
+
+    def estimator_name(self) -> str:
+        estimator = getattr(getattr(self.atoms.calc, "committee", None), "estimator", None)
+        return type(estimator).__name__ if estimator is not None else "model"
 
     def record(self, step: int) -> None:
         atoms = self.atoms
@@ -195,8 +216,9 @@ class _Recorder:
             pressure /= units.GPa
         line = (f"{step:8d} {t_ps:10.5f} {temp:9.2f} {epot:15.6f} {ekin:13.6f} "
                 f"{epot + ekin:15.6f} {pressure:10.4f}")
-        if self.committee:
-            line += f" {atoms.calc.results['max_forces_std']:10.5f}"
+        if self.uncertainty:
+            line += (f" {atoms.calc.results['max_forces_std']:10.5f}"
+                     f" {atoms.calc.results.get('max_ood_score', float('nan')):8.3f}")
         self.log.write(line + "\n")
         self.log.flush()
         _write_frame(self.traj, atoms)
@@ -225,11 +247,12 @@ def _write_frame(target, atoms) -> None:
     results = atoms.calc.results
     frame.calc = SinglePointCalculator(frame, **{k: results[k] for k in (
         "energy", "forces", "stress") if k in results})
-    for key in ("energy_std", "max_forces_std"):
+    for key in ("energy_std", "max_forces_std", "max_ood_score"):
         if key in results:
             frame.info[key] = results[key]
-    if "forces_std" in results:
-        frame.arrays["forces_std"] = np.asarray(results["forces_std"])
+    for key in ("forces_std", "ood_score"):
+        if key in results:
+            frame.arrays[key] = np.asarray(results[key])
     write(target, frame, format="extxyz")
 
 
@@ -238,18 +261,19 @@ def run_md(atoms, settings: MDSettings, out_dir, progress: bool = False) -> MDRe
     ``md.log`` and ``md.xyz`` every ``interval`` steps into ``out_dir``.
 
     Raises :class:`MDError` for impossible settings (before any file is written) and
-    :class:`ExtrapolationError` when the committee spread passes ``max_force_std``.
+    :class:`ExtrapolationError` when the calculator's force uncertainty passes
+    ``max_force_std`` or its OOD score ``max_ood_score``.
     """
     calc = atoms.calc
-    committee = len(getattr(calc, "committee", ())) > 1
+    uncertainty = getattr(getattr(calc, "committee", None), "estimator", None) is not None
     periodic = bool(atoms.pbc.all() and atoms.cell.rank == 3)
-    settings.check(periodic, len(getattr(calc, "committee", ())) or 1)
+    settings.check(periodic, uncertainty)
     atoms.get_forces()  # bad structures (overlaps, unknown species) fail before any output
     prepare_velocities(atoms, settings.temperature_K, settings.seed)
     dyn = ENSEMBLES[settings.ensemble](atoms, settings)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    recorder = _Recorder(dyn, atoms, settings, out_dir, committee, progress)
+    recorder = _Recorder(dyn, atoms, settings, out_dir, uncertainty, progress)
     dyn.attach(recorder, interval=1)
     try:
         dyn.run(settings.steps)

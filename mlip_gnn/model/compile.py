@@ -43,7 +43,12 @@ class _CompiledEnergy:
 def compile_energy(potential: torch.nn.Module) -> torch.nn.Module:
     """Make ``potential`` (a :class:`~mlip_gnn.model.Potential`) compute its per-atom
     energies through ``torch.compile``, in place; returns it. The first call of each new
-    input shape compiles (seconds to minutes on a CPU); later calls reuse the code."""
+    input shape compiles (seconds to minutes on a CPU); later calls reuse the code. The
+    compiled model keeps every edge-sized tensor of a call (no edge chunks): its memory is
+    that of the plain eager forward."""
     if not isinstance(getattr(potential, "atomic_energies", None), _CompiledEnergy):
+        for module in potential.modules():  # one graph per size: no recomputed edge chunks
+            if hasattr(module, "chunked"):
+                module.chunked = False
         potential.atomic_energies = _CompiledEnergy(potential.atomic_energies)
     return potential

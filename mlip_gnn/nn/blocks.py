@@ -9,7 +9,10 @@ from e3nn.util.jit import compile_mode
 
 from mlip_gnn.nn.edge_tp import EdgeTensorProduct
 
-__all__ = ["Interaction", "GatedUpdate", "ScalarReadout"]
+__all__ = ["Interaction", "GatedUpdate", "ScalarReadout", "EDGE_CHUNK"]
+
+#: edges per chunk when the messages of a large graph are computed in chunks (inference)
+EDGE_CHUNK = 16384
 
 
 @compile_mode("script")
@@ -32,6 +35,7 @@ class Interaction(torch.nn.Module):
                  num_radial: int, radial_mlp: List[int], avg_num_neighbors: float):
         super().__init__()
         self.avg_num_neighbors = float(avg_num_neighbors)
+        self.chunked = True  # large graphs in eval mode: edge chunks (off for tracing)
         self.linear_up = o3.Linear(irreps_in, irreps_in)
         self.tp = EdgeTensorProduct(irreps_in, irreps_sh, irreps_out)
         self.radial = e3nn_nn.FullyConnectedNet(
@@ -43,12 +47,47 @@ class Interaction(torch.nn.Module):
                 edge_feats: torch.Tensor, sender: torch.Tensor,
                 receiver: torch.Tensor) -> torch.Tensor:
         h = self.tp.node_inputs(self.linear_up(node_feats))  # [n, D_in, C]
+        n = node_feats.shape[0]
+        if not torch.jit.is_scripting() and self._chunks_pay(edge_feats.shape[0]):
+            summed = self._chunked_messages(h, edge_attrs, edge_feats, sender, receiver, n)
+        else:
+            summed = self._messages(h, edge_attrs, edge_feats, sender, receiver, n)
+        return self.linear(self.tp.to_irreps(summed) / self.avg_num_neighbors ** 0.5)
+
+    @torch.jit.unused
+    def _chunks_pay(self, num_edges: int) -> bool:
+        """Chunked messages for large graphs in eval mode (inference), eager only."""
+        return (self.chunked and not self.training and num_edges > EDGE_CHUNK
+                and torch.is_grad_enabled())
+
+    def _messages(self, h: torch.Tensor, edge_attrs: torch.Tensor, edge_feats: torch.Tensor,
+                  sender: torch.Tensor, receiver: torch.Tensor, n: int) -> List[torch.Tensor]:
+        """Σ_j of the messages to each node, per output irrep: [n, 2L+1, C]."""
         weights = self.radial(edge_feats)  # [e, P·C]
         messages = self.tp(h[sender], edge_attrs, weights)  # per L: [e, 2L+1, C]
-        n = node_feats.shape[0]
-        summed = [torch.zeros((n,) + m.shape[1:], dtype=m.dtype, device=m.device)
-                  .index_add(0, receiver, m) for m in messages]  # per L: [n, 2L+1, C]
-        return self.linear(self.tp.to_irreps(summed) / self.avg_num_neighbors ** 0.5)
+        return [torch.zeros((n,) + m.shape[1:], dtype=m.dtype, device=m.device)
+                .index_add(0, receiver, m) for m in messages]
+
+    @torch.jit.unused
+    def _chunked_messages(self, h: torch.Tensor, edge_attrs: torch.Tensor,
+                          edge_feats: torch.Tensor, sender: torch.Tensor,
+                          receiver: torch.Tensor, n: int) -> List[torch.Tensor]:
+        """:meth:`_messages` over chunks of :data:`EDGE_CHUNK` edges, each recomputed in the
+        backward pass instead of kept: the edge-sized tensors (radial weights, per-path
+        products, messages) of one chunk are alive at a time, so memory grows with the
+        nodes, not with nodes × neighbours × paths. Same sums up to round-off (order of
+        additions). Used for inference (eval mode); training keeps the graph of the
+        derivatives, which recomputation does not cover."""
+        from torch.utils.checkpoint import checkpoint
+
+        total: List[torch.Tensor] = []
+        chunks = zip(*(torch.split(t, EDGE_CHUNK) for t in (edge_attrs, edge_feats, sender,
+                                                            receiver)))
+        for attrs, feats, snd, rcv in chunks:
+            part = checkpoint(self._messages, h, attrs, feats, snd, rcv, n,
+                              use_reentrant=False)
+            total = list(part) if not total else [a + b for a, b in zip(total, part)]
+        return total
 
 
 @compile_mode("script")

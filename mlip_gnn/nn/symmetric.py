@@ -219,6 +219,9 @@ class SymmetricContraction(torch.nn.Module):
         self.degree_sizes = [sum(1 for m in higher if len(m) == d)
                                         for d in range(2, correlation)]
         self.weights = torch.nn.Parameter(_initial_weights(basis, num_species, channels))
+        # atoms grouped by species (fast, data-dependent shapes) or every species' weights
+        # applied by masks (static shapes, for tracing: torch.export)
+        self.group_by_species = True
 
     def _monomials(self, x: torch.Tensor) -> torch.Tensor:
         """g [n, C, F]: 1, then the monomials of degree 1 … ν−1 of x [n, C, D]."""
@@ -249,6 +252,12 @@ class SymmetricContraction(torch.nn.Module):
                            self.in_dims)], dim=-1)  # [n, C, D]
         if self.num_species == 1:
             y = self._contract(x, self._monomials(x), 0)
+        elif not self.group_by_species:
+            g = self._monomials(x)
+            y = x.new_zeros(n, c, self.dim_out)
+            for z in range(self.num_species):
+                mask = (species == z).to(x.dtype).view(n, 1, 1)
+                y = y + mask * self._contract(x, g, z)
         else:
             # atoms grouped by species: one sort, one host sync for the group sizes, and
             # the weights folded into the basis only for the species present

@@ -7,12 +7,15 @@ import contextlib
 import json
 import logging
 import math
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from mlip_gnn.quantities import QUANTITIES, metric_units
+from mlip_gnn.train.checkpoint import RunDirError
+from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["METRICS_FILE", "LOG_FILE", "TENSORBOARD_DIR", "log_to", "MetricsLog", "Monitor",
            "format_duration", "read_metrics"]
@@ -61,7 +64,15 @@ def read_metrics(path: Path) -> List[Dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill: the epoch reruns
+            _log.warning("%s line %d is incomplete; dropped", path, number)
+    return records
 
 
 class MetricsLog:
@@ -71,11 +82,29 @@ class MetricsLog:
     def __init__(self, path: Path, resume_epoch: int = 0):
         self.path = Path(path)
         kept = [r for r in read_metrics(self.path) if r.get("epoch", math.inf) < resume_epoch]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        try:
+            with atomic_write(self.path, "w") as handle:
+                handle.write("".join(json.dumps(r) + "\n" for r in kept))
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
 
     def write(self, record: Mapping[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        """Append one line; a failed write (disk full, quota) leaves the file as it was and
+        raises :class:`~mlip_gnn.train.checkpoint.RunDirError`."""
+        size = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # no half line for the resume to trip over
+                os.truncate(self.path, size)
+            raise _unwritable(self.path, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> RunDirError:
+    return RunDirError(f"cannot write {path}: {exc.strerror or exc}. The checkpoints of the "
+                       "run are intact; free space (or fix the permissions) and run the same "
+                       "command again to resume.")
 
 
 def _summary(metrics: Mapping[str, float]) -> str:

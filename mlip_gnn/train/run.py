@@ -23,13 +23,14 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 import mlip_gnn
-from mlip_gnn.config import ConfigError, config_hash, config_to_dict, save_config
+from mlip_gnn.config import Config, ConfigError, config_hash, config_to_dict, save_config
 from mlip_gnn.data import GraphDataset, SpeciesTable
 from mlip_gnn.quantities import QUANTITY_NAMES, metric_units
 from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_from_spec,
@@ -38,7 +39,7 @@ from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
                                        check_writable, checkpoint_bytes, load_checkpoint)
 from mlip_gnn.train import finetune
-from mlip_gnn.train.data_setup import (ResumableSampler, ShardSampler, base_spec,
+from mlip_gnn.train.data_setup import (DataSplits, ResumableSampler, ShardSampler, base_spec,
                                        complete_spec, e0_method, make_loader, read_splits,
                                        spec_changes)
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
@@ -47,6 +48,7 @@ from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
 from mlip_gnn.train.rng import seed_everything
 from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule
 from mlip_gnn.train.signals import StopRequest
+from mlip_gnn.train.callbacks import Callback, default_callbacks
 from mlip_gnn.train.trainer import LoopSettings, Trainer
 
 __all__ = ["TrainResult", "train", "resolve_device", "TEST_METRICS_FILE"]
@@ -169,9 +171,9 @@ def _loaders(cfg, splits, spec: ModelSpec, info):
     return sets["train"], train_loader, valid_loader
 
 
-def _test(cfg, trainer: Trainer, setup, info) -> dict:
+def _test(run: _Run, trainer: Trainer, setup: _Setup) -> dict:
     """Best model on the test set, overall and per config type."""
-    splits = setup.splits
+    cfg, info, splits = run.cfg, run.info, setup.splits
     best = trainer.checkpoints.best
     if best.exists():
         trainer.module.load_state_dict(load_checkpoint(best)["model"])
@@ -195,12 +197,36 @@ def _test(cfg, trainer: Trainer, setup, info) -> dict:
     return rows
 
 
-def train(cfg, *, resume: Optional[str] = None,
-          model_factory: Optional[ModelFactory] = None) -> TrainResult:
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What every stage of a run needs: the config, where the process stands (rank,
+    device), how it was asked to start, and its stop flag."""
+
+    cfg: Config
+    info: dist.DistInfo
+    device: torch.device
+    stop: StopRequest
+    explicit_resume: bool
+    model_factory: Optional[ModelFactory]
+    callbacks: Sequence[Callback]
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.cfg.output.run_dir)
+
+    @property
+    def main(self) -> bool:
+        return self.info.rank == 0
+
+
+def train(cfg: Config, *, resume: Optional[str] = None,
+          model_factory: Optional[ModelFactory] = None,
+          callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Train as ``cfg`` says; see the module docstring for how resuming works.
 
     ``model_factory`` builds the model from the spec's builder arguments (default:
-    :func:`mlip_gnn.model.build_model`).
+    :func:`mlip_gnn.model.build_model`). ``callbacks`` act after the standard ones
+    (:func:`~mlip_gnn.train.callbacks.default_callbacks`) at every hook of the loop.
     """
     if resume is not None:
         run_dir = str(Path(resume).resolve())
@@ -210,7 +236,9 @@ def train(cfg, *, resume: Optional[str] = None,
     dist.init_process_group(info, device)
     try:
         with _tf32(cfg.tf32), StopRequest() as stop:
-            return _train(cfg, resume is not None, model_factory, info, device, stop)
+            run = _Run(cfg, info, device, stop, resume is not None, model_factory,
+                       [*default_callbacks(), *callbacks])
+            return _train(run)
     finally:
         dist.shutdown()
 
@@ -219,17 +247,18 @@ def train(cfg, *, resume: Optional[str] = None,
 class _Setup:
     """Data, model spec, model and loaders of a run (fresh or resumed)."""
 
-    splits: Any
+    splits: DataSplits
     spec: ModelSpec
     model: nn.Module
-    train_loader: Any
-    valid_loader: Any
+    train_loader: DataLoader
+    valid_loader: Optional[DataLoader]
     param_groups: Optional[List[dict]] = None  # fine-tuning: groups with their lr_factor
 
 
-def _setup(cfg, state: Optional[dict], info, factory, device, run_dir: Path) -> _Setup:
+def _setup(run: _Run, state: Optional[dict]) -> _Setup:
     """Read the data, make the model spec (a resumed run: the checkpoint's, which the config
     must not contradict; a fine-tuning run: the pretrained model's) and build the model."""
+    cfg, run_dir = run.cfg, run.run_dir
     seed_everything(cfg.seed)
     splits = read_splits(cfg)
     _check_best_metric(cfg, splits.valid)
@@ -250,10 +279,10 @@ def _setup(cfg, state: Optional[dict], info, factory, device, run_dir: Path) -> 
                                       e0_method(cfg.data.e0s))
     else:
         spec = base_spec(cfg, species)
-    train_set, train_loader, valid_loader = _loaders(cfg, splits, spec, info)
+    train_set, train_loader, valid_loader = _loaders(cfg, splits, spec, run.info)
     if not state and pretrained is None:
         spec = _shared_spec(complete_spec(spec, cfg, splits.train, train_set.graphs))
-    model = build_from_spec(spec, factory).to(device)
+    model = build_from_spec(spec, run.model_factory).to(run.device)
     groups = _start_from(cfg, model, pretrained, spec) if pretrained is not None else None
     return _Setup(splits, spec, model, train_loader, valid_loader, groups)
 
@@ -330,21 +359,18 @@ class _StartGuard:
             shutil.rmtree(self.created, ignore_errors=True)
 
 
-def _train(cfg, explicit_resume, factory, info, device, stop) -> TrainResult:
-    run_dir = Path(cfg.output.run_dir)
-    main = info.rank == 0
-    with _StartGuard(run_dir, main) as guard:
-        dist.on_main(lambda: check_writable(run_dir))
-        with log_to(run_dir if main else None, console=main):
-            return _run(cfg, explicit_resume, factory, info, device, stop, run_dir, guard)
+def _train(run: _Run) -> TrainResult:
+    with _StartGuard(run.run_dir, run.main) as guard:
+        dist.on_main(lambda: check_writable(run.run_dir))
+        with log_to(run.run_dir if run.main else None, console=run.main):
+            return _run(run, guard)
 
 
-def _run(cfg, explicit_resume, factory, info, device, stop, run_dir: Path,
-         guard: _StartGuard) -> TrainResult:
-    main = info.rank == 0
+def _run(run: _Run, guard: _StartGuard) -> TrainResult:
+    cfg, run_dir, main = run.cfg, run.run_dir, run.main
     manager = CheckpointManager(run_dir)
-    state = _resume_state(cfg, manager, explicit_resume)
-    setup = _setup(cfg, state, info, factory, device, run_dir)
+    state = _resume_state(cfg, manager, run.explicit_resume)
+    setup = _setup(run, state)
     # room for last, previous, best and the temp file of the next write
     needed = 4 * checkpoint_bytes(setup.model)
     dist.on_main(lambda: check_free_space(run_dir, needed))
@@ -357,22 +383,23 @@ def _run(cfg, explicit_resume, factory, info, device, stop, run_dir: Path,
     metadata = {"version": mlip_gnn.__version__, "model_spec": setup.spec.to_dict(),
                 "config": config_to_dict(cfg), "config_hash": config_hash(cfg)}
     try:
-        trainer = Trainer(model=dist.wrap_model(setup.model, device),
+        trainer = Trainer(model=dist.wrap_model(setup.model, run.device),
                           **_optimisation(cfg, setup.model, setup.param_groups),
                           train_loader=setup.train_loader, valid_loader=setup.valid_loader,
                           settings=LoopSettings.from_config(cfg), monitor=monitor,
-                          checkpoints=manager, device=device, dtype=setup.spec.torch_dtype,
-                          stop=stop,
-                          metadata=metadata)
+                          checkpoints=manager, device=run.device,
+                          dtype=setup.spec.torch_dtype, stop=run.stop, metadata=metadata,
+                          callbacks=run.callbacks)
         if state:
             trainer.load_state_dict(state)
         guard.started()
-        return _fit(cfg, trainer, setup, info)
+        return _fit(run, trainer, setup)
     finally:
         monitor.close()
 
 
-def _fit(cfg, trainer: Trainer, setup: _Setup, info) -> TrainResult:
+def _fit(run: _Run, trainer: Trainer, setup: _Setup) -> TrainResult:
+    cfg, info = run.cfg, run.info
     monitor, splits, run_dir = trainer.monitor, setup.splits, trainer.checkpoints.run_dir
     monitor.info("training on %s (%s, %d process(es)): %d train / %d valid / %d test frames, "
                  "species %s, %d parameters, run dir %s", trainer.device, setup.spec.dtype,
@@ -390,5 +417,5 @@ def _fit(cfg, trainer: Trainer, setup: _Setup, info) -> TrainResult:
     monitor.info("training finished (%s) after %d epochs; best %s %.6g at epoch %d", reason,
                  result.epochs_done, cfg.train.best_metric, result.best_value, result.best_epoch)
     if splits.test:
-        result.test_metrics = _test(cfg, trainer, setup, info)
+        result.test_metrics = _test(run, trainer, setup)
     return result

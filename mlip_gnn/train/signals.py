@@ -1,16 +1,18 @@
-"""Graceful stop on SIGTERM / SIGUSR1 (cluster pre-emption): set a flag, let the loop
-checkpoint after the current step and exit cleanly."""
+"""Graceful stop on SIGTERM / SIGUSR1 (cluster pre-emption) and Ctrl-C (SIGINT): set a
+flag, let the loop checkpoint after the current step and exit cleanly. A second Ctrl-C
+aborts at once (KeyboardInterrupt), without a checkpoint."""
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from typing import Dict, Optional
 
 __all__ = ["StopRequest", "STOP_SIGNALS"]
 
 #: signals that ask for a checkpoint and a clean exit (SIGUSR1 does not exist on Windows)
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1")
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1", "SIGINT")
                      if hasattr(signal, name))
 
 
@@ -33,6 +35,11 @@ class StopRequest:
 
     def request(self, signum: int, frame=None) -> None:
         """The handler; also callable directly (tests, or a time limit)."""
+        if signum == signal.SIGINT:
+            if self.signal_name == "SIGINT":  # the second Ctrl-C: the user will not wait
+                raise KeyboardInterrupt
+            print("\nstopping after the current step and writing a checkpoint (Ctrl-C "
+                  "again to abort without one)", file=sys.stderr, flush=True)
         self.signal_name = signal.Signals(signum).name
 
     def __enter__(self) -> StopRequest:

@@ -1,4 +1,5 @@
-"""The training loop: epochs of optimiser steps, validation, best model, stopping rules.
+"""The training loop: epochs of optimiser steps and the rules that stop them; the rest of a
+run (stages, validation, best model, logging, checkpoints) are callbacks.
 
 Epochs are numbered from 0 (as ``loss.stages[].epoch`` in the config). Everything the loop
 needs to continue exactly where it stopped is in :meth:`Trainer.state_dict`; the data order
@@ -11,7 +12,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader
 from mlip_gnn.data import keys, to_device
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.train import distributed as dist
+from mlip_gnn.train.callbacks import Callback, default_callbacks
 from mlip_gnn.train.checkpoint import CheckpointManager, RunDirError
 from mlip_gnn.train.loss import WeightedLoss
 from mlip_gnn.train.metrics import MetricAccumulator
@@ -78,7 +80,10 @@ class LoopState:
 
 
 class Trainer:
-    """Runs epochs until ``max_epochs``, early stopping, the time limit or a stop signal."""
+    """Runs epochs of optimiser steps until ``max_epochs``, early stopping, the time limit
+    or a stop signal; everything else a run does (loss stages, validation and the best
+    model, logging, checkpoints) is in its ``callbacks`` (default:
+    :func:`~mlip_gnn.train.callbacks.default_callbacks`)."""
 
     def __init__(self, *, model: nn.Module, loss: WeightedLoss,
                  optimizer: torch.optim.Optimizer, lr_schedule: LRSchedule,
@@ -86,7 +91,7 @@ class Trainer:
                  train_loader: DataLoader, valid_loader: Optional[DataLoader],
                  settings: LoopSettings, monitor: Monitor, checkpoints: CheckpointManager,
                  device: torch.device, dtype: torch.dtype, stop: StopRequest,
-                 metadata: Mapping[str, Any]):
+                 metadata: Mapping[str, Any], callbacks: Optional[Sequence[Callback]] = None):
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.lr_schedule, self.stages, self.ema = lr_schedule, stages, ema
         self.train_loader, self.valid_loader = train_loader, valid_loader
@@ -95,7 +100,10 @@ class Trainer:
         self.metadata = dict(metadata)  # model kwargs, config, version: copied to checkpoints
         self.state = LoopState()
         self.train_metrics = MetricAccumulator(device)
-        self._started = time.monotonic()
+        self.callbacks: List[Callback] = list(default_callbacks() if callbacks is None
+                                              else callbacks)
+        self.started = time.monotonic()
+        self.epoch_batches = 0  # batches of the epoch in progress, steps already done included
 
     # ----------------------------------------------------------------- state
     @property
@@ -222,33 +230,23 @@ class Trainer:
 
     def _out_of_time(self) -> bool:
         limit = self.settings.max_time_s
-        return limit is not None and time.monotonic() - self._started >= limit
+        return limit is not None and time.monotonic() - self.started >= limit
+
+    def _early_stop(self) -> bool:
+        patience = self.settings.early_stopping_patience
+        return patience is not None and self.state.rounds_since_best >= patience
 
     # ----------------------------------------------------------------- epochs
-    def _apply_stages(self) -> None:
-        epoch, index = self.state.epoch, self.stages.index_at(self.state.epoch)
-        if index == self.state.stage_index:
-            return
-        for stage in self.stages.stages[self.state.stage_index + 1: index + 1]:
-            if stage.lr is not None:
-                self.lr_schedule.set_base_lr(stage.lr)
-        self.loss.set_weights(self.stages.weights_at(epoch))
-        self.state.stage_index = index
-        # a new stage changes what the run optimises: the best model and early stopping
-        # are judged within the stage, or a force-weighted first stage could keep "best"
-        self.state.best_value = math.inf
-        self.state.rounds_since_best = 0
-        self.lr_schedule.forget_best()
-        self.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g; best "
-                          "model tracked anew", epoch, index, self.loss.weights,
-                          self.lr_schedule.base_lr)
+    def _call(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
     def _train_epoch(self) -> Optional[str]:
         """Steps of the current epoch; returns a stop reason if stopped before its end."""
         sampler = self.train_loader.sampler
         batch_size = self.train_loader.batch_size
         sampler.set_epoch(self.state.epoch, start=self.state.step_in_epoch * batch_size)
-        num_batches = self.state.step_in_epoch + len(self.train_loader)
+        self.epoch_batches = self.state.step_in_epoch + len(self.train_loader)
         start = time.monotonic() - self.state.epoch_elapsed_s
         self.model.train()
         for batch in self.train_loader:
@@ -256,12 +254,9 @@ class Trainer:
             self.state.step_in_epoch += 1
             self.state.global_step += 1
             self.state.epoch_elapsed_s = time.monotonic() - start
-            self.monitor.step(epoch=self.state.epoch, global_step=self.state.global_step,
-                              batch=self.state.step_in_epoch, num_batches=num_batches,
-                              loss=loss, grad_norm=grad_norm,
-                              epoch_elapsed=self.state.epoch_elapsed_s)
+            self._call("on_step_end", loss, grad_norm)
             reason = self._stop_reason()
-            if reason is not None and self.state.step_in_epoch < num_batches:
+            if reason is not None and self.state.step_in_epoch < self.epoch_batches:
                 return reason
         return None
 
@@ -282,42 +277,20 @@ class Trainer:
                 model.train()
         return metrics.reduce(dist.all_reduce_sum).compute()
 
-    def _validate(self, train_metrics: Dict[str, float]) -> Dict[str, float]:
-        valid = (self.evaluate(self.valid_loader) if self.valid_loader is not None
-                 else train_metrics)
-        name = self.settings.best_metric
-        value = valid.get(name, valid.get("loss", math.inf))
-        self.lr_schedule.observe(value)
-        if value < self.state.best_value:
-            self.state.best_value, self.state.best_epoch = value, self.state.epoch
-            self.state.rounds_since_best = 0
-            state = {**self.metadata, "epoch": self.state.epoch,
-                     "model": self.inference_weights(), "ema": None,
-                     "weights": "ema" if self.ema is not None else "raw", "metrics": valid,
-                     "best_metric": name}
-            dist.on_main(lambda: self._write(self.checkpoints.save_best, state))
-        else:
-            self.state.rounds_since_best += 1
-        return valid
-
-    def _finish_epoch(self, lr: float) -> None:
+    def _epoch_record(self, lr: float) -> Dict[str, Any]:
         s = self.state
-        train = self.train_metrics.reduce(dist.all_reduce_sum).compute()
-        record: Dict[str, Any] = {"epoch": s.epoch, "step": s.global_step, "lr": lr,
-                                  "epoch_time_s": s.epoch_elapsed_s, "train": train,
-                                  "loss_weights": dict(self.loss.weights),
-                                  "bad_steps": s.bad_steps}
-        if (s.epoch + 1) % self.settings.valid_interval == 0 \
-                or s.epoch + 1 == self.settings.max_epochs:
-            record["valid"] = self._validate(train)
-        time_left = (math.inf if self.settings.max_time_s is None
-                     else self.settings.max_time_s - (time.monotonic() - self._started))
-        self.monitor.epoch(record, time_left)
+        return {"epoch": s.epoch, "step": s.global_step, "lr": lr,
+                "epoch_time_s": s.epoch_elapsed_s,
+                "train": self.train_metrics.reduce(dist.all_reduce_sum).compute(),
+                "loss_weights": dict(self.loss.weights), "bad_steps": s.bad_steps}
+
+    def _next_epoch(self) -> None:
+        s = self.state
         s.epoch += 1
         s.step_in_epoch, s.epoch_elapsed_s = 0, 0.0
         self.train_metrics = MetricAccumulator(self.device)
 
-    def _write(self, save, *args):
+    def write(self, save, *args):
         """``save(*args)``; a failed write (disk full, quota, permissions) becomes a
         RunDirError naming the file, the cause and that the older checkpoints are intact
         (writes are atomic: a temp file is removed, never renamed into place)."""
@@ -335,33 +308,29 @@ class Trainer:
         state = self.state_dict()
 
         def save() -> None:
-            self._write(self.checkpoints.save_last, state)
+            self.write(self.checkpoints.save_last, state)
             if snapshot:
-                self._write(self.checkpoints.snapshot, self.state.epoch,
-                            self.settings.keep_checkpoints)
+                self.write(self.checkpoints.snapshot, self.state.epoch,
+                           self.settings.keep_checkpoints)
 
         dist.on_main(save)
 
-    def _early_stop(self) -> bool:
-        patience = self.settings.early_stopping_patience
-        return patience is not None and self.state.rounds_since_best >= patience
-
     def fit(self) -> str:
         """Train; returns why it stopped: ``max_epochs``, ``early stopping``, ``time limit``
-        or ``signal SIGTERM`` (a checkpoint is written in every case)."""
-        self._started = time.monotonic()
+        or ``signal SIGTERM`` (with the default callbacks, a checkpoint is written in every
+        case)."""
+        self.started = time.monotonic()
         while self.state.epoch < self.settings.max_epochs:
-            self._apply_stages()
+            self._call("on_epoch_start")
             lr = self.lr_schedule.start_epoch(self.state.epoch)
             reason = self._train_epoch()
             if reason is not None:
-                self.save_last()
+                self._call("on_interrupt", reason)
                 return reason
-            self._finish_epoch(lr)
+            self._call("on_epoch_end", self._epoch_record(lr))
+            self._next_epoch()
             reason = "early stopping" if self._early_stop() else self._stop_reason()
-            due = self.state.epoch % self.settings.checkpoint_interval == 0
-            if due or reason is not None or self.state.epoch == self.settings.max_epochs:
-                self.save_last(snapshot=due)
+            self._call("after_epoch", reason)
             if reason is not None:
                 return reason
         return "max_epochs"

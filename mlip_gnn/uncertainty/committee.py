@@ -15,7 +15,15 @@ class CommitteeSpread(UncertaintyEstimator):
     """Population standard deviations over the members: energy (eV); per atom, the norm
     over x, y, z of the per-component force standard deviation [n] (eV/Å); and, as the
     extra result ``stress_std``, the per-component stress deviation [3, 3] (eV/Å³) when
-    the structure has a stress."""
+    the structure has a stress. The per-atom OOD score is the force spread in units of
+    ``force_reference`` (eV/Å; default 1, i.e. the spread in eV/Å): a committee has no
+    fitted notion of a typical atom, so give the spread on in-distribution data to make
+    1 mean "typical"."""
+
+    def __init__(self, force_reference: float = 1.0):
+        if not force_reference > 0:
+            raise CommitteeError(f"force_reference: got {force_reference}; must be > 0 eV/Å")
+        self.force_reference = float(force_reference)
 
     def check(self, num_members: int) -> None:
         if num_members < 2:
@@ -28,4 +36,5 @@ class CommitteeSpread(UncertaintyEstimator):
         extra = {}
         if members[0].stress is not None:
             extra["stress_std"] = np.std([m.stress for m in members], axis=0)  # [3, 3]
-        return Uncertainty(energy, np.linalg.norm(forces_std, axis=1), extra)
+        per_atom = np.linalg.norm(forces_std, axis=1)  # [n]
+        return Uncertainty(energy, per_atom, extra, ood=per_atom / self.force_reference)

@@ -71,11 +71,11 @@ def test_committee_spread_stops_the_run(tmp_path, capsys):
     assert main(["md", *models, str(tmp_path / "start.xyz"), "--steps", "5", "-o", str(out),
                  "--max-force-std", "1e-3", "--no-progress"]) == 3
     err = " ".join(capsys.readouterr().err.split())
-    assert "committee force spread" in err and "extrapolating" in err
+    assert "CommitteeSpread force uncertainty" in err and "extrapolating" in err
     frame = read(out / "extrapolated.xyz")
     assert frame.info["max_forces_std"] > 1e-3 and "forces_std" in frame.arrays
     header = (out / "md.log").read_text().splitlines()[0]
-    assert header.endswith("max_F_std_eV/A")
+    assert header.endswith("max_F_std_eV/A max_OOD")
 
 
 @pytest.mark.parametrize("case,match", [
@@ -84,7 +84,7 @@ def test_committee_spread_stops_the_run(tmp_path, capsys):
     ("unknown", r"element\(s\) \['Fe'\] not known"),
     ("nan", "field 'positions' contains NaN"),
     ("flat", "periodic cell has zero volume"),
-    ("std_without_committee", "needs a committee"),
+    ("std_without_committee", "needs an uncertainty estimator"),
     ("npt_cluster", "npt needs a fully periodic cell"),
 ])
 def test_bad_input_exit_2_without_outputs(tmp_path, capsys, case, match):

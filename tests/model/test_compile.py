@@ -51,5 +51,5 @@ def test_an_export_is_not_compiled_and_says_so(tmp_path, caplog):
     path = export_potential(make_model(), tmp_path / "m.pt")
     with caplog.at_level(logging.WARNING):
         calc = MLIPCalculator(str(path), compile=True)
-    assert "is a TorchScript export and is not compiled" in caplog.text
+    assert "is an exported file and is not compiled again" in caplog.text
     assert isinstance(calc.committee.models[0], torch.jit.ScriptModule)

@@ -11,21 +11,6 @@ from model_support import R_MAX, collate, evaluate, graph_of, make_model, random
 TOL = dict(rtol=1e-10, atol=1e-10)
 
 
-def test_batch_equals_frames():
-    model = make_model(correlation=3)
-    frames = [random_cluster(seed=10), random_crystal(seed=11), random_crystal(seed=12)]
-    batch = collate([graph_of(a) for a in frames])
-    out = model(batch, compute_forces=True, compute_stress=True)
-    start = 0
-    for g, atoms in enumerate(frames):
-        ref = evaluate(model, atoms)
-        n = len(atoms)
-        np.testing.assert_allclose(out["energy"][g].detach(), ref["energy"][0], **TOL)
-        np.testing.assert_allclose(out["forces"][start:start + n].detach(), ref["forces"], **TOL)
-        np.testing.assert_allclose(out["stress"][g].detach(), ref["stress"][0], **TOL)
-        start += n
-
-
 def test_no_force_across_frames():
     """The energy of frame 0 has zero derivative with respect to the atoms of frame 1."""
     model = make_model()
@@ -50,21 +35,6 @@ def test_fragments_beyond_cutoff_add():
     e_both = evaluate(model, both)["energy"][0]
     np.testing.assert_allclose(e_both, evaluate(model, a)["energy"][0]
                                + evaluate(model, b)["energy"][0], **TOL)
-
-
-@pytest.mark.parametrize("correlation,max_ell", [(1, 1), (2, 2), (3, 3)])
-def test_smooth_at_cutoff(correlation, max_ell):
-    """Energy and force of a dimer go continuously to the isolated atoms' values at r_max."""
-    model = make_model(correlation=correlation, max_ell=max_ell)
-    def dimer(r):
-        return evaluate(model, Atoms("AlCu", positions=[[0, 0, 0], [r, 0, 0]]))
-    separated = dimer(R_MAX + 0.1)
-    for delta in (1e-2, 1e-3):
-        near = dimer(R_MAX - delta)
-        assert abs(near["energy"][0] - separated["energy"][0]) < 50 * delta ** 3
-        assert np.abs(near["forces"]).max() < 50 * delta ** 2
-    np.testing.assert_allclose(separated["forces"], 0.0, atol=0)
-    assert abs(dimer(R_MAX - 0.5)["energy"][0] - separated["energy"][0]) > 1e-6
 
 
 def test_isolated_atom_is_reference_energy():

@@ -41,7 +41,7 @@ def _loaded_after(code: str) -> list:
                                     "mlip_gnn.model", "mlip_gnn.modelio",
                                     "mlip_gnn.inference", "mlip_gnn.uncertainty",
                                     "mlip_gnn.evaluation", "mlip_gnn.quantities",
-                                    "mlip_gnn.md"])
+                                    "mlip_gnn.md", "mlip_gnn.validation"])
 def test_importing_inference_loads_neither_train_nor_config(module):
     assert _loaded_after(f"import {module}") == []
 

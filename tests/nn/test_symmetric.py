@@ -104,3 +104,17 @@ def test_mixed_species_equal_atom_by_atom():
     one_by_one = torch.cat([product(a[i:i + 1], species[i:i + 1]) for i in range(7)])
     torch.testing.assert_close(together, one_by_one, rtol=1e-13, atol=1e-13)
     assert not torch.allclose(together[1], product(a[1:2], torch.tensor([2]))[0])
+
+
+def test_masked_species_path_equals_grouping():
+    """The static-shape path (species weights applied by masks, for torch.export) gives
+    the grouped result."""
+    irreps = natural_irreps(3, 2)
+    product = SymmetricContraction(irreps, natural_irreps(3, 1), 3, 3).double()
+    with torch.no_grad():
+        product.weights.normal_(generator=torch.Generator().manual_seed(2))
+    a = irreps.randn(9, -1, dtype=torch.float64)
+    species = torch.tensor([2, 0, 2, 1, 0, 2, 0, 1, 1])
+    grouped = product(a, species)
+    product.group_by_species = False
+    torch.testing.assert_close(product(a, species), grouped, rtol=1e-13, atol=1e-13)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from mlip_gnn.config import load_config
 from mlip_gnn.modelio import load_checkpoint
 from mlip_gnn.train import RunDirError, train
 from mlip_gnn.train import checkpoint as checkpoint_module
+from mlip_gnn.train import monitor as monitor_module
 from train_support import PairPotential, config_maker, write_tiny_cu
 
 
@@ -75,6 +77,24 @@ def test_sigkill_loses_only_the_work_since_the_last_checkpoint(tiny_xyz, tmp_pat
         assert a["valid"] == pytest.approx(b["valid"], rel=1e-9, abs=1e-12)
 
 
+def test_ctrl_c_in_the_cli_writes_a_checkpoint_and_exits_130(tiny_xyz, tmp_path):
+    config = _real_model_config(tmp_path / "a.yaml", tiny_xyz, tmp_path / "run", 200)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    with subprocess.Popen([sys.executable, "-m", "mlip_gnn", "train", str(config)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as proc:
+        deadline = time.monotonic() + 120
+        while not (metrics.exists() and metrics.stat().st_size) and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert "writing a checkpoint" in err.decode()
+    loop = load_checkpoint(tmp_path / "run" / "last.pt")["loop"]
+    assert 1 <= loop["global_step"] < 200 * 4
+
+
 def test_truncated_last_checkpoint_falls_back_to_the_previous(make_config, caplog):
     cfg = make_config(train={"max_epochs": 2})
     result = train(cfg, model_factory=PairPotential)
@@ -126,6 +146,44 @@ def test_full_disk_during_training_keeps_the_last_good_checkpoint(make_config, m
     assert not [n for n in names if n.endswith(".tmp")], names  # no partial file left
     assert load_checkpoint(os.path.join(run_dir, "last.pt"))["epoch"] == 1
     assert load_checkpoint(os.path.join(run_dir, "best.pt"))["epoch"] == 0
+
+
+def test_full_disk_while_appending_metrics_is_a_clear_error_and_resumes(make_config,
+                                                                         monkeypatch):
+    real_open, calls = open, []
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def write(self, text):
+            self.handle.write(text[: len(text) // 2])  # half a line reaches the disk
+            self.handle.flush()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    def open_until_full(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        if str(path).endswith("metrics.jsonl") and mode == "a":
+            calls.append(1)
+            if len(calls) == 2:  # epoch 1's line
+                return FullDisk(handle)
+        return handle
+
+    monkeypatch.setattr(monitor_module, "open", open_until_full, raising=False)
+    cfg = make_config(train={"max_epochs": 3})
+    with pytest.raises(RunDirError, match=r"metrics.jsonl: No space left on device.*intact"):
+        train(cfg, model_factory=PairPotential)
+    run_dir = cfg.output.run_dir
+    assert len(_records(Path(run_dir))) == 1  # the half line is gone
+    monkeypatch.undo()
+    resumed = train(cfg, model_factory=PairPotential)
+    assert [r["epoch"] for r in _records(resumed.run_dir)] == [0, 1, 2]
 
 
 def test_cli_reports_an_unwritable_run_dir_with_exit_2(tiny_xyz, tmp_path, capsys):

@@ -15,6 +15,7 @@ from mlip_gnn.data import GraphDataset, KeyMap, collate, keys, read_many
 from mlip_gnn.modelio import load_checkpoint, model_from_checkpoint
 from mlip_gnn.quantities import ErrorSums
 from mlip_gnn.train import RunDirError, TrainingDiverged, train
+from mlip_gnn.train.signals import StopRequest
 from mlip_gnn.train.trainer import Trainer
 from train_support import PairPotential, config_maker, write_tiny_cu
 
@@ -152,6 +153,28 @@ def test_sigterm_mid_epoch_leaves_a_loadable_checkpoint(make_config, model_facto
     loop = load_checkpoint(result.run_dir / "last.pt")["loop"]
     assert (loop["epoch"], loop["step_in_epoch"]) == (0, 2)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+def test_ctrl_c_checkpoints_like_sigterm_and_resumes_exactly(make_config, model_factory,
+                                                            monkeypatch):
+    reference = train(make_config("a"), model_factory=model_factory)
+    cfg = make_config("b")
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 3, signal.SIGINT)
+        stopped = train(cfg, model_factory=model_factory)
+    assert stopped.stop_reason == "signal SIGINT"
+    assert load_checkpoint(stopped.run_dir / "last.pt")["loop"]["global_step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    resumed = train(cfg, model_factory=model_factory)
+    assert _without_times(_records(resumed.run_dir)) == _without_times(_records(reference.run_dir))
+
+
+def test_a_second_ctrl_c_aborts_without_waiting():
+    with StopRequest() as stop:
+        stop.request(signal.SIGINT)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            stop.request(signal.SIGINT)
 
 
 def test_stage_switch_changes_weights_and_lr_at_its_epoch(make_config, model_factory):

@@ -1,0 +1,75 @@
+"""``mlip-gnn uncertainty fit RUN_DIR``: fit the single-model uncertainty estimators."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
+HELP = "fit single-model uncertainty estimators (LLPR, descriptor distance) for a run"
+DESCRIPTION = """\
+fit RUN_DIR: one pass over the run's training set and one over its validation set (both
+as its config.yaml defines them, the same split as training) with the run's best.pt (else
+last.pt; EMA weights unless --no-ema). Writes RUN_DIR/llpr.pt (last-layer prediction
+rigidity: the float64 covariance of the last-layer features, the regulariser and the
+calibration factors fitted on the validation set) and RUN_DIR/distance.pt (descriptor
+distance: reference training environments and the calibration). They are found
+automatically when the run dir or its checkpoint is loaded with an estimator, e.g.
+`mlip-gnn md RUN_DIR start.xyz --uncertainty llpr` or
+`MLIPCalculator("RUN_DIR", estimator="llpr")`. Refit after retraining."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    fit = sub.add_parser("fit", help="fit LLPR and descriptor distance for RUN_DIR")
+    fit.add_argument("run_dir", metavar="RUN_DIR", help="training run directory")
+    fit.add_argument("--estimators", nargs="+", default=["llpr", "distance"],
+                     choices=["llpr", "distance"], help="which to fit (default: both)")
+    fit.add_argument("--max-reference", type=int, default=5000, metavar="N",
+                     help="descriptor distance: training atoms kept (default 5000)")
+    fit.add_argument("--neighbours", type=int, default=5, metavar="K",
+                     help="descriptor distance: nearest training atoms averaged (default 5)")
+    fit.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    fit.add_argument("--no-ema", action="store_true",
+                     help="use the raw weights instead of the EMA (fit and use alike)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlip_gnn.config import load_config
+    from mlip_gnn.export import resolve_model_path
+    from mlip_gnn.inference import Predictor
+    from mlip_gnn.train.data_setup import read_splits
+    from mlip_gnn.uncertainty import DISTANCE_FILE, LLPR_FILE, EstimatorFitError
+    from mlip_gnn.uncertainty.fit import (collect_fit_data, fit_distance, fit_llpr,
+                                          residual_summary)
+
+    run_dir = Path(args.run_dir)
+    config = run_dir / "config.yaml"
+    if not config.is_file():
+        raise EstimatorFitError(f"{run_dir}: no config.yaml; give a training run directory")
+    checkpoint = resolve_model_path(run_dir)
+    splits = read_splits(load_config(config))
+    predictor = Predictor(checkpoint, device=args.device, use_ema=not args.no_ema)
+    data = collect_fit_data(predictor, splits.train, splits.valid)
+    print(f"{checkpoint}: {data.num_train} training frames "
+          f"({data.seconds['train_pass']:.1f} s), {len(data.samples)} validation frames "
+          f"({data.seconds['valid_pass']:.1f} s), {data.weights.numel()} last-layer features")
+    residuals = residual_summary(data.samples)
+    print("validation RMSE: " + ", ".join(f"{k} {v:.4g}" for k, v in residuals.items()))
+    if "llpr" in args.estimators:
+        state = fit_llpr(data)
+        path = state.save(run_dir / LLPR_FILE)
+        print(f"wrote {path}: regulariser {state.regulariser:.3g}, alpha^2 energy "
+              f"{state.alpha2_energy:.3g}, forces {state.alpha2_forces:.3g} (validation NLL "
+              f"energy {state.calibration['nll_energy']:.3f}, forces "
+              f"{state.calibration['nll_forces']:.3f})")
+    if "distance" in args.estimators:
+        state = fit_distance(data, k=args.neighbours, max_reference=args.max_reference)
+        path = state.save(run_dir / DISTANCE_FILE)
+        print(f"wrote {path}: {state.reference.shape[0]} reference atoms, k {state.k}, "
+              f"sigma = c d^{state.power:g} (validation NLL forces "
+              f"{state.calibration['nll_forces']:.3f}, energy "
+              f"{state.calibration['nll_energy']:.3f})")
+    return 0

@@ -1,0 +1,94 @@
+"""``mlip-gnn validate MODEL... --system SYSTEM.yaml``: the properties a potential will be
+used for, against a reference calculator or published values."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+__all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
+
+# spelled out so that --help need not import the validation stack (torch, ASE)
+FAMILIES = ["lattice", "eos", "elastic", "vacancy", "surfaces", "phases", "phonons",
+            "dynamics"]
+
+HELP = "physical properties of a model (or committee) against a reference"
+DESCRIPTION = """\
+Compute the properties a potential will be used for with MODEL (an exported file,
+checkpoint or run dir; several = a committee, each member measured on its own) and with
+the reference of SYSTEM.yaml (an ASE calculator by import path, or a table of published
+values with their sources), and compare them.
+
+Families: lattice (full cell relaxation; a, c/a), eos (Birch-Murnaghan B, B'), elastic
+(C_ij by stress-strain central differences, relaxed ions, Born stability), vacancy
+(relaxed and unrelaxed E_f in >= 100 atoms), surfaces (relaxed slabs, J/m^2), phases
+(energies of fully relaxed phases relative to the named lattice, meV/atom), phonons
+(ase.phonons finite displacements, acoustic sum rule; dispersion and DOS), dynamics
+(Langevin then NVE: diffusion coefficient from the MSD with a block error bar, RDF, NVE
+energy drift, at SYSTEM.yaml's temperatures). Without 'properties' in SYSTEM.yaml every
+family but dynamics runs (the fast set).
+
+OUT_DIR receives validation.json (one entry per property: name, unit, model, reference,
+error, relative_error, spread), report.md (the same table, the checks, where the committee
+disagrees) and plots (eos.png, phonons.png, rdf_<T>K.png, msd_<T>K.png, errors.png).
+Exit status 2 means bad input (the message names the key of SYSTEM.yaml)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("models", metavar="MODEL", nargs="+",
+                        help="exported file, checkpoint or run dir; several = committee")
+    parser.add_argument("--system", required=True, metavar="SYSTEM.yaml",
+                        help="material, properties, settings and reference")
+    parser.add_argument("-o", "--output", default="validation", metavar="OUT_DIR",
+                        help="output directory (default: validation)")
+    parser.add_argument("--properties", nargs="+", choices=FAMILIES, metavar="FAMILY",
+                        help=f"run only these families (of {', '.join(FAMILIES)})")
+    parser.add_argument("--with-dynamics", action="store_true",
+                        help="add dynamics to the families of SYSTEM.yaml")
+    parser.add_argument("--no-plots", action="store_true", help="no PNG figures")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--no-ema", action="store_true",
+                        help="checkpoints: use the raw weights instead of the EMA")
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+
+
+def _check_species(calc, elements, model: str) -> None:
+    from ase.data import atomic_numbers
+
+    from mlip_gnn.validation import SystemSpecError
+
+    known = set.intersection(*(set(m.spec.species) for m in calc.committee.members))
+    missing = [e for e in elements if atomic_numbers[e] not in known]
+    if missing:
+        raise SystemSpecError(f"elements: model {model!r} has no {', '.join(missing)} "
+                              "(it was trained without them)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlip_gnn.calculators import MLIPCalculator
+    from mlip_gnn.validation import load_system, run_validation, write_report
+
+    spec = load_system(args.system)
+    if args.properties:
+        spec.properties = [f for f in FAMILIES if f in args.properties]
+    if args.with_dynamics and "dynamics" not in spec.properties:
+        spec.properties.append("dynamics")
+    if "dynamics" in spec.properties and not spec.temperatures:
+        from mlip_gnn.validation import SystemSpecError
+
+        raise SystemSpecError(f"{args.system}: temperatures: dynamics needs at least one")
+    calcs = []
+    for model in args.models:
+        calc = MLIPCalculator(model, device=args.device, use_ema=not args.no_ema)
+        _check_species(calc, spec.elements, model)
+        calcs.append(calc)
+    reference = spec.reference.make_calculator()
+    start = time.perf_counter()
+    result = run_validation(spec, calcs, list(args.models), reference,
+                            progress=not args.no_progress)
+    written = write_report(result, args.output, plots=not args.no_plots)
+    print(f"validated {len(result.entries)} properties in {time.perf_counter() - start:.0f} s;"
+          f" wrote {written['json']}, {written['report']}")
+    if result.disagreements:
+        print("the committee disagrees on: " + ", ".join(result.disagreements))
+    return 0

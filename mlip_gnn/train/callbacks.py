@@ -1,0 +1,122 @@
+"""The parts of a run around the bare loop: loss stages, validation and the best model,
+logging, checkpoints. Each is a :class:`Callback`; :func:`default_callbacks` gives the
+standard run, in the order they must act, and ``train(..., callbacks=[...])`` adds more.
+
+Callbacks keep their state in the trainer's :class:`~mlip_gnn.train.trainer.LoopState`
+(saved in every checkpoint), so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from mlip_gnn.train import distributed as dist
+
+if TYPE_CHECKING:  # the trainer calls callbacks; callbacks only read and update it
+    from mlip_gnn.train.trainer import Trainer
+
+__all__ = ["Callback", "LossStages", "Validation", "Logging", "Checkpoints",
+           "default_callbacks"]
+
+
+class Callback:
+    """Hooks of the training loop, called in order on every rank; each does nothing unless
+    overridden. ``record`` is the epoch's line of ``metrics.jsonl`` while it is built."""
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        """Before the epoch's learning rate is set."""
+
+    def on_step_end(self, trainer: Trainer, loss: float, grad_norm: float) -> None:
+        """After each optimiser step (or skipped step: loss NaN)."""
+
+    def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
+        """After the epoch's last step, before its counters move on."""
+
+    def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
+        """Once the epoch is counted; ``stop_reason``: why the run stops now, or None."""
+
+    def on_interrupt(self, trainer: Trainer, reason: str) -> None:
+        """The run stops inside an epoch (signal or time limit)."""
+
+
+class LossStages(Callback):
+    """``loss.stages``: at a stage's epoch, its loss weights and base learning rate; the best
+    model and early stopping are then judged anew, or a force-weighted first stage could
+    keep "best" for ever."""
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        s, stages = trainer.state, trainer.stages
+        index = stages.index_at(s.epoch)
+        if index == s.stage_index:
+            return
+        for stage in stages.stages[s.stage_index + 1: index + 1]:
+            if stage.lr is not None:
+                trainer.lr_schedule.set_base_lr(stage.lr)
+        trainer.loss.set_weights(stages.weights_at(s.epoch))
+        s.stage_index = index
+        s.best_value, s.rounds_since_best = math.inf, 0
+        trainer.lr_schedule.forget_best()
+        trainer.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g; best "
+                             "model tracked anew", s.epoch, index, trainer.loss.weights,
+                             trainer.lr_schedule.base_lr)
+
+
+class Validation(Callback):
+    """Every ``train.valid_interval`` epochs (and at the last): metrics on the validation
+    set with the EMA weights (the training metrics without one), reported to the lr
+    schedule; a new best ``train.best_metric`` writes ``best.pt``."""
+
+    def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
+        s, settings = trainer.state, trainer.settings
+        if (s.epoch + 1) % settings.valid_interval and s.epoch + 1 != settings.max_epochs:
+            return
+        valid = (trainer.evaluate(trainer.valid_loader) if trainer.valid_loader is not None
+                 else record["train"])
+        record["valid"] = valid
+        value = valid.get(settings.best_metric, valid.get("loss", math.inf))
+        trainer.lr_schedule.observe(value)
+        if value >= s.best_value:
+            s.rounds_since_best += 1
+            return
+        s.best_value, s.best_epoch, s.rounds_since_best = value, s.epoch, 0
+        state = {**trainer.metadata, "epoch": s.epoch, "model": trainer.inference_weights(),
+                 "ema": None, "weights": "ema" if trainer.ema is not None else "raw",
+                 "metrics": valid, "best_metric": settings.best_metric}
+        dist.on_main(lambda: trainer.write(trainer.checkpoints.save_best, state))
+
+
+class Logging(Callback):
+    """Progress lines, ``metrics.jsonl`` and TensorBoard through the run's monitor."""
+
+    def on_step_end(self, trainer: Trainer, loss: float, grad_norm: float) -> None:
+        s = trainer.state
+        trainer.monitor.step(epoch=s.epoch, global_step=s.global_step, batch=s.step_in_epoch,
+                             num_batches=trainer.epoch_batches, loss=loss, grad_norm=grad_norm,
+                             epoch_elapsed=s.epoch_elapsed_s)
+
+    def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
+        limit = trainer.settings.max_time_s
+        left = math.inf if limit is None else limit - (time.monotonic() - trainer.started)
+        trainer.monitor.epoch(record, left)
+
+
+class Checkpoints(Callback):
+    """``last.pt`` every ``train.checkpoint_interval`` epochs (with a kept snapshot), when
+    the run stops for any reason, and after the last epoch."""
+
+    def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
+        epoch, interval = trainer.state.epoch, trainer.settings.checkpoint_interval
+        due = epoch % interval == 0
+        if due or stop_reason is not None or epoch == trainer.settings.max_epochs:
+            trainer.save_last(snapshot=due)
+
+    def on_interrupt(self, trainer: Trainer, reason: str) -> None:
+        trainer.save_last()
+
+
+def default_callbacks() -> List[Callback]:
+    """The standard run, in order: stages first (they set the weights the epoch trains
+    with), validation before logging (the line carries its metrics), checkpoints last."""
+    return [LossStages(), Validation(), Logging(), Checkpoints()]

@@ -1,0 +1,255 @@
+"""Last-layer prediction rigidity (LLPR): the uncertainty of a linear readout on fixed
+features, for one trained model.
+
+Bigi, Chong, Ceriotti, Grasselli, "A prediction rigidity formalism for low-cost
+uncertainties in trained neural networks", Mach. Learn.: Sci. Technol. 5, 045018 (2024).
+With f(A) = Σ_i f_i the last-layer features of structure A (:mod:`.readout`),
+
+    Σ        = Σ_A f(A) f(A)ᵀ / N_A²            over the training set (float64)
+    σ²_E(A*) = α_E² f(A*)ᵀ (Σ + ς² I)⁻¹ f(A*)    (eV²)
+
+Σ is the Gauss-Newton matrix of the per-atom energy loss ((E - Ê)/N)², which is the
+energy term of our training loss; σ_E is then the uncertainty of the total energy.
+This is Bayesian linear regression on f: with noise variance α² and prior variance α²/ς²
+on the weights, α² f*ᵀ(Σ + ς² I)⁻¹ f* is the posterior variance of w·f*.
+
+Per atom (local prediction rigidity, LPR_i = 1 / σ²_i): σ²_i = α_E² f_iᵀ (Σ + ς² I)⁻¹ f_i.
+
+Forces: the force of the readout w + δw is F + δw·(-∂f(A)/∂r); with δw ~ N(0, α² (Σ +
+ς² I)⁻¹) (the last-layer weight ensemble in closed form) the variance of a force
+component is α_F² gᵀ (Σ + ς² I)⁻¹ g with g = ∂f(A)/∂r_ic = Σ_k (u_k·g)² for any rows
+u_k with Σ_k u_k u_kᵀ = (Σ + ς² I)⁻¹: one vector-Jacobian product per row, rather than
+sampled weights, so it carries no sampling noise and needs no seed. With all d rows (d =
+the feature dimension) it is exact. The fit orders the rows by the force variance they
+carry on the validation set (principal axes of Σ_val (U J)(U J)ᵀ), so that the first few
+carry nearly all of it: by default the estimator uses the fewest rows that carry 99 % of
+the validation force variance (on the quickstart model 17 of 32 rows, RMS σ within 1 %
+of the exact value on held-out MD frames; benchmarks/results/uncertainty_quickstart.md).
+
+ς², α_E² and α_F² are fitted on the validation set: for each ς² of a log grid the α² that
+minimise the Gaussian negative log-likelihood (NLL) have the closed form α² = ⟨r²/s⟩ (r
+the residual, s the unscaled variance); the ς² with the lowest NLL of energies plus forces
+wins. The forces get their own α² because the force errors of a model trained mainly on
+forces are not on the energies' scale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from mlip_gnn.inference import (CommitteeError, MemberOutput, ModelInputs, Uncertainty,
+                                UncertaintyEstimator)
+from mlip_gnn.uncertainty.readout import feature_pass, readout_parts, readout_weights
+from mlip_gnn.uncertainty.store import EstimatorFitError, fit_path, load_state, save_state
+
+__all__ = ["LLPR", "LLPRState", "LLPR_FILE", "ValidationSample", "llpr_variance",
+           "calibrate_llpr", "gaussian_nll", "check_weights"]
+
+LLPR_FILE = "llpr.pt"
+_KIND = "llpr"
+
+
+def llpr_variance(features: torch.Tensor, covariance: torch.Tensor, regulariser: float,
+                  alpha2: float) -> torch.Tensor:
+    """α² fᵀ (Σ + ς² I)⁻¹ f for features [..., d] → [...] (float64)."""
+    d = covariance.shape[0]
+    reg = covariance + regulariser * torch.eye(d, dtype=torch.float64)
+    f = features.to(torch.float64).reshape(-1, d)
+    solved = torch.linalg.solve(reg, f.T)  # [d, m]
+    return alpha2 * (f.T * solved).sum(0).reshape(features.shape[:-1])
+
+
+def gaussian_nll(residual: np.ndarray, variance: np.ndarray) -> float:
+    """Mean Gaussian negative log-likelihood ½ ⟨log 2πσ² + r²/σ²⟩ (per residual)."""
+    variance = np.maximum(np.asarray(variance, dtype=np.float64), 1e-300)
+    return float(np.mean(0.5 * (np.log(2 * math.pi * variance)
+                                + np.asarray(residual) ** 2 / variance)))
+
+
+def check_weights(stored: torch.Tensor, module: torch.nn.Module, path: object) -> None:
+    """A fit belongs to the readout weights it was made with: refuse other weights (a
+    retrained model, or raw weights where the fit used the EMA)."""
+    current = readout_weights(module)
+    if current.shape != stored.shape or not torch.allclose(current, stored, rtol=1e-5,
+                                                            atol=1e-8):
+        raise EstimatorFitError(f"{path}: fitted for other model weights (retrained, or "
+                                "EMA against raw weights); refit with `mlip-gnn "
+                                "uncertainty fit`")
+
+
+@dataclasses.dataclass
+class LLPRState:
+    """What a fit stores: Σ [d, d] (float64, per-atom-normalised), the readout weights w [d]
+    it was fitted for, ς², α_E², α_F², the median validation atom's fᵀ(Σ + ς² I)⁻¹f (the
+    OOD score's unit) and the number of training frames."""
+
+    covariance: torch.Tensor
+    weights: torch.Tensor
+    regulariser: float
+    alpha2_energy: float
+    alpha2_forces: float
+    ood_reference: float
+    num_train: int
+    calibration: Dict[str, float] = dataclasses.field(default_factory=dict)
+    #: [d, d] rows u_k as :meth:`directions`, rotated to the principal axes of the
+    #: validation force variance, most first; None: not ordered
+    force_directions: Optional[torch.Tensor] = None
+    #: [d] cumulative fraction of the validation force variance the first k rows carry
+    force_captured: Optional[torch.Tensor] = None
+
+    def rows_for(self, captured: float) -> torch.Tensor:
+        """The fewest rows of :attr:`force_directions` that carry ``captured`` of the
+        validation force variance (all of :meth:`directions` when not ordered or
+        ``captured`` >= 1)."""
+        if self.force_directions is None or captured >= 1.0:
+            return self.directions()
+        count = int(torch.searchsorted(self.force_captured, torch.tensor(
+            captured, dtype=self.force_captured.dtype))) + 1
+        return self.force_directions[:min(count, self.force_directions.shape[0])]
+
+    def directions(self) -> torch.Tensor:
+        """U [d, d]: rows u_k with Σ_k u_k u_kᵀ = (Σ + ς² I)⁻¹, along Σ's eigenvectors."""
+        eigenvalues, vectors = torch.linalg.eigh(self.covariance)
+        return (vectors / torch.sqrt(eigenvalues.clamp(min=0) + self.regulariser)).T
+
+    def save(self, path: os.PathLike) -> Path:
+        return save_state(path, _KIND, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, path: os.PathLike) -> LLPRState:
+        state = load_state(path, _KIND)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in state.items() if k in fields})
+
+
+@dataclasses.dataclass
+class ValidationSample:
+    """One validation structure: f(A) [d], the per-atom f_i [n, d], the energy residual
+    (eV; None without a label), ∂f(A)/∂r as [d, 3n] and the force residuals [3n] (eV/Å;
+    None without forces)."""
+
+    features: torch.Tensor
+    atom_features: torch.Tensor
+    energy_residual: Optional[float]
+    force_jacobian: Optional[torch.Tensor]
+    force_residual: Optional[np.ndarray]
+
+
+def _unscaled(eigenvalues, projections, regulariser) -> np.ndarray:
+    """pᵀ diag(1/(λ+ς²)) p along the eigenbasis; projections [d, m] → [m]."""
+    return (projections ** 2 / (eigenvalues[:, None] + regulariser)).sum(0).numpy()
+
+
+def _scale_fit(residual: np.ndarray, unscaled: np.ndarray) -> tuple:
+    """(α², NLL) of residuals with variances α² s; entries with s = 0 (features that are
+    zero: an isolated atom, fixed by its reference energy) carry no information."""
+    keep = unscaled > 0
+    alpha2 = float(np.mean(residual[keep] ** 2 / unscaled[keep]))
+    return alpha2, gaussian_nll(residual[keep], alpha2 * unscaled[keep])
+
+
+def calibrate_llpr(covariance: torch.Tensor, samples: Sequence[ValidationSample],
+                   regularisers: Optional[Sequence[float]] = None) -> Dict[str, float]:
+    """ς², α_E², α_F² (and the NLLs) from validation samples, as described above. The
+    default grid of ς² runs from mean(eigenvalues of Σ) down by 10^-0.5 steps to 10^-10 of
+    it."""
+    eigenvalues, vectors = torch.linalg.eigh(covariance)
+    eigenvalues = eigenvalues.clamp(min=0)
+    if regularisers is None:
+        top = float(eigenvalues.mean()) or 1.0
+        regularisers = [top * 10.0 ** (-k / 2) for k in range(21)]
+    with_energy = [s for s in samples if s.energy_residual is not None]
+    with_forces = [s for s in samples if s.force_residual is not None]
+    if not with_energy:
+        raise EstimatorFitError("LLPR calibration needs validation frames with energies")
+    p_energy = vectors.T @ torch.stack([s.features for s in with_energy]).T  # [d, m]
+    r_energy = np.array([s.energy_residual for s in with_energy])
+    p_forces = (vectors.T @ torch.cat([s.force_jacobian for s in with_forces], 1)
+                if with_forces else None)  # [d, 3 Σn]
+    r_forces = (np.concatenate([s.force_residual for s in with_forces])
+                if with_forces else None)
+    best: Dict[str, float] = {}
+    for reg in regularisers:
+        s_e = _unscaled(eigenvalues, p_energy, reg)
+        a_e, nll_e = _scale_fit(r_energy, s_e)
+        result = {"regulariser": reg, "alpha2_energy": a_e, "nll_energy": nll_e,
+                  "alpha2_forces": a_e, "nll_forces": 0.0}
+        if p_forces is not None:
+            a_f, nll_f = _scale_fit(r_forces, _unscaled(eigenvalues, p_forces, reg))
+            result.update(alpha2_forces=a_f, nll_forces=nll_f)
+        if not best or (result["nll_energy"] + result["nll_forces"]
+                        < best["nll_energy"] + best["nll_forces"]):
+            best = result
+    return best
+
+
+class LLPR(UncertaintyEstimator):
+    """LLPR uncertainty of one eager model (a checkpoint or run directory).
+
+    ``state``: a fit; by default the ``llpr.pt`` beside the model source (made by
+    ``mlip-gnn uncertainty fit RUN_DIR``). Reports ``energy_std`` (eV), ``forces_std``
+    [n] (eV/Å), ``ood_score`` [n] = sqrt(f_iᵀ(Σ + ς² I)⁻¹f_i / its median over validation
+    atoms) (1: a typical validation atom), and the extra result ``energies_std`` [n]
+    (eV, the local σ_i of each atom's energy).
+
+    ``captured``: the share of the validation force variance the force uncertainty keeps
+    (see the module docstring); 1 computes it exactly. Cost per structure: one forward
+    pass and one backward pass per row used beside the prediction itself.
+    """
+
+    def __init__(self, state: Optional[LLPRState] = None, captured: float = 0.99):
+        if not 0.0 < captured <= 1.0:
+            raise EstimatorFitError(f"captured: got {captured}; must be in (0, 1]")
+        self.state = state
+        self.captured = float(captured)
+        self._module: Optional[torch.nn.Module] = None
+
+    def check(self, num_members: int) -> None:
+        if num_members != 1:
+            raise CommitteeError(f"LLPR works on one model; got {num_members} (use the "
+                                 "committee spread for several)")
+
+    def bind(self, members) -> None:
+        member = members[0]
+        path = fit_path(member.name, LLPR_FILE)
+        if self.state is None:
+            self.state = LLPRState.load(path)
+        self._parts = readout_parts(member.module)
+        check_weights(self.state.weights, member.module, path)
+        self._module = member.module
+        self._inverse = self.state.directions().T @ self.state.directions()  # (Σ + ς² I)⁻¹
+        self._directions = self.state.rows_for(self.captured)  # [r, d]
+
+    @property
+    def force_rows(self) -> int:
+        """Backward passes per structure for the force uncertainty (after :meth:`bind`)."""
+        return int(self._directions.shape[0])
+
+    def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
+        raise EstimatorFitError("LLPR needs the model's inputs: predict through "
+                                "mlip_gnn.inference.Predictor (estimate_from)")
+
+    def estimate_from(self, inputs: ModelInputs,
+                      members: Sequence[MemberOutput]) -> Uncertainty:
+        if self._module is None:
+            raise EstimatorFitError("LLPR: bind() was not called with the model")
+        state = self.state
+        run = feature_pass(self._module, inputs, self._parts, gradients=True)
+        atom_features = run.features.detach().to(torch.float64)  # [n, d]
+        local = (atom_features @ self._inverse * atom_features).sum(-1)  # [n]
+        total = atom_features.sum(0)
+        energy2 = state.alpha2_energy * float(total @ self._inverse @ total)
+        jac = run.forces_of(self._directions.to(run.features.dtype))  # [d, n, 3]
+        forces2 = state.alpha2_forces * (jac.detach().to(torch.float64) ** 2).sum((0, 2))
+        return Uncertainty(
+            energy=math.sqrt(max(energy2, 0.0)), forces=forces2.sqrt().numpy(),
+            extra={"energies_std": (state.alpha2_energy * local).sqrt().numpy()},
+            ood=(local / state.ood_reference).sqrt().numpy())
+

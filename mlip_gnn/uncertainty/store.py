@@ -1,0 +1,63 @@
+"""Fitted estimator states on disk: small files of float64 tensors and numbers in the run
+directory, written atomically and read with ``torch.load(weights_only=True)``.
+
+A model source finds its fits beside it: a run directory holds them itself, a checkpoint
+in its directory (``runs/x/best.pt`` → ``runs/x/llpr.pt``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+
+from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.utils.files import atomic_write
+
+__all__ = ["EstimatorFitError", "save_state", "load_state", "fit_path"]
+
+FORMAT_VERSION = 1
+
+
+class EstimatorFitError(MlipGnnError, ValueError):
+    """Raised when an estimator's fitted state is missing, unreadable, of another kind or
+    version, or was fitted for other weights than the model it is used with; and when a
+    fit cannot be made (too few frames, no labels)."""
+
+
+def fit_path(source: os.PathLike, file_name: str) -> Path:
+    """Where the fit ``file_name`` of a model source lives: in a run directory, or beside
+    a checkpoint."""
+    source = Path(source)
+    return source / file_name if source.is_dir() else source.parent / file_name
+
+
+def save_state(path: os.PathLike, kind: str, state: Dict[str, Any]) -> Path:
+    """Write ``state`` (tensors, numbers, strings) with its ``kind`` and format version."""
+    path = Path(path)
+    with atomic_write(path, "wb") as handle:
+        torch.save({"kind": kind, "format_version": FORMAT_VERSION, **state}, handle)
+    return path
+
+
+def load_state(path: os.PathLike, kind: str) -> Dict[str, Any]:
+    """Read a state written by :func:`save_state`; :class:`EstimatorFitError` names the
+    file and says how to make it when it is missing or unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise EstimatorFitError(f"{path}: no {kind} fit found; make it with "
+                                f"`mlip-gnn uncertainty fit {path.parent}`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or foreign file: unusable either way
+        raise EstimatorFitError(f"{path}: unreadable {kind} fit ({exc}); refit it with "
+                                f"`mlip-gnn uncertainty fit {path.parent}`") from None
+    if not isinstance(state, dict) or state.get("kind") != kind:
+        found = state.get("kind") if isinstance(state, dict) else type(state).__name__
+        raise EstimatorFitError(f"{path}: not a {kind} fit (found {found!r})")
+    if state.get("format_version") != FORMAT_VERSION:
+        raise EstimatorFitError(f"{path}: {kind} fit of format {state.get('format_version')}"
+                                f"; this version reads format {FORMAT_VERSION}: refit it")
+    return state
