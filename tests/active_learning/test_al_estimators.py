@@ -58,3 +58,50 @@ def test_import_path_and_bad_factories():
         make_estimator(f"{__name__}:constant_factory", _context(1, wrong=1.0))
     with pytest.raises(EstimatorError, match="not an UncertaintyEstimator"):
         make_estimator(f"{__name__}:not_an_estimator", _context(1))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One tiny model trained for real on 8 EMT frames (LLPR and distance need its
+    config, data split and features)."""
+    import sys
+
+    from mlip_gnn.config import load_config
+    from mlip_gnn.train import train
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
+    from train_support import write_tiny_cu
+
+    from al_support import QUICKSTART, tiny_al_dict
+
+    tmp = tmp_path_factory.mktemp("al-llpr")
+    data = write_tiny_cu(tmp / "cu.xyz", n_frames=8)
+    overrides = tiny_al_dict(tmp)["training"]["overrides"] + [
+        f"data.train={data}", "data.valid=null", "data.test=null", "data.valid_fraction=0.25",
+        f"output.run_dir={tmp / 'run'}"]
+    train(load_config(QUICKSTART, overrides))
+    return tmp / "run", data
+
+
+@pytest.mark.parametrize("name, file", [("llpr", "llpr.pt"), ("distance", "distance.pt")])
+def test_single_model_estimators_are_fitted_once_and_give_a_force_uncertainty(
+        trained_run, name, file):
+    from ase.build import bulk
+
+    from mlip_gnn.calculators import MLIPCalculator
+
+    run_dir, data = trained_run
+    context = EstimatorContext([run_dir], data, {})
+    estimator = make_estimator(name, context)
+    fitted = (run_dir / file).stat().st_mtime_ns
+    make_estimator(name, context)
+    assert (run_dir / file).stat().st_mtime_ns == fitted  # not fitted again
+    with pytest.raises(CommitteeError):
+        make_estimator(name, EstimatorContext([run_dir, run_dir], data, {}))
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms.rattle(0.1, seed=0)
+    atoms.calc = MLIPCalculator(str(run_dir), estimator=estimator)
+    atoms.get_forces()
+    spread = atoms.calc.results["forces_std"]
+    assert spread.shape == (4,) and np.all(spread > 0)
+    assert atoms.calc.results["max_forces_std"] == pytest.approx(spread.max())
