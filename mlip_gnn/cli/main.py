@@ -26,6 +26,7 @@ SUBCOMMANDS: Dict[str, str] = {
     "uncertainty": "mlip_gnn.cli.uncertainty",
     "preprocess": "mlip_gnn.cli.preprocess",
     "predict": "mlip_gnn.cli.predict",
+    "active-learn": "mlip_gnn.cli.active_learn",
 }
 
 EXIT_USER_ERROR = 2  # bad config, data, paths or checkpoints: fix the input and rerun
