@@ -15,7 +15,7 @@ from mlip_gnn.model import build_model
 from mlip_gnn.modelio import ModelSpecError, load_checkpoint
 from mlip_gnn.train import finetune, train
 from mlip_gnn.train.data_setup import replay_frames
-from train_support import config_maker, write_tiny_cu
+from train_support import config_maker, label_emt, write_tiny_cu
 from test_trainer import _interrupt_after, _records, _without_times
 
 TINY_MODEL = {"num_layers": 2, "num_channels": 4, "max_ell": 1, "hidden_ell": 1,
@@ -24,8 +24,6 @@ TINY_MODEL = {"num_layers": 2, "num_channels": 4, "max_ell": 1, "hidden_ell": 1,
 
 def _write_cu_au(path, n_frames=8, seed=3):
     """Rattled 8-atom Cu cells with one or two Au atoms, labelled by EMT."""
-    from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
     rng = np.random.default_rng(seed)
@@ -37,11 +35,7 @@ def _write_cu_au(path, n_frames=8, seed=3):
             symbols[j] = "Au"
         atoms.set_chemical_symbols(symbols)
         atoms.positions += rng.normal(0.0, 0.08, atoms.positions.shape)
-        atoms.calc = EMT()
-        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
-                   "stress": atoms.get_stress(voigt=False)}
-        atoms.calc = SinglePointCalculator(atoms, **results)
-        frames.append(atoms)
+        frames.append(label_emt(atoms))
     write(path, frames, format="extxyz")
     return path
 

@@ -20,8 +20,6 @@ from mlip_gnn.model.derivatives import (forces_from_edge_gradients, stress_from_
 def write_tiny_cu(path: Path, n_frames: int = 10, seed: int = 0) -> Path:
     """Rattled, strained fcc Cu cells of 4 and 8 atoms labelled by EMT."""
     from ase.build import bulk
-    from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
     rng = np.random.default_rng(seed)
@@ -32,13 +30,21 @@ def write_tiny_cu(path: Path, n_frames: int = 10, seed: int = 0) -> Path:
         strain = np.eye(3) + rng.uniform(-0.02, 0.02, (3, 3))
         atoms.set_cell(atoms.cell.array @ (0.5 * (strain + strain.T)), scale_atoms=True)
         atoms.positions += rng.normal(0.0, 0.08, atoms.positions.shape)
-        atoms.calc = EMT()
-        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
-                   "stress": atoms.get_stress(voigt=False)}
-        atoms.calc = SinglePointCalculator(atoms, **results)
-        frames.append(atoms)
+        frames.append(label_emt(atoms))
     write(path, frames, format="extxyz")
     return path
+
+
+def label_emt(atoms):
+    """``atoms`` with EMT's energy, forces and stress attached as stored labels."""
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms.calc = EMT()
+    results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
+               "stress": atoms.get_stress(voigt=False)}
+    atoms.calc = SinglePointCalculator(atoms, **results)
+    return atoms
 
 
 class PairPotential(nn.Module):
