@@ -208,29 +208,48 @@ double PairMlipGnn::init_one(int i, int j)
   return r_max_;
 }
 
-// Every pair within r_max in the full lists of local and ghost atoms, as an edge
-// neighbour → atom (the model sends messages along edges to their receivers).
-void PairMlipGnn::collect_edges(double cutoff)
+// The graph the local energies need, found breadth-first from the local atoms along pairs
+// closer than r_max: an atom k hops away enters the energies of local atoms only through
+// its features of layers t <= L - k. So atoms up to L hops are nodes, and only atoms up to
+// L - 1 hops receive edges (all of their neighbours, which the ghost shell holds: they lie
+// within (L - 1)·r_max of a local atom); an atom L hops away needs only its species.
+void PairMlipGnn::build_graph()
 {
-  const double cutoff_sq = cutoff * cutoff;
+  const double cutoff_sq = r_max_ * r_max_;
   double **x = atom->x;
+  const int nlocal = atom->nlocal;
+  const int nall = nlocal + atom->nghost;
+  node_of_.assign(nall, -1);
+  nodes_.clear();
+  for (int i = 0; i < nlocal; ++i) {
+    node_of_[i] = i;
+    nodes_.push_back(i);
+  }
   senders_.clear();
   receivers_.clear();
   edge_vectors_.clear();
-  const int listed = list->inum + list->gnum;
-  for (int ii = 0; ii < listed; ++ii) {
-    const int i = list->ilist[ii];
-    const int *neighbours = list->firstneigh[i];
-    for (int jj = 0; jj < list->numneigh[i]; ++jj) {
-      const int j = neighbours[jj] & NEIGHMASK;
-      const double dx = x[i][0] - x[j][0];
-      const double dy = x[i][1] - x[j][1];
-      const double dz = x[i][2] - x[j][2];
-      if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
-      senders_.push_back(j);
-      receivers_.push_back(i);
-      edge_vectors_.insert(edge_vectors_.end(), {dx, dy, dz});
+  size_t begin = 0;  // nodes_[begin, end) are the atoms `hops` away
+  for (int hops = 0; hops < num_layers_; ++hops) {
+    const size_t end = nodes_.size();
+    for (size_t n = begin; n < end; ++n) {
+      const int i = nodes_[n];
+      const int *neighbours = list->firstneigh[i];
+      for (int jj = 0; jj < list->numneigh[i]; ++jj) {
+        const int j = neighbours[jj] & NEIGHMASK;
+        const double dx = x[i][0] - x[j][0];
+        const double dy = x[i][1] - x[j][1];
+        const double dz = x[i][2] - x[j][2];
+        if (dx * dx + dy * dy + dz * dz >= cutoff_sq) continue;
+        if (node_of_[j] < 0) {
+          node_of_[j] = static_cast<int>(nodes_.size());
+          nodes_.push_back(j);
+        }
+        senders_.push_back(j);
+        receivers_.push_back(i);
+        edge_vectors_.insert(edge_vectors_.end(), {dx, dy, dz});
+      }
     }
+    begin = end;
   }
 }
 
@@ -263,20 +282,23 @@ void PairMlipGnn::compute(int eflag, int vflag)
 {
   ev_init(eflag, vflag);
   const int nlocal = atom->nlocal;
-  const int nall = nlocal + atom->nghost;
   if (nlocal == 0) return;  // no local energy: nothing on this rank depends on the model
 
-  collect_edges(r_max_);
+  build_graph();
   const int64_t num_edges = static_cast<int64_t>(senders_.size());
+  const int64_t num_nodes = static_cast<int64_t>(nodes_.size());
   const auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
   torch::Tensor edge_index = torch::empty({2, num_edges}, cpu_long);
-  std::copy(senders_.begin(), senders_.end(), edge_index.data_ptr<int64_t>());
-  std::copy(receivers_.begin(), receivers_.end(), edge_index.data_ptr<int64_t>() + num_edges);
+  int64_t *index = edge_index.data_ptr<int64_t>();
+  for (int64_t e = 0; e < num_edges; ++e) {
+    index[e] = node_of_[senders_[e]];
+    index[num_edges + e] = node_of_[receivers_[e]];
+  }
   torch::Tensor vectors = torch::from_blob(edge_vectors_.data(), {num_edges, 3},
                                            torch::TensorOptions().dtype(torch::kFloat64));
-  torch::Tensor atomic_numbers = torch::empty({nall}, cpu_long);
+  torch::Tensor atomic_numbers = torch::empty({num_nodes}, cpu_long);
   int64_t *z = atomic_numbers.data_ptr<int64_t>();
-  for (int i = 0; i < nall; ++i) z[i] = type_atomic_number_[atom->type[i]];
+  for (int64_t n = 0; n < num_nodes; ++n) z[n] = type_atomic_number_[atom->type[nodes_[n]]];
 
   c10::IValue result;
   try {

@@ -4,14 +4,15 @@
 //   pair_coeff * * model.pt Cu O      (one element symbol per atom type)
 //
 // Domain decomposition with an L-layer message-passing model (cutoff r_max): the energy of
-// an atom depends on atoms up to L·r_max away. Each rank therefore holds ghost atoms out to
-// L·r_max + skin (the communication cutoff is raised to that), builds a full neighbour list
-// for its local *and* ghost atoms (cutoff r_max), and evaluates the model on that graph.
-// Features of a ghost atom at depth d beyond the subdomain are exact for every layer
-// t <= L - d/r_max, which is all the local energies need; only the energies of local atoms
-// are summed. Forces are -dE/dx for local and ghost atoms (autograd through the edge
-// vectors); those on ghosts are sent back to their owners (newton on), and the virial is
-// sum_k x_k ⊗ f_k over local and ghost atoms (virial_fdotr_compute).
+// an atom depends on atoms up to L·r_max away (L hops along pairs closer than r_max). Each
+// rank holds ghost atoms out to L·r_max + skin (the communication cutoff is raised to that)
+// with full neighbour lists for local *and* ghost atoms (cutoff r_max + skin). The model
+// runs on the graph of atoms up to L hops from a local atom, where atoms up to L - 1 hops
+// receive all their edges: an atom k hops away enters the local energies only through its
+// features of layers <= L - k, and those are exact (see build_graph). Only the energies of
+// local atoms are summed. Forces are -dE/dx for local and ghost atoms (autograd through the
+// edge vectors); those on ghosts are sent back to their owners (newton on), and the virial
+// is sum_k x_k ⊗ f_k over local and ghost atoms (virial_fdotr_compute).
 #ifndef MLIP_GNN_PAIR_MLIP_GNN_H
 #define MLIP_GNN_PAIR_MLIP_GNN_H
 
@@ -39,7 +40,7 @@ class PairMlipGnn : public Pair {
  private:
   void allocate();
   void load_model(const std::string &path);
-  void collect_edges(double cutoff);
+  void build_graph();
   void apply_edge_forces(const torch::Tensor &edge_forces);
 
   std::string device_request_ = "auto";
@@ -58,8 +59,11 @@ class PairMlipGnn : public Pair {
 
   std::vector<int64_t> type_atomic_number_;  // [ntypes + 1], index 0 unused
 
-  // the graph of one step: edge e goes from sender to receiver, vector x_receiver - x_sender
-  std::vector<int64_t> senders_, receivers_;
+  // the graph of one step: nodes are LAMMPS atom indices (local atoms first, as 0..nlocal-1),
+  // edge e goes from sender to receiver (atom indices), vector x_receiver - x_sender
+  std::vector<int> nodes_;
+  std::vector<int> node_of_;  // [nlocal + nghost] atom index → node, -1 if not in the graph
+  std::vector<int> senders_, receivers_;
   std::vector<double> edge_vectors_;  // [3 · edges], Å
 };
 
