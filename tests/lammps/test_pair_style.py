@@ -6,6 +6,9 @@ with one; NVE conserves energy; NPT runs; bad input stops LAMMPS with an error t
 what to do. The slow tests run in CI (.ci/run) beside the default suite.
 """
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +89,27 @@ def test_step_zero_equals_ase(tmp_path, model_file, structure, symbols):
     atoms = structure()
     lmp = single_point(tmp_path, model_file, atoms, symbols)
     assert_matches(lmp, reference(model_file, atoms))
+
+
+def test_analytic_pair_potential_equals_its_closed_form(tmp_path):
+    """A Morse pair potential exported through the same path (one layer), against its
+    closed form with ASE's neighbour list: a reference that owes nothing to our code."""
+    analytic = _load_test_module(Path(__file__).parents[1] / "export" /
+                                 "test_export_analytic.py")
+    path = export_potential(analytic.MorsePair(), tmp_path / "morse.pt")
+    atoms = al_cu(seed=6)
+    lmp = single_point(tmp_path / "run", path, atoms, ["Al", "Cu"])
+    energy, energies, forces, stress = analytic.closed_form(atoms)
+    assert_matches(lmp, {"energy": energy, "energies": energies, "forces": forces,
+                         "stress": stress})
+    assert "1 layers" in lmp["log"] and np.abs(forces).max() > 1e-2
+
+
+def _load_test_module(path):
+    spec = importlib.util.spec_from_file_location(f"lammps_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.slow
