@@ -190,6 +190,7 @@ void PairMlipGnn::init_style()
   if (!model_loaded_) error->all(FLERR, "pair style mlip_gnn: no pair_coeff * * model.pt given");
 
   neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
+  graph_reported_ = false;
 
   // ghost atoms out to num_layers × r_max from every local atom, for a whole neighbour-list
   // lifetime (atoms move up to skin/2 each between rebuilds)
@@ -287,6 +288,10 @@ void PairMlipGnn::compute(int eflag, int vflag)
   build_graph();
   const int64_t num_edges = static_cast<int64_t>(senders_.size());
   const int64_t num_nodes = static_cast<int64_t>(nodes_.size());
+  if (!graph_reported_ && comm->me == 0)
+    utils::logmesg(lmp, "mlip_gnn: rank 0 evaluates {} atoms ({} local) and {} edges\n",
+                   num_nodes, nlocal, num_edges);
+  graph_reported_ = true;
   const auto cpu_long = torch::TensorOptions().dtype(torch::kInt64);
   torch::Tensor edge_index = torch::empty({2, num_edges}, cpu_long);
   int64_t *index = edge_index.data_ptr<int64_t>();

@@ -47,6 +47,7 @@ class PairMlipGnn : public Pair {
   torch::Device device_ = torch::kCPU;
   torch::jit::Module model_;
   bool model_loaded_ = false;
+  bool graph_reported_ = false;  // the first step's graph size is logged once per run setup
 
   // read from the export (attributes of the scripted module)
   std::vector<std::string> model_symbols_;
