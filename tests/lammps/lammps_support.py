@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -60,12 +61,13 @@ def data_file(atoms, symbols) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_lammps(workdir: Path, script: str, np_ranks: int = 1, check: bool = True,
+def run_lammps(workdir: Path, script: str, np_ranks: Optional[int] = None, check: bool = True,
                timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``script`` in ``workdir`` with the environment's ``lmp`` on ``np_ranks`` ranks."""
+    """Run ``script`` in ``workdir`` with the environment's ``lmp``: serially (None) or
+    under ``mpirun -np np_ranks``."""
     (workdir / "in.lammps").write_text(script)
     command = [str(LMP), "-in", "in.lammps", "-log", "log.lammps"]
-    if np_ranks > 1:
+    if np_ranks is not None:
         command = [str(MPIRUN), "-np", str(np_ranks)] + command
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env,
@@ -98,7 +100,7 @@ print "RESULT $(pe:%.17g) $(vol:%.17g) $(c_pv[1]:%.17g) $(c_pv[2]:%.17g) $(c_pv[
 """  # noqa: E501
 
 
-def single_point(workdir: Path, model: Path, atoms, symbols, np_ranks: int = 1,
+def single_point(workdir: Path, model: Path, atoms, symbols, np_ranks: Optional[int] = None,
                  boundary: str = "p p p") -> dict:
     """LAMMPS's step-0 results for ``atoms``: energy (eV), forces [n, 3] (eV/Å), energies
     [n] (eV), stress [3, 3] (eV/Å³, ASE sign, from the virial pressure), atom_stress
