@@ -46,6 +46,8 @@ class StopRequest:
         # signal handlers can only be installed from the main thread
         if threading.current_thread() is threading.main_thread():
             for signum in self.signals:
+                if signum == signal.SIGINT and signal.getsignal(signum) == signal.SIG_IGN:
+                    continue  # a background job ignores Ctrl-C: keep it that way
                 self._previous[signum] = signal.signal(signum, self.request)
         return self
 

@@ -81,8 +81,11 @@ def test_ctrl_c_in_the_cli_writes_a_checkpoint_and_exits_130(tiny_xyz, tmp_path)
     config = _real_model_config(tmp_path / "a.yaml", tiny_xyz, tmp_path / "run", 200)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     metrics = tmp_path / "run" / "metrics.jsonl"
+    # the child gets Ctrl-C as in a terminal, even when this process ignores SIGINT
     with subprocess.Popen([sys.executable, "-m", "mlip_gnn", "train", str(config)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as proc:
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+                          ) as proc:
         deadline = time.monotonic() + 120
         while not (metrics.exists() and metrics.stat().st_size) and proc.poll() is None \
                 and time.monotonic() < deadline:

@@ -159,22 +159,37 @@ def test_ctrl_c_checkpoints_like_sigterm_and_resumes_exactly(make_config, model_
                                                             monkeypatch):
     reference = train(make_config("a"), model_factory=model_factory)
     cfg = make_config("b")
-    with monkeypatch.context() as patch:
-        _interrupt_after(patch, 3, signal.SIGINT)
-        stopped = train(cfg, model_factory=model_factory)
+    # as in a terminal (a background job started by a script ignores SIGINT)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with monkeypatch.context() as patch:
+            _interrupt_after(patch, 3, signal.SIGINT)
+            stopped = train(cfg, model_factory=model_factory)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert stopped.stop_reason == "signal SIGINT"
     assert load_checkpoint(stopped.run_dir / "last.pt")["loop"]["global_step"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
     resumed = train(cfg, model_factory=model_factory)
     assert _without_times(_records(resumed.run_dir)) == _without_times(_records(reference.run_dir))
 
 
 def test_a_second_ctrl_c_aborts_without_waiting():
-    with StopRequest() as stop:
+    with StopRequest(signals=()) as stop:
         stop.request(signal.SIGINT)
         assert stop.requested
         with pytest.raises(KeyboardInterrupt):
             stop.request(signal.SIGINT)
+
+
+def test_an_ignored_ctrl_c_stays_ignored():
+    """A job started in the background by a script ignores SIGINT; training keeps that."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with StopRequest():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_stage_switch_changes_weights_and_lr_at_its_epoch(make_config, model_factory):
