@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import ClassVar, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -30,13 +28,12 @@ import torch
 from mlip_gnn.inference import CommitteeError, MemberOutput, Uncertainty, UncertaintyEstimator
 from mlip_gnn.uncertainty.llpr import check_weights, gaussian_nll
 from mlip_gnn.uncertainty.readout import last_layer_features, readout_parts
-from mlip_gnn.uncertainty.store import EstimatorFitError, fit_path, load_state, save_state
+from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, fit_path
 
 __all__ = ["DescriptorDistance", "DistanceState", "DISTANCE_FILE", "knn_distance",
            "calibrate_power_law"]
 
 DISTANCE_FILE = "distance.pt"
-_KIND = "descriptor_distance"
 _POWERS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
@@ -69,10 +66,12 @@ def calibrate_power_law(distance: np.ndarray, residual: np.ndarray,
 
 
 @dataclasses.dataclass
-class DistanceState:
+class DistanceState(StoredState):
     """A fit: training-atom mean [d] and std [d], standardised reference environments
     [r, d], k, the calibration (power p, c_F², c_E²), the median validation distance and the
     readout weights w [d] the features belong to."""
+
+    KIND: ClassVar[str] = "descriptor_distance"
 
     mean: torch.Tensor
     std: torch.Tensor
@@ -90,14 +89,6 @@ class DistanceState:
         scaled = (atom_features.to(torch.float64) - self.mean) / self.std
         return knn_distance(scaled, self.reference, self.k)
 
-    def save(self, path: os.PathLike) -> Path:
-        return save_state(path, _KIND, dataclasses.asdict(self))
-
-    @classmethod
-    def load(cls, path: os.PathLike) -> DistanceState:
-        state = load_state(path, _KIND)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in state.items() if k in fields})
 
     @classmethod
     def from_training(cls, atom_features: torch.Tensor, weights: torch.Tensor, k: int = 5,

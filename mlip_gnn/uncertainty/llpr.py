@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import ClassVar, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -47,13 +45,12 @@ import torch
 from mlip_gnn.inference import (CommitteeError, MemberOutput, ModelInputs, Uncertainty,
                                 UncertaintyEstimator)
 from mlip_gnn.uncertainty.readout import feature_pass, readout_parts, readout_weights
-from mlip_gnn.uncertainty.store import EstimatorFitError, fit_path, load_state, save_state
+from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, fit_path
 
 __all__ = ["LLPR", "LLPRState", "LLPR_FILE", "ValidationSample", "llpr_variance",
            "calibrate_llpr", "gaussian_nll", "check_weights"]
 
 LLPR_FILE = "llpr.pt"
-_KIND = "llpr"
 
 
 def llpr_variance(features: torch.Tensor, covariance: torch.Tensor, regulariser: float,
@@ -85,10 +82,12 @@ def check_weights(stored: torch.Tensor, module: torch.nn.Module, path: object) -
 
 
 @dataclasses.dataclass
-class LLPRState:
+class LLPRState(StoredState):
     """What a fit stores: Σ [d, d] (float64, per-atom-normalised), the readout weights w [d]
     it was fitted for, ς², α_E², α_F², the median validation atom's fᵀ(Σ + ς² I)⁻¹f (the
     OOD score's unit) and the number of training frames."""
+
+    KIND: ClassVar[str] = "llpr"
 
     covariance: torch.Tensor
     weights: torch.Tensor
@@ -119,14 +118,6 @@ class LLPRState:
         eigenvalues, vectors = torch.linalg.eigh(self.covariance)
         return (vectors / torch.sqrt(eigenvalues.clamp(min=0) + self.regulariser)).T
 
-    def save(self, path: os.PathLike) -> Path:
-        return save_state(path, _KIND, dataclasses.asdict(self))
-
-    @classmethod
-    def load(cls, path: os.PathLike) -> LLPRState:
-        state = load_state(path, _KIND)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in state.items() if k in fields})
 
 
 @dataclasses.dataclass

@@ -7,16 +7,17 @@ in its directory (``runs/x/best.pt`` → ``runs/x/llpr.pt``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, ClassVar, Dict, TypeVar
 
 import torch
 
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.utils.files import atomic_write
 
-__all__ = ["EstimatorFitError", "save_state", "load_state", "fit_path"]
+__all__ = ["EstimatorFitError", "save_state", "load_state", "fit_path", "StoredState"]
 
 FORMAT_VERSION = 1
 
@@ -61,3 +62,21 @@ def load_state(path: os.PathLike, kind: str) -> Dict[str, Any]:
         raise EstimatorFitError(f"{path}: {kind} fit of format {state.get('format_version')}"
                                 f"; this version reads format {FORMAT_VERSION}: refit it")
     return state
+
+
+_S = TypeVar("_S", bound="StoredState")
+
+
+class StoredState:
+    """Base of a fit's dataclass: saved and loaded as its fields under ``KIND``."""
+
+    KIND: ClassVar[str]
+
+    def save(self, path: os.PathLike) -> Path:
+        return save_state(path, self.KIND, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls: type[_S], path: os.PathLike) -> _S:
+        state = load_state(path, cls.KIND)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in state.items() if k in fields})
