@@ -406,9 +406,12 @@ def _fit(run: _Run, trainer: Trainer, setup: _Setup) -> TrainResult:
         monitor.info("stopped (%s) at epoch %d step %d; checkpoint written. Continue with: "
                      "mlip-gnn train <config> --resume %s", reason, s.epoch, s.step_in_epoch,
                      run_dir)
-        return result
-    monitor.info("training finished (%s) after %d epochs; best %s %.6g at epoch %d", reason,
-                 result.epochs_done, cfg.train.best_metric, result.best_value, result.best_epoch)
-    if splits.test:
+        if reason != "time limit":  # a signal: the job is being stopped, no time to test
+            return result
+    else:
+        monitor.info("training finished (%s) after %d epochs; best %s %.6g at epoch %d",
+                     reason, result.epochs_done, cfg.train.best_metric, result.best_value,
+                     result.best_epoch)
+    if splits.test:  # also after the time limit: the budget the config gave is spent
         result.test_metrics = _test(run, trainer, setup)
     return result

@@ -278,10 +278,14 @@ def test_corrupted_last_checkpoint_falls_back_to_previous(make_config, model_fac
     assert [r["epoch"] for r in _records(result.run_dir)] == [0, 1]  # epoch 1 redone
 
 
-def test_time_limit_checkpoints_and_stops(make_config, model_factory):
-    result = train(make_config(train={"max_time_minutes": 1e-6}), model_factory=model_factory)
+def test_time_limit_checkpoints_stops_and_scores_the_test_set(make_config, model_factory,
+                                                              tiny_xyz):
+    cfg = make_config(train={"max_time_minutes": 1e-6}, data={"test": [str(tiny_xyz)]})
+    result = train(cfg, model_factory=model_factory)
     assert result.stop_reason == "time limit"
     assert load_checkpoint(result.run_dir / "last.pt")["loop"]["global_step"] == 1
+    assert result.test_metrics["all"]["forces_rmse"] > 0  # the spent budget ends the run
+    assert (result.run_dir / "test_metrics.json").exists()
 
 
 def test_best_metric_without_labels_is_a_config_error(make_config, model_factory):
