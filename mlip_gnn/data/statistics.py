@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence, Union
+from typing import Callable, Dict, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -10,8 +10,8 @@ from mlip_gnn.data.configuration import Configuration
 from mlip_gnn.data.errors import DataError
 from mlip_gnn.data.graph import SpeciesTable
 
-__all__ = ["reference_energies", "interaction_energy_per_atom", "force_rms",
-           "average_num_neighbours"]
+__all__ = ["reference_energies", "choose_reference_energies", "is_isolated_atom",
+           "interaction_energy_per_atom", "force_rms", "average_num_neighbours"]
 
 
 def _composition(configs: Sequence[Configuration], species: SpeciesTable) -> np.ndarray:
@@ -22,45 +22,59 @@ def _composition(configs: Sequence[Configuration], species: SpeciesTable) -> np.
     return counts
 
 
+def is_isolated_atom(conf: Configuration) -> bool:
+    """A frame of one atom with an energy, without PBC or with config_type
+    ``isolated_atom`` (e.g. a DFT atom in a large periodic box): its energy is an E0."""
+    isolated = not conf.pbc.any() or conf.config_type == "isolated_atom"
+    return conf.num_atoms == 1 and conf.energy is not None and isolated
+
+
+def choose_reference_energies(zs: Sequence[int], method: Union[str, Mapping[int, float]],
+                              isolated: Mapping[int, float],
+                              least_squares: Callable[[], np.ndarray]) -> Dict[int, float]:
+    """E0 per atomic number in ``zs`` by ``method``: a mapping that must cover ``zs``,
+    ``"isolated"`` (the isolated-atom energies found, keyed by atomic number) or
+    ``"least_squares"`` (``least_squares()`` returns E0s in the order of ``zs``; it is
+    called only then)."""
+    if isinstance(method, Mapping):
+        missing = [z for z in zs if z not in method]
+        if missing:
+            raise DataError(f"reference energies given for {sorted(method)} but the data "
+                            f"also has atomic numbers {missing}")
+        return {z: float(method[z]) for z in zs}
+    if method == "isolated":
+        missing = [z for z in zs if z not in isolated]
+        if missing:
+            raise DataError(f"e0s='isolated' but no isolated-atom frame (one atom, with an "
+                            f"energy, no PBC or config_type 'isolated_atom') for atomic "
+                            f"numbers {missing}")
+        return {z: float(isolated[z]) for z in zs}
+    if method != "least_squares":
+        raise ValueError(f"unknown E0 method {method!r}; use 'least_squares', 'isolated' "
+                         "or a mapping")
+    return {z: float(e) for z, e in zip(zs, least_squares())}
+
+
 def reference_energies(configs: Sequence[Configuration], species: SpeciesTable,
                        method: Union[str, Mapping[int, float]] = "least_squares"
                        ) -> Dict[int, float]:
     """Per-species reference energies E0 (eV), keyed by atomic number.
 
     ``method`` is ``"least_squares"`` (fit E ≈ Σ_s n_s E0_s over the labelled frames),
-    ``"isolated"`` (frames of one atom, without PBC or with config_type
-    ``isolated_atom``, e.g. a DFT atom in a large periodic box), or a mapping atomic
+    ``"isolated"`` (frames of one atom, see :func:`is_isolated_atom`), or a mapping atomic
     number → eV that must cover every species.
     """
-    if isinstance(method, Mapping):
-        missing = [z for z in species.atomic_numbers if z not in method]
-        if missing:
-            raise DataError(f"reference energies given for {sorted(method)} but the data "
-                            f"also has atomic numbers {missing}")
-        return {z: float(method[z]) for z in species.atomic_numbers}
-    if method == "isolated":
-        found: Dict[int, float] = {}
-        for conf in configs:
-            isolated = not conf.pbc.any() or conf.config_type == "isolated_atom"
-            if conf.num_atoms == 1 and conf.energy is not None and isolated:
-                found[int(conf.atomic_numbers[0])] = conf.energy
-        missing = [z for z in species.atomic_numbers if z not in found]
-        if missing:
-            raise DataError(f"e0s='isolated' but no isolated-atom frame (one atom, with an "
-                            f"energy, no PBC or config_type 'isolated_atom') for atomic "
-                            f"numbers {missing}")
-        return {z: found[z] for z in species.atomic_numbers}
-    if method != "least_squares":
-        raise ValueError(f"unknown E0 method {method!r}; use 'least_squares', 'isolated' "
-                         "or a mapping")
-    labelled = [c for c in configs if c.energy is not None]
-    if not labelled:
-        raise DataError("cannot fit reference energies: no frame has an energy")
-    counts = _composition(labelled, species)
-    energies = np.array([c.energy for c in labelled])
-    # min-norm least squares: well defined even when compositions are collinear
-    e0, *_ = np.linalg.lstsq(counts, energies, rcond=None)
-    return {z: float(e) for z, e in zip(species.atomic_numbers, e0)}
+    def fit() -> np.ndarray:
+        labelled = [c for c in configs if c.energy is not None]
+        if not labelled:
+            raise DataError("cannot fit reference energies: no frame has an energy")
+        counts = _composition(labelled, species)
+        energies = np.array([c.energy for c in labelled])
+        # min-norm least squares: well defined even when compositions are collinear
+        return np.linalg.lstsq(counts, energies, rcond=None)[0]
+
+    isolated = {int(c.atomic_numbers[0]): c.energy for c in configs if is_isolated_atom(c)}
+    return choose_reference_energies(species.atomic_numbers, method, isolated, fit)
 
 
 def interaction_energy_per_atom(configs: Sequence[Configuration], species: SpeciesTable,

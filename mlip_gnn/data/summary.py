@@ -17,6 +17,7 @@ import numpy as np
 
 from mlip_gnn.data.configuration import Configuration
 from mlip_gnn.data.errors import DataError
+from mlip_gnn.data.statistics import choose_reference_energies, is_isolated_atom
 
 __all__ = ["DatasetStatistics", "LABELS"]
 
@@ -76,7 +77,7 @@ class DatasetStatistics:
             self.atb = (np.asarray(self.atb) + counts * conf.energy).tolist()
             self.energy_per_atom_sum += conf.energy / n
             self.fraction_sum = (np.asarray(self.fraction_sum) + counts / n).tolist()
-            if n == 1 and (not conf.pbc.any() or conf.config_type == "isolated_atom"):
+            if is_isolated_atom(conf):
                 self.isolated[int(conf.atomic_numbers[0])] = float(conf.energy)
         if conf.forces is not None:
             self.labelled["forces"] += 1
@@ -148,26 +149,12 @@ class DatasetStatistics:
                            ) -> Dict[int, float]:
         """E0 per atomic number, eV; ``method`` as in
         :func:`mlip_gnn.data.reference_energies`."""
-        if isinstance(method, Mapping):
-            missing = [z for z in self.zs if z not in method]
-            if missing:
-                raise DataError(f"reference energies given for {sorted(method)} but the "
-                                f"data also has atomic numbers {missing}")
-            return {z: float(method[z]) for z in self.zs}
-        if method == "isolated":
-            missing = [z for z in self.zs if z not in self.isolated]
-            if missing:
-                raise DataError(f"e0s='isolated' but no isolated-atom frame (one atom, with "
-                                f"an energy, no PBC or config_type 'isolated_atom') for "
-                                f"atomic numbers {missing}")
-            return {z: self.isolated[z] for z in self.zs}
-        if method != "least_squares":
-            raise ValueError(f"unknown E0 method {method!r}; use 'least_squares', "
-                             "'isolated' or a mapping")
-        if not self.labelled["energy"]:
-            raise DataError("cannot fit reference energies: no frame has an energy")
-        e0, *_ = np.linalg.lstsq(np.asarray(self.ata), np.asarray(self.atb), rcond=None)
-        return {z: float(e) for z, e in zip(self.zs, e0)}
+        def fit() -> np.ndarray:
+            if not self.labelled["energy"]:
+                raise DataError("cannot fit reference energies: no frame has an energy")
+            return np.linalg.lstsq(np.asarray(self.ata), np.asarray(self.atb), rcond=None)[0]
+
+        return choose_reference_energies(self.zs, method, self.isolated, fit)
 
     def mean_interaction_energy(self, e0s: Mapping[int, float]) -> float:
         """Mean over labelled frames of (E - Σ E0) / n, eV/atom (0 without energies)."""
