@@ -27,6 +27,11 @@ energies E0, units, package version, training config and its hash, and the archi
 (make lammps). The EMA weights are exported when the checkpoint has them (--no-ema: the
 raw weights). The file is written atomically. Exit status 2 means bad input.
 
+When the run has an LLPR fit (`mlip-gnn uncertainty fit RUN_DIR`) made for the exported
+weights, the file carries it: `model.llpr(positions, atomic_numbers, edge_index,
+cell_shifts, cell, True)` gives energy_std, energies_std, ood_score and forces_std, and
+`--uncertainty llpr` of evaluate and md works on the export alone.
+
 --format aoti compiles the model ahead of time (torch.export + AOTInductor) into a .pt2
 package, forces and stress included, for the CPU; it takes minutes and a C++ compiler,
 and the ASE calculator, evaluate and md load it like any model file:
@@ -60,16 +65,32 @@ def report_error(command: str, exc: BaseException) -> int:
     return 2
 
 
+def _attach_llpr(source: str):
+    """An ``attach`` for export_model: the LLPR fit beside ``source``, when there is one
+    made for the exported weights; otherwise the export goes on without it, and says so."""
+    from mlip_gnn.uncertainty import EstimatorFitError, attach_stored_llpr
+
+    def attach(deployed) -> None:
+        try:
+            attach_stored_llpr(source, deployed)
+        except EstimatorFitError as exc:
+            print(f"LLPR fit not included: {exc}", file=sys.stderr)
+
+    return attach
+
+
 def run(args: argparse.Namespace) -> int:
     from mlip_gnn.export import AOTIUnavailableError, ModelFileError, export_model, load_model
 
+    attach = _attach_llpr(args.source) if args.format == "torchscript" else None
     try:
         path = export_model(args.source, args.output, device=args.device, dtype=args.dtype,
-                            use_ema=not args.no_ema, format=args.format)
+                            use_ema=not args.no_ema, format=args.format, attach=attach)
         _, meta = load_model(path)
     except (ModelFileError, AOTIUnavailableError) as exc:
         return report_error("export", exc)
     print(f"wrote {path}: species {meta['symbols']}, r_max {meta['r_max']} Å, "
           f"{meta['dtype']}, device {args.device}, EMA {meta.get('ema')}, "
-          f"config hash {meta.get('config_hash')}")
+          f"config hash {meta.get('config_hash')}"
+          + (", with its LLPR uncertainty fit" if "uncertainty" in meta else ""))
     return 0

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 import torch
 
 from mlip_gnn.data import keys
-from mlip_gnn.model.derivatives import virial_from_edge_gradients
+from mlip_gnn.model.derivatives import forces_from_edge_gradients, virial_from_edge_gradients
 
 __all__ = ["DeployedPotential", "MAX_ATOMIC_NUMBER", "PAIR_METHOD", "engine_interface"]
 
@@ -40,6 +40,9 @@ class DeployedPotential(torch.nn.Module):
     method for engines with ghost atoms: :meth:`pair_forward`) and ``metadata_json``
     (everything of :func:`mlip_gnn.export.export_model`'s metadata, as JSON). The LAMMPS
     pair style reads these attributes; an export without them predates it.
+
+    ``has_llpr`` (bool) says whether a last-layer prediction-rigidity fit is attached
+    (:meth:`attach_llpr`, kept in the export): then :meth:`llpr` gives the uncertainty.
     """
 
     def __init__(self, potential: torch.nn.Module, symbols: List[str], model_dtype: str,
@@ -58,6 +61,28 @@ class DeployedPotential(torch.nn.Module):
         lookup = torch.full((MAX_ATOMIC_NUMBER + 1,), -1, dtype=torch.long)
         lookup[torch.tensor(self.atomic_numbers)] = torch.arange(len(self.atomic_numbers))
         self.register_buffer("species_lookup", lookup)  # [119] atomic number → species
+        # LLPR (mlip_gnn.uncertainty.llpr): (Σ + ς² I)⁻¹ [d, d], force rows u_k [r, d]
+        self.has_llpr: bool = False
+        self.llpr_alpha2_energy: float = 0.0
+        self.llpr_alpha2_forces: float = 0.0
+        self.llpr_ood_reference: float = 1.0
+        self.register_buffer("llpr_inverse", torch.zeros(0, 0, dtype=torch.float64),
+                             persistent=False)
+        self.register_buffer("llpr_rows", torch.zeros(0, 0, dtype=torch.float64),
+                             persistent=False)
+
+    def attach_llpr(self, inverse: torch.Tensor, rows: torch.Tensor, alpha2_energy: float,
+                    alpha2_forces: float, ood_reference: float) -> None:
+        """Attach an LLPR fit: ``inverse`` = (Σ + ς² I)⁻¹ [d, d], ``rows`` [r, d] with
+        Σ_k u_k u_kᵀ ≈ (Σ + ς² I)⁻¹ for the force uncertainty, the fitted α² and the OOD
+        unit (see :class:`mlip_gnn.uncertainty.LLPR`)."""
+        device = self.species_lookup.device
+        self.llpr_inverse = inverse.detach().to(device=device, dtype=torch.float64)
+        self.llpr_rows = rows.detach().to(device=device, dtype=torch.float64)
+        self.llpr_alpha2_energy = float(alpha2_energy)
+        self.llpr_alpha2_forces = float(alpha2_forces)
+        self.llpr_ood_reference = float(ood_reference)
+        self.has_llpr = True
 
     def _dtype(self) -> torch.dtype:
         return self.model.e0.dtype
@@ -139,3 +164,53 @@ class DeployedPotential(torch.nn.Module):
         virial = virial_from_edge_gradients(grad, vectors.detach(), edge_graph, 1)[0]
         return {keys.TOTAL_ENERGY: energy.detach(), keys.ATOMIC_ENERGIES: atomic.detach(),
                 keys.EDGE_FORCES: grad, keys.VIRIAL: virial}
+
+    @torch.jit.export
+    def llpr(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
+             edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
+             compute_forces: bool = True) -> Dict[str, torch.Tensor]:
+        """LLPR uncertainty of one structure (inputs as :meth:`forward`), float64:
+        energy_std [] eV, energies_std [n] eV (each atom's own σ_i), ood_score [n]
+        (sqrt(f_iᵀ(Σ + ς² I)⁻¹f_i / its median over validation atoms)) and, with
+        ``compute_forces``, forces_std [n] eV/Å (norm over x, y, z; one backward pass per
+        row of ``llpr_rows``)."""
+        if not self.has_llpr:
+            raise RuntimeError("no LLPR fit attached: fit one with `mlip-gnn uncertainty "
+                               "fit RUN_DIR` and export again")
+        dtype = self._dtype()
+        device = self.species_lookup.device
+        n = positions.shape[0]
+        positions = positions.to(device=device, dtype=dtype)
+        species = self.species(atomic_numbers.to(device))
+        edge_index = edge_index.to(device=device, dtype=torch.long)
+        vectors = (positions[edge_index[1]] - positions[edge_index[0]]
+                   + cell_shifts.to(device=device, dtype=dtype)
+                   @ cell.to(device=device, dtype=dtype))
+        vectors = vectors.detach().requires_grad_(compute_forces)
+        if hasattr(self.model, "atomic_energies_and_features"):  # known when scripted
+            _, features = self.model.atomic_energies_and_features(vectors, species,
+                                                                  edge_index)
+        else:
+            raise RuntimeError("this model has no last-layer features for LLPR")
+        f = features.detach().to(torch.float64)  # [n, d]
+        local = ((f @ self.llpr_inverse) * f).sum(-1)  # [n]
+        total = f.sum(0)
+        energy2 = self.llpr_alpha2_energy * (total @ self.llpr_inverse @ total)
+        out: Dict[str, torch.Tensor] = {
+            "energy_std": energy2.clamp(min=0.0).sqrt(),
+            "energies_std": (self.llpr_alpha2_energy * local).clamp(min=0.0).sqrt(),
+            "ood_score": (local / self.llpr_ood_reference).clamp(min=0.0).sqrt(),
+        }
+        if compute_forces:
+            projected = self.llpr_rows.to(dtype) @ features.sum(0)  # [r]
+            variance = torch.zeros(n, dtype=torch.float64, device=device)
+            rows = projected.shape[0]
+            for k in range(rows):
+                grads: List[Optional[torch.Tensor]] = torch.autograd.grad(
+                    [projected[k]], [vectors], retain_graph=k + 1 < rows, allow_unused=True)
+                grad = grads[0]
+                if grad is not None:
+                    force = forces_from_edge_gradients(grad, edge_index, n)
+                    variance = variance + (force.to(torch.float64) ** 2).sum(-1)
+            out["forces_std"] = (self.llpr_alpha2_forces * variance).sqrt()
+        return out

@@ -16,7 +16,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -150,14 +150,33 @@ def deploy(model: torch.nn.Module, device: str = "cpu", dtype: Optional[str] = N
     return deployed.eval(), meta
 
 
+#: called with the eager deployed module before it is written (e.g. to attach an LLPR fit)
+Attach = Callable[[DeployedPotential], None]
+
+
+def _attached(deployed: DeployedPotential, meta: Dict[str, Any],
+              attach: Optional[Attach]) -> Dict[str, Any]:
+    """Run ``attach``; the metadata then names the uncertainty fit the module carries."""
+    if attach is None:
+        return meta
+    attach(deployed)
+    if deployed.has_llpr:
+        meta = {**meta, "uncertainty": {"llpr": {"force_rows": int(deployed.llpr_rows.shape[0])}}}
+        deployed.metadata_json = json.dumps(meta, default=str, ensure_ascii=False)
+    return meta
+
+
 def export_potential(model: torch.nn.Module, output: os.PathLike, device: str = "cpu",
                      dtype: Optional[str] = None, extra: Optional[Dict[str, Any]] = None,
-                     spec: Optional[ModelSpec] = None) -> Path:
+                     spec: Optional[ModelSpec] = None, attach: Optional[Attach] = None
+                     ) -> Path:
     """Script a :class:`~mlip_gnn.model.Potential` (a copy; ``model`` is untouched) and
-    write it atomically to ``output`` with its metadata."""
+    write it atomically to ``output`` with its metadata. ``attach`` may add to the
+    deployed module first (an LLPR fit: :func:`mlip_gnn.uncertainty.attach_stored_llpr`)."""
     from e3nn.util.jit import script
 
     deployed, meta = deploy(copy.deepcopy(model), device, dtype, spec, extra)
+    meta = _attached(deployed, meta, attach)
     scripted = script(deployed, in_place=False)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -173,10 +192,10 @@ EXPORT_FORMATS = ("torchscript", "aoti")
 
 def export_model(source: os.PathLike, output: os.PathLike, device: str = "cpu",
                  dtype: Optional[str] = None, use_ema: bool = True,
-                 format: str = "torchscript") -> Path:
+                 format: str = "torchscript", attach: Optional[Attach] = None) -> Path:
     """Export the model of a run directory or checkpoint to a TorchScript file, or with
     ``format="aoti"`` to an ahead-of-time compiled ``.pt2`` package
-    (:func:`mlip_gnn.export.aoti.export_aoti`)."""
+    (:func:`mlip_gnn.export.aoti.export_aoti`; ``attach`` is for TorchScript only)."""
     if format not in EXPORT_FORMATS:
         raise ModelFileError(f"format: got {format!r}; choose one of {list(EXPORT_FORMATS)}")
     path = resolve_model_path(source)
@@ -192,7 +211,7 @@ def export_model(source: os.PathLike, output: os.PathLike, device: str = "cpu",
                                  "TorchScript for other devices")
         deployed, meta = deploy(copy.deepcopy(model), device, dtype, spec, extra)
         return export_aoti(deployed, meta, output)
-    return export_potential(model, output, device, dtype, extra, spec)
+    return export_potential(model, output, device, dtype, extra, spec, attach)
 
 
 def read_metadata(path: os.PathLike) -> Dict[str, Any]:

@@ -1,6 +1,6 @@
 """The potential: atomic graph → per-atom energies → energy, forces, virial, stress."""
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from e3nn import o3
@@ -92,6 +92,20 @@ class Potential(torch.nn.Module):
     def atomic_energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
                         edge_index: torch.Tensor) -> torch.Tensor:
         """Per-atom energies [n] eV from edge vectors [e, 3] Å, species [n], edges [2, e]."""
+        return self._energies(edge_vectors, species, edge_index, False)[0]
+
+    @torch.jit.export
+    def atomic_energies_and_features(self, edge_vectors: torch.Tensor, species: torch.Tensor,
+                                     edge_index: torch.Tensor
+                                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per-atom energies [n] eV and last-layer features f [n, d]: E_i = w·f_i + shift
+        + E0 (+ ZBL) with f_i = scale[z_i] · [each layer's ``readout.features``]; the
+        features a last-layer uncertainty works on (:mod:`mlip_gnn.uncertainty.readout`)."""
+        return self._energies(edge_vectors, species, edge_index, True)
+
+    def _energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
+                  edge_index: torch.Tensor, with_features: bool
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
         sender = edge_index[0]
         receiver = edge_index[1]
         lengths = torch.linalg.norm(edge_vectors, dim=-1)  # [e]
@@ -100,15 +114,21 @@ class Potential(torch.nn.Module):
         h = self.embedding(species)  # [n, C]
         energy = torch.zeros(species.shape[0], dtype=edge_vectors.dtype,
                              device=edge_vectors.device)
+        features: List[torch.Tensor] = []
         for layer in self.layers:
             h, e_layer = layer(h, species, edge_attrs, edge_feats, sender, receiver)
             energy = energy + e_layer
-        energy = self.scale[species] * energy + self.shift[species] + self.e0[species]
+            if with_features:
+                features.append(layer.readout.features(h))
+        scale = self.scale[species]
+        energy = scale * energy + self.shift[species] + self.e0[species]
         zbl = self.zbl
         if zbl is not None:
             pair = zbl(species[sender], species[receiver], lengths)  # [e]
             energy = energy.index_add(0, receiver, pair)
-        return energy
+        if not with_features:
+            return energy, energy.new_zeros((0, 0))
+        return energy, scale.unsqueeze(-1) * torch.cat(features, dim=-1)
 
     def forward(self, data: Dict[str, torch.Tensor], compute_forces: bool = True,
                 compute_stress: bool = False, training: bool = False

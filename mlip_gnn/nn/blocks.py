@@ -126,9 +126,22 @@ class ScalarReadout(torch.nn.Module):
         self.hidden = hidden
         self.linear = o3.Linear(irreps_in, o3.Irreps(f"{hidden if hidden else 1}x0e"))
         self.out = torch.nn.Linear(hidden, 1, bias=False) if hidden else torch.nn.Identity()
+        columns = [i for (_, ir), s in zip(irreps_in, irreps_in.slices())
+                   if ir.l == 0 and ir.p == 1 for i in range(s.start, s.stop)]
+        # the scalar channels of h, which alone reach a linear readout (not in state_dict)
+        self.register_buffer("scalar_columns", torch.tensor(columns, dtype=torch.long),
+                             persistent=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         x = self.linear(h)  # [n, hidden or 1]
         if self.hidden > 0:
             x = self.out(torch.nn.functional.silu(x))
         return x.squeeze(-1)  # [n]
+
+    @torch.jit.export
+    def features(self, h: torch.Tensor) -> torch.Tensor:
+        """The inputs of the readout's final linear map [n, d]: the readout is linear in
+        them (``silu(linear(h))`` with a hidden layer, else the scalar channels of h)."""
+        if self.hidden > 0:
+            return torch.nn.functional.silu(self.linear(h))
+        return h.index_select(1, self.scalar_columns)

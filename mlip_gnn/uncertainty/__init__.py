@@ -10,6 +10,8 @@ uncertainty (eV/Å) and a per-atom out-of-distribution score:
 
 The single-model estimators are fitted after training (``mlip-gnn uncertainty fit
 RUN_DIR``, :func:`fit_estimators`) and found beside the checkpoint when it is loaded.
+``mlip-gnn export`` puts the LLPR fit into the TorchScript file, so that the export alone
+gives the LLPR uncertainty (:func:`attach_stored_llpr`).
 
 >>> from mlip_gnn.calculators import MLIPCalculator  # doctest: +SKIP
 >>> calc = MLIPCalculator("runs/cu", estimator="llpr")  # doctest: +SKIP
@@ -23,13 +25,13 @@ from mlip_gnn.uncertainty.calibration import calibration_report
 from mlip_gnn.uncertainty.committee import CommitteeSpread
 from mlip_gnn.uncertainty.distance import DISTANCE_FILE, DescriptorDistance, DistanceState
 from mlip_gnn.uncertainty.fit import KINDS, fit_estimators
-from mlip_gnn.uncertainty.llpr import LLPR, LLPR_FILE, LLPRState
+from mlip_gnn.uncertainty.llpr import LLPR, LLPR_FILE, LLPRState, attach_stored_llpr
 from mlip_gnn.uncertainty.store import EstimatorFitError
 
 __all__ = ["UncertaintyEstimator", "Uncertainty", "CommitteeSpread", "LLPR", "LLPRState",
            "DescriptorDistance", "DistanceState", "EstimatorFitError", "ESTIMATORS",
            "UnknownEstimatorError", "make_estimator", "fit_estimators", "KINDS",
-           "LLPR_FILE", "DISTANCE_FILE", "calibration_report"]
+           "LLPR_FILE", "DISTANCE_FILE", "calibration_report", "attach_stored_llpr"]
 
 #: estimator name → class (constructed without arguments: fits are found beside the model)
 ESTIMATORS: Dict[str, Callable[[], UncertaintyEstimator]] = {

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from mlip_gnn.inference import CommitteeError, MemberOutput, Uncertainty, UncertaintyEstimator
-from mlip_gnn.uncertainty.llpr import check_weights, gaussian_nll
-from mlip_gnn.uncertainty.readout import last_layer_features, readout_parts
-from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, fit_path
+from mlip_gnn.uncertainty.llpr import bind_fit, gaussian_nll
+from mlip_gnn.uncertainty.readout import last_layer_features
+from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState
 
 __all__ = ["DescriptorDistance", "DistanceState", "DISTANCE_FILE", "knn_distance",
            "calibrate_power_law"]
@@ -154,11 +154,7 @@ class DescriptorDistance(UncertaintyEstimator):
 
     def bind(self, members) -> None:
         member = members[0]
-        path = fit_path(member.name, DISTANCE_FILE)
-        if self.state is None:
-            self.state = DistanceState.load(path)
-        self._parts = readout_parts(member.module)
-        check_weights(self.state.weights, member.module, path)
+        self.state, self._parts = bind_fit(self.state, DistanceState, DISTANCE_FILE, member)
         potential = getattr(member.module, "model", member.module)
         self._scale = potential.scale.detach().to(torch.float64)  # [S]
         self._lookup = member.module.species_lookup.cpu()  # atomic number → species

@@ -44,11 +44,12 @@ import torch
 
 from mlip_gnn.inference import (CommitteeError, MemberOutput, ModelInputs, Uncertainty,
                                 UncertaintyEstimator)
-from mlip_gnn.uncertainty.readout import feature_pass, readout_parts, readout_weights
+from mlip_gnn.uncertainty.readout import readout_parts, readout_weights
 from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, fit_path
 
 __all__ = ["LLPR", "LLPRState", "LLPR_FILE", "ValidationSample", "llpr_variance",
-           "calibrate_llpr", "gaussian_nll", "check_weights"]
+           "calibrate_llpr", "gaussian_nll", "check_weights", "attach_llpr",
+           "attach_stored_llpr"]
 
 LLPR_FILE = "llpr.pt"
 
@@ -79,6 +80,18 @@ def check_weights(stored: torch.Tensor, module: torch.nn.Module, path: object) -
         raise EstimatorFitError(f"{path}: fitted for other model weights (retrained, or "
                                 "EMA against raw weights); refit with `mlip-gnn "
                                 "uncertainty fit`")
+
+
+def bind_fit(state: Optional[StoredState], state_type: type, file_name: str, member
+             ) -> tuple:
+    """``(state, readout parts)`` for a committee ``member``: ``state``, or the fit
+    ``file_name`` stored beside the member's source, checked to belong to its weights."""
+    path = fit_path(member.name, file_name)
+    if state is None:
+        state = state_type.load(path)
+    parts = readout_parts(member.module)
+    check_weights(state.weights, member.module, path)
+    return state, parts
 
 
 @dataclasses.dataclass
@@ -181,6 +194,30 @@ def calibrate_llpr(covariance: torch.Tensor, samples: Sequence[ValidationSample]
     return best
 
 
+def attach_llpr(deployed: torch.nn.Module, state: LLPRState, captured: float = 0.99
+                ) -> None:
+    """Give an eager :class:`~mlip_gnn.export.DeployedPotential` the fit ``state``
+    (keeping the force rows that carry ``captured`` of the validation force variance):
+    its ``llpr`` method, and an export of it, then compute the uncertainty."""
+    directions = state.directions()
+    deployed.attach_llpr(directions.T @ directions, state.rows_for(captured),
+                         state.alpha2_energy, state.alpha2_forces, state.ood_reference)
+
+
+def attach_stored_llpr(source: object, deployed: torch.nn.Module,
+                       captured: float = 0.99) -> bool:
+    """Attach the LLPR fit stored beside the model ``source`` (run directory or
+    checkpoint) to ``deployed``, after checking it was made for these weights; False when
+    there is none. For ``export_model(..., attach=...)``."""
+    path = fit_path(source, LLPR_FILE)
+    if not path.is_file():
+        return False
+    state = LLPRState.load(path)
+    check_weights(state.weights, deployed, path)
+    attach_llpr(deployed, state, captured)
+    return True
+
+
 class LLPR(UncertaintyEstimator):
     """LLPR uncertainty of one eager model (a checkpoint or run directory).
 
@@ -209,19 +246,23 @@ class LLPR(UncertaintyEstimator):
 
     def bind(self, members) -> None:
         member = members[0]
-        path = fit_path(member.name, LLPR_FILE)
-        if self.state is None:
-            self.state = LLPRState.load(path)
-        self._parts = readout_parts(member.module)
-        check_weights(self.state.weights, member.module, path)
-        self._module = member.module
-        self._inverse = self.state.directions().T @ self.state.directions()  # (Σ + ς² I)⁻¹
-        self._directions = self.state.rows_for(self.captured)  # [r, d]
+        module = member.module
+        if member.is_scripted:  # an export: its fit travels inside it
+            if not getattr(module, "has_llpr", False):
+                raise EstimatorFitError(
+                    f"{member.name}: this export carries no LLPR fit; fit one with "
+                    "`mlip-gnn uncertainty fit RUN_DIR`, then export the run again")
+            self._rows = int(module.llpr_rows.shape[0])
+        else:
+            self.state, _ = bind_fit(self.state, LLPRState, LLPR_FILE, member)
+            attach_llpr(module, self.state, self.captured)
+            self._rows = int(module.llpr_rows.shape[0])
+        self._module = module
 
     @property
     def force_rows(self) -> int:
         """Backward passes per structure for the force uncertainty (after :meth:`bind`)."""
-        return int(self._directions.shape[0])
+        return self._rows
 
     def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
         raise EstimatorFitError("LLPR needs the model's inputs: predict through "
@@ -231,16 +272,8 @@ class LLPR(UncertaintyEstimator):
                       members: Sequence[MemberOutput]) -> Uncertainty:
         if self._module is None:
             raise EstimatorFitError("LLPR: bind() was not called with the model")
-        state = self.state
-        run = feature_pass(self._module, inputs, self._parts, gradients=True)
-        atom_features = run.features.detach().to(torch.float64)  # [n, d]
-        local = (atom_features @ self._inverse * atom_features).sum(-1)  # [n]
-        total = atom_features.sum(0)
-        energy2 = state.alpha2_energy * float(total @ self._inverse @ total)
-        jac = run.forces_of(self._directions.to(run.features.dtype))  # [d, n, 3]
-        forces2 = state.alpha2_forces * (jac.detach().to(torch.float64) ** 2).sum((0, 2))
-        return Uncertainty(
-            energy=math.sqrt(max(energy2, 0.0)), forces=forces2.sqrt().numpy(),
-            extra={"energies_std": (state.alpha2_energy * local).sqrt().numpy()},
-            ood=(local / state.ood_reference).sqrt().numpy())
+        out = {k: v.detach().cpu().numpy() for k, v in self._module.llpr(*inputs[:5]).items()}
+        return Uncertainty(energy=float(out["energy_std"]), forces=out["forces_std"],
+                           extra={"energies_std": out["energies_std"]},
+                           ood=out["ood_score"])
 

@@ -59,8 +59,7 @@ def readout_parts(module: torch.nn.Module) -> List[ReadoutPart]:
                                      weight.to(torch.float64).clone()))
             continue
         irreps = readout.linear.irreps_in
-        columns = [i for (mul, ir), s in zip(irreps, irreps.slices())
-                   if ir.l == 0 and ir.p == 1 for i in range(s.start, s.stop)]
+        columns = readout.scalar_columns.tolist()
         dtype = next(readout.linear.parameters()).dtype
         with torch.no_grad():  # e3nn's normalisation included: the map applied to a basis
             basis = torch.eye(irreps.dim, dtype=dtype)

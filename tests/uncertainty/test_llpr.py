@@ -221,3 +221,67 @@ def test_other_weights_and_committees_are_refused(fit):
         Predictor(make_model(seed=7), estimator=LLPR(state))
     with pytest.raises(CommitteeError, match="LLPR works on one model; got 2"):
         Predictor([make_model(), make_model(seed=3)], estimator=LLPR(state))
+
+
+def _run_dir_with_fit(model, state, path):
+    from mlip_gnn.modelio import ModelSpec, save_checkpoint
+
+    kwargs = dict(species=SPECIES, r_max=4.0, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
+                  scale=0.1, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
+                  correlation=2, num_bessel=6, envelope_p=6, radial_mlp=[16], zbl=False,
+                  dtype="float64", seed=0)
+    path.mkdir()
+    save_checkpoint({"model_spec": ModelSpec.from_builder_kwargs(kwargs).to_dict(),
+                     "model": model.state_dict()}, path / "best.pt")
+    if state is not None:
+        state.save(path / "llpr.pt")
+    return path
+
+
+def test_model_gives_its_last_layer_features_in_one_pass(model):
+    """atomic_energies_and_features: the same energies as atomic_energies, and features
+    that are the ones the recorded (hooked) inference path gives, eager and scripted."""
+    from e3nn.util.jit import script
+
+    conf = configuration_from_atoms(random_crystal(seed=6))
+    predictor = Predictor(model)
+    module = predictor.members[0].module
+    inputs = predictor.model_inputs(conf)
+    hooked = feature_pass(module, inputs, readout_parts(module), gradients=False)
+    species = module.species(inputs[1])
+    vectors = hooked.edge_vectors.detach()
+    for potential in (model, script(model, in_place=False)):
+        energies, features = potential.atomic_energies_and_features(
+            vectors, species, inputs[2])
+        torch.testing.assert_close(energies, potential.atomic_energies(
+            vectors, species, inputs[2]), rtol=0, atol=0)
+        torch.testing.assert_close(features, hooked.features, rtol=1e-12, atol=1e-14)
+
+
+def test_export_carries_the_llpr_fit(model, fit, tmp_path, capsys):
+    """`mlip-gnn export` of a run with an LLPR fit: the TorchScript file alone gives the
+    eager LLPR uncertainty; without a fit, or with a fit for other weights, it says so."""
+    from mlip_gnn.cli.main import main
+
+    _, state, _ = fit
+    run_dir = _run_dir_with_fit(model, state, tmp_path / "run")
+    assert main(["export", str(run_dir), "-o", str(tmp_path / "m.pt")]) == 0
+    assert "with its LLPR uncertainty fit" in capsys.readouterr().out
+    conf = configuration_from_atoms(random_crystal(seed=45))
+    eager = Predictor(model, estimator=LLPR(state)).predict(conf).uncertainty
+    exported = Predictor(str(tmp_path / "m.pt"), estimator=LLPR()).predict(conf).uncertainty
+    assert exported.energy == pytest.approx(eager.energy, rel=1e-10)
+    for got, want in ((exported.forces, eager.forces), (exported.ood, eager.ood),
+                      (exported.extra["energies_std"], eager.extra["energies_std"])):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+    rows = Predictor(model, estimator=LLPR(state)).estimator.force_rows
+    assert torch.jit.load(str(tmp_path / "m.pt")).llpr_rows.shape[0] == rows
+
+    bare = _run_dir_with_fit(model, None, tmp_path / "bare")
+    assert main(["export", str(bare), "-o", str(tmp_path / "bare.pt")]) == 0
+    with pytest.raises(EstimatorFitError, match="carries no LLPR fit"):
+        Predictor(str(tmp_path / "bare.pt"), estimator=LLPR())
+    other = _run_dir_with_fit(make_model(seed=7), state, tmp_path / "other")
+    assert main(["export", str(other), "-o", str(tmp_path / "other.pt")]) == 0
+    assert "LLPR fit not included" in capsys.readouterr().err
+    assert not torch.jit.load(str(tmp_path / "other.pt")).has_llpr
