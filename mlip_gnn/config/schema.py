@@ -254,10 +254,12 @@ class TrainConfig(Section):
         "stress_mae",
         "stress_rmse",
         "loss",
+        "last",
     ] = setting(
         "loss",
         "validation metric that picks the best model; loss: the weighted loss of the "
-        "current stage, so an energy-weighted last stage picks a model good at both",
+        "current stage, so an energy-weighted last stage picks a model good at both; last: "
+        "the latest validated model, for a fixed schedule (cosine) whose end is its point",
     )
     checkpoint_interval: int = setting(1, "epochs between checkpoints", ge=1)
     max_bad_steps: int = setting(10, "NaN/Inf losses tolerated before stopping", ge=1)

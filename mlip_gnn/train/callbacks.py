@@ -75,9 +75,11 @@ class Validation(Callback):
         valid = (trainer.evaluate(trainer.valid_loader) if trainer.valid_loader is not None
                  else record["train"])
         record["valid"] = valid
-        value = valid.get(settings.best_metric, valid.get("loss", math.inf))
+        latest = settings.best_metric == "last"  # every validated model replaces best.pt
+        metric = "loss" if latest else settings.best_metric
+        value = valid.get(metric, valid.get("loss", math.inf))
         trainer.lr_schedule.observe(value)
-        if value >= s.best_value:
+        if value >= s.best_value and not latest:
             s.rounds_since_best += 1
             return
         s.best_value, s.best_epoch, s.rounds_since_best = value, s.epoch, 0

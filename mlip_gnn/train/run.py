@@ -132,7 +132,7 @@ def _resume_state(cfg, manager: CheckpointManager, explicit: bool) -> Optional[d
 
 def _check_best_metric(cfg, valid) -> None:
     quantity = cfg.train.best_metric.split("_")[0]
-    if quantity == "loss":
+    if quantity in ("loss", "last"):
         return
     if not labelled_frames(valid, quantity):
         raise ConfigError(f"train.best_metric: got {cfg.train.best_metric!r} but no validation "

@@ -212,6 +212,26 @@ def test_best_model_is_chosen_within_the_last_stage(make_config, model_factory):
     assert load_checkpoint(result.run_dir / "best.pt")["epoch"] >= 2
 
 
+@pytest.mark.parametrize("metric, expected", [("loss", 0), ("last", 3)])
+def test_best_metric_last_keeps_the_latest_model(make_config, model_factory, monkeypatch,
+                                                 metric, expected):
+    """best_metric: last — the end of a fixed schedule is the model, whatever the
+    validation noise says. Here the validation loss grows every epoch: `loss` keeps
+    epoch 0, `last` the last epoch."""
+    original = Trainer.evaluate
+    growing = iter(range(1, 100))
+
+    def worse_each_time(self, loader, use_ema=True):
+        return {**original(self, loader, use_ema), "loss": float(next(growing))}
+
+    monkeypatch.setattr(Trainer, "evaluate", worse_each_time)
+    cfg = make_config(optim={"scheduler": "cosine", "lr": 0.05},
+                      train={"max_epochs": 4, "best_metric": metric})
+    result = train(cfg, model_factory=model_factory)
+    assert result.best_epoch == expected
+    assert load_checkpoint(result.run_dir / "best.pt")["epoch"] == expected
+
+
 class _NaNOnSomeSteps(torch.nn.Module):
     """Wraps the stand-in; training calls number ``bad`` return a NaN energy."""
 
