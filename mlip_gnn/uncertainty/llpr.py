@@ -219,7 +219,8 @@ def attach_stored_llpr(source: object, deployed: torch.nn.Module,
 
 
 class LLPR(UncertaintyEstimator):
-    """LLPR uncertainty of one eager model (a checkpoint or run directory).
+    """LLPR uncertainty of one model: a checkpoint or run directory, or a TorchScript
+    export that carries its fit (``mlip-gnn export`` puts it in).
 
     ``state``: a fit; by default the ``llpr.pt`` beside the model source (made by
     ``mlip-gnn uncertainty fit RUN_DIR``). Reports ``energy_std`` (eV), ``forces_std``
@@ -252,11 +253,10 @@ class LLPR(UncertaintyEstimator):
                 raise EstimatorFitError(
                     f"{member.name}: this export carries no LLPR fit; fit one with "
                     "`mlip-gnn uncertainty fit RUN_DIR`, then export the run again")
-            self._rows = int(module.llpr_rows.shape[0])
         else:
             self.state, _ = bind_fit(self.state, LLPRState, LLPR_FILE, member)
             attach_llpr(module, self.state, self.captured)
-            self._rows = int(module.llpr_rows.shape[0])
+        self._rows = int(module.llpr_rows.shape[0])
         self._module = module
 
     @property

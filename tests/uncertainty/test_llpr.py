@@ -185,18 +185,24 @@ def test_ordered_force_directions_keep_the_validation_variance(model, fit):
     assert np.all(sigma[0.9] <= sigma[1.0] * (1 + 1e-9))
 
 
-def test_fit_is_stored_and_found_beside_the_checkpoint(model, fit, tmp_path):
+def _run_dir_with_fit(model, state, path):
     from mlip_gnn.modelio import ModelSpec, save_checkpoint
 
-    _, state, _ = fit
     kwargs = dict(species=SPECIES, r_max=4.0, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
                   scale=0.1, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
                   correlation=2, num_bessel=6, envelope_p=6, radial_mlp=[16], zbl=False,
                   dtype="float64", seed=0)
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
+    path.mkdir()
     save_checkpoint({"model_spec": ModelSpec.from_builder_kwargs(kwargs).to_dict(),
-                     "model": model.state_dict()}, run_dir / "best.pt")
+                     "model": model.state_dict()}, path / "best.pt")
+    if state is not None:
+        state.save(path / "llpr.pt")
+    return path
+
+
+def test_fit_is_stored_and_found_beside_the_checkpoint(model, fit, tmp_path):
+    _, state, _ = fit
+    run_dir = _run_dir_with_fit(model, None, tmp_path / "run")
     with pytest.raises(EstimatorFitError, match=r"llpr.pt: no llpr fit found; make it with "
                        r"`mlip-gnn uncertainty fit"):
         MLIPCalculator(str(run_dir), estimator="llpr")
@@ -221,21 +227,6 @@ def test_other_weights_and_committees_are_refused(fit):
         Predictor(make_model(seed=7), estimator=LLPR(state))
     with pytest.raises(CommitteeError, match="LLPR works on one model; got 2"):
         Predictor([make_model(), make_model(seed=3)], estimator=LLPR(state))
-
-
-def _run_dir_with_fit(model, state, path):
-    from mlip_gnn.modelio import ModelSpec, save_checkpoint
-
-    kwargs = dict(species=SPECIES, r_max=4.0, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
-                  scale=0.1, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
-                  correlation=2, num_bessel=6, envelope_p=6, radial_mlp=[16], zbl=False,
-                  dtype="float64", seed=0)
-    path.mkdir()
-    save_checkpoint({"model_spec": ModelSpec.from_builder_kwargs(kwargs).to_dict(),
-                     "model": model.state_dict()}, path / "best.pt")
-    if state is not None:
-        state.save(path / "llpr.pt")
-    return path
 
 
 def test_model_gives_its_last_layer_features_in_one_pass(model):
