@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -33,6 +34,8 @@ from mlip_gnn.errors import MlipGnnError
 
 __all__ = ["AOTI_SUFFIX", "AOTIPotential", "AOTIUnavailableError", "export_aoti", "is_aoti",
            "load_aoti", "OUTPUT_KEYS"]
+
+_log = logging.getLogger(__name__)
 
 AOTI_SUFFIX = ".pt2"
 METADATA = "metadata.json"
@@ -110,7 +113,15 @@ def export_aoti(deployed: torch.nn.Module, meta: Dict[str, Any], output: os.Path
         with warnings.catch_warnings():
             # torch's own packaging code uses a deprecated pytree check (torch 2.13)
             warnings.filterwarnings("ignore", message=r".*LeafSpec.*", category=FutureWarning)
-            _compile_package(deployed, meta, example, dynamic, output)
+            try:
+                _compile_package(deployed, meta, example, dynamic, output, {})
+            except RuntimeError:
+                # Inductor's parallel C++ code generation fails for some scatter-adds
+                # (torch 2.13, float64, more than one thread); serial kernels compile
+                _log.warning("AOTInductor could not generate multi-threaded kernels; the "
+                             "package is compiled for one thread")
+                _compile_package(deployed, meta, example, dynamic, output,
+                                 {"cpp.threads": 1})
     except (ImportError, RuntimeError, OSError) as exc:  # no compiler, unsupported op, ...
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc)
         raise AOTIUnavailableError(f"ahead-of-time compilation failed ({first}); the "
@@ -120,15 +131,16 @@ def export_aoti(deployed: torch.nn.Module, meta: Dict[str, Any], output: os.Path
 
 
 def _compile_package(deployed: torch.nn.Module, meta: Dict[str, Any], example: tuple,
-                     dynamic: tuple, output: Path) -> None:
-    """Trace, export, compile and package (atomically: staged, then renamed)."""
+                     dynamic: tuple, output: Path, options: Dict[str, Any]) -> None:
+    """Trace, export, compile (with inductor ``options``) and package (atomically:
+    staged, then renamed)."""
     program = torch.export.export(_traced(deployed, example), example,
                                   dynamic_shapes=dynamic, strict=False)
     from torch._inductor import aot_compile
     from torch.export.pt2_archive._package import package_pt2
 
     files = aot_compile(program.module(), example,
-                        options={"aot_inductor.package": True})
+                        options={"aot_inductor.package": True, **options})
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
         staged = Path(tmp) / output.name
