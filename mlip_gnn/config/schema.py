@@ -178,7 +178,10 @@ class LossConfig(Section):
 
     kind: Literal["mse", "huber"] = setting("mse", "error function of every term")
     huber_delta: float = setting(0.01, "Huber transition, in the unit of each term", gt=0)
-    energy_weight: float = setting(1.0, "weight of the energy-per-atom term", ge=0)
+    energy_weight: float = setting(
+        10.0, "weight of the energy-per-atom term (eV/atom); by default that of a force "
+        "component (eV/Å)", ge=0
+    )
     forces_weight: float = setting(10.0, "weight of the force term", ge=0)
     stress_weight: float = setting(0.0, "weight of the stress term", ge=0)
     stages: list[StageConfig] = setting(factory=list, doc="weight / lr changes during training")
