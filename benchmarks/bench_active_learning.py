@@ -19,13 +19,13 @@ A finished run is not redone (the loop resumes), so the command can be repeated.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 import yaml
+
+from bench_speed import machine
 
 from mlip_gnn.active_learning import ActiveLearning, IterationDir, al_config_from_dict
 
@@ -164,22 +164,16 @@ def main() -> None:
 
 def _append_report(args: argparse.Namespace, seed: int, lines: list) -> None:
     """Append this run's tables and checks to ``--output`` (markdown), with the machine."""
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    with open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f
-                    if line.startswith("model name")), cpu)
+    info = machine("cpu")
     command = "python benchmarks/bench_active_learning.py" + (
         f" --seed {args.seed}" if args.seed is not None else "") + (
         " --quick" if args.quick else "")
-    section = (f"\n## Seed {seed}\n\n{time.strftime('%Y-%m-%d')}, {cpu}, "
-               f"{os.cpu_count()} cores, torch {torch.__version__}, "
-               f"{torch.get_num_threads()} thread(s). Command: `{command}`\n\n"
+    section = (f"\n## Seed {seed}\n\n{time.strftime('%Y-%m-%d')}, {info['cpu']}, "
+               f"{info['cores']} cores, torch {info['torch']}, {info['threads']} "
+               f"thread(s), commit {info['commit']}. Command: `{command}`\n\n"
                "```\n" + "\n".join(lines) + "\n```\n")
     with open(args.output, "a", encoding="utf-8") as handle:
         handle.write(section)
-
 
 if __name__ == "__main__":
     main()
