@@ -7,16 +7,19 @@ process group is initialised. Only rank 0 writes logs and checkpoints (:func:`is
 from __future__ import annotations
 
 import dataclasses
+import gc
 import inspect
 import os
 import re
+import traceback
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "detect", "init_process_group", "shutdown", "is_main", "rank",
+__all__ = ["DistInfo", "detect", "init_process_group", "shutdown", "release_failed_run",
+           "is_main", "rank",
            "world_size", "all_reduce_sum", "all_reduce_max", "any_rank", "barrier",
            "broadcast_object", "on_main", "wrap_model", "unwrap_model", "first_slurm_host",
            "per_rank_batch_size"]
@@ -85,6 +88,15 @@ def init_process_group(info: DistInfo, device: torch.device) -> None:
 def shutdown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def release_failed_run(error: BaseException) -> None:
+    """Free what the traceback of ``error`` keeps alive (the DDP model and its reducer), so
+    that it goes before :func:`shutdown` destroys the process group: a reducer that
+    outlives its group can hang or abort the process at exit."""
+    if dist.is_initialized():
+        traceback.clear_frames(error.__traceback__)
+        gc.collect()
 
 
 def rank() -> int:

@@ -231,6 +231,9 @@ def train(cfg: Config, *, resume: Optional[str] = None,
             run = _Run(cfg, info, device, stop, resume is not None, model_factory,
                        [*default_callbacks(), *callbacks])
             return _train(run)
+    except BaseException as exc:
+        dist.release_failed_run(exc)
+        raise
     finally:
         dist.shutdown()
 
