@@ -19,10 +19,9 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = ["DistInfo", "detect", "init_process_group", "shutdown", "release_failed_run",
-           "is_main", "rank",
-           "world_size", "all_reduce_sum", "all_reduce_max", "any_rank", "barrier",
-           "broadcast_object", "on_main", "wrap_model", "unwrap_model", "first_slurm_host",
-           "per_rank_batch_size"]
+           "is_main", "rank", "world_size", "all_reduce_sum", "all_reduce_max", "any_rank",
+           "barrier", "broadcast_object", "on_main", "wrap_model", "unwrap_model",
+           "first_slurm_host", "per_rank_batch_size"]
 
 DEFAULT_MASTER_PORT = 29500
 T = TypeVar("T")
