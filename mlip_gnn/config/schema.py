@@ -48,6 +48,12 @@ class DataConfig(Section):
         "keeps the total frame count); null: every frame once per epoch",
         gt=0,
     )
+    type_weights: dict[str, float] | None = setting(
+        None,
+        "sampling rate per config_type, relative to the types not listed (1): a frame of "
+        "a type with rate 4 is drawn 4 times as often (an epoch keeps the total frame "
+        "count); null: every frame once per epoch",
+    )
     valid: list[str] | None = setting(
         None, "validation file(s); null: split off train", one_or_many=True
     )
@@ -94,6 +100,17 @@ class DataConfig(Section):
                 "give one weight per entry of train, in the same order",
                 field=path,
             )
+        if self.type_weights is not None:
+            path = dotted(where, "type_weights")
+            if self.train_weights is not None:
+                raise ConfigError(
+                    f"{path}: cannot be combined with {dotted(where, 'train_weights')}; "
+                    "weight either the train entries or the config types",
+                    field=path,
+                )
+            bad = {name: w for name, w in self.type_weights.items() if not w > 0}
+            if bad:
+                raise ConfigError(f"{path}: rates must be > 0, got {bad}", field=path)
         if isinstance(self.e0s, dict):
             for symbol in self.e0s:
                 if symbol not in ELEMENT_SYMBOLS:

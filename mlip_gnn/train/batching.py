@@ -81,13 +81,16 @@ class PackedBatches(Sampler):
 
     Training (``pad``): the batch list is padded by repeating its first batches until
     every rank has the same number of steps. Evaluation (no ``pad``, no shuffle): every
-    frame exactly once over all ranks.
+    frame exactly once over all ranks. ``group_sizes`` and ``weights`` mix groups by
+    share (:func:`epoch_order`); the groups are consecutive frames, or consecutive entries
+    of ``grouped`` (frame indices) when given.
     """
 
     def __init__(self, costs: np.ndarray, budget: int, num_replicas: int = 1, rank: int = 0,
                  seed: int = 0, shuffle: bool = True, pad: bool = True,
                  group_sizes: Optional[Sequence[int]] = None,
-                 weights: Optional[Sequence[float]] = None):
+                 weights: Optional[Sequence[float]] = None,
+                 grouped: Optional[np.ndarray] = None):
         self.costs = np.asarray(costs, dtype=np.int64)
         self.budget, self.num_replicas, self.rank = int(budget), num_replicas, rank
         self.seed, self.shuffle, self.pad = seed, shuffle, pad
@@ -96,6 +99,8 @@ class PackedBatches(Sampler):
             raise ValueError(f"group sizes {self.group_sizes} do not add up to the "
                              f"{len(self.costs)} frames")
         self.weights = weights
+        # frame indices in group order, when the groups are not contiguous in the frames
+        self.grouped = None if grouped is None else np.asarray(grouped, dtype=np.int64)
         self.epoch, self.skip = 0, 0
         self._batches: Optional[List[np.ndarray]] = None
 
@@ -106,6 +111,8 @@ class PackedBatches(Sampler):
         if self._batches is None:
             rng = np.random.default_rng([self.seed, self.epoch])
             order = epoch_order(self.group_sizes, self.weights, rng, self.shuffle)
+            if self.grouped is not None:
+                order = self.grouped[order]
             batches = pack(order, self.costs, self.budget)
             if self.pad and len(batches) % self.num_replicas:
                 extra = self.num_replicas - len(batches) % self.num_replicas

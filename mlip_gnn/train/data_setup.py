@@ -178,10 +178,16 @@ def train_statistics(frames: Frames, dataset: Dataset, r_max: float) -> DatasetS
     return stats
 
 
+def config_types(frames: Frames) -> np.ndarray:
+    """The config_type of every frame [N] (object array of str)."""
+    if isinstance(frames, DiskFrames):
+        return frames.config_types()
+    return np.array([c.config_type for c in frames], dtype=object)
+
+
 def test_groups(frames: Frames) -> Dict[str, Optional[np.ndarray]]:
     """Indices of every config type (``all``: None), when there is more than one."""
-    types = (frames.config_types() if isinstance(frames, DiskFrames)
-             else np.array([c.config_type for c in frames], dtype=object))
+    types = config_types(frames)
     groups: Dict[str, Optional[np.ndarray]] = {"all": None}
     names = sorted(set(types.tolist()))
     if len(names) > 1:
@@ -365,16 +371,39 @@ def train_batches(cfg, frames: Frames, dataset: Dataset, groups: Sequence[int],
     """Training batches of one rank (``batch``: its share of data.batch_size), shuffled
     per epoch and resumable mid-epoch through ``set_epoch(epoch, skip)``."""
     data = cfg.data
-    if data.batch_by == "structures" and data.train_weights is None:
+    if (data.batch_by == "structures" and data.train_weights is None
+            and data.type_weights is None):
         # padded to a multiple of the world size: every rank takes the same number of steps
         return FixedBatches(ResumableSampler(dataset, world, rank, cfg.seed), batch)
+    costs = _costs(data.batch_by, frames, dataset)
+    if data.type_weights is not None:
+        sizes, shares, grouped = type_groups(frames, data.type_weights)
+        return PackedBatches(costs, batch, world, rank, cfg.seed, group_sizes=sizes,
+                             weights=shares, grouped=grouped)
     if data.train_weights is not None:
         empty = [data.train[k] for k, size in enumerate(groups) if size == 0]
         if empty:
             raise DataError(f"{', '.join(map(str, empty))}: no training frame left (after "
                             "the validation split) for a positive data.train_weights entry")
-    return PackedBatches(_costs(data.batch_by, frames, dataset), batch, world, rank,
-                         cfg.seed, group_sizes=groups, weights=data.train_weights)
+    return PackedBatches(costs, batch, world, rank, cfg.seed, group_sizes=groups,
+                         weights=data.train_weights)
+
+
+def type_groups(frames: Frames, rates: Dict[str, float]
+                ) -> Tuple[List[int], List[float], np.ndarray]:
+    """The training frames grouped by config_type for ``data.type_weights``: group sizes,
+    shares (rate × size; unlisted types rate 1) and the frame indices in group order."""
+    types = config_types(frames)
+    names = sorted(set(types.tolist()))
+    missing = sorted(set(rates) - set(names))
+    if missing:
+        raise ConfigError(f"data.type_weights: no training frame has config_type "
+                          f"{', '.join(map(repr, missing))} (the training frames have "
+                          f"{', '.join(map(repr, names))})", field="data.type_weights")
+    members = [np.flatnonzero(types == name) for name in names]
+    sizes = [len(m) for m in members]
+    shares = [float(rates.get(name, 1.0)) * size for name, size in zip(names, sizes)]
+    return sizes, shares, np.concatenate(members)
 
 
 def eval_batches(cfg, frames: Frames, dataset: Dataset, batch: int, world: int, rank: int,

@@ -49,7 +49,8 @@ def _assert_same_curve(a, b):
 
 
 @pytest.mark.parametrize("batching", [{}, {"batch_by": "atoms", "batch_size": 12},
-                                      {"batch_by": "edges", "batch_size": 400}])
+                                      {"batch_by": "edges", "batch_size": 400},
+                                      {"type_weights": {"default": 2.0}}])
 def test_on_disk_training_curve_equals_in_memory(data, tmp_path, batching):
     files, dirs = data
     memory = _run(tmp_path, files, "memory", **batching)
@@ -99,6 +100,49 @@ def test_weights_set_each_entry_share_of_an_epoch():
     counts = np.bincount(small, minlength=10)
     assert counts.min() == 7 and counts.max() == 8
     assert len(order[order >= 10]) == 25 and len(set(order[order >= 10])) == 25
+
+
+def test_type_weights_draw_the_frames_of_a_config_type_more_often(data, tmp_path):
+    from types import SimpleNamespace
+
+    from mlip_gnn.train.data_setup import train_batches
+
+    files, _ = data
+    make = config_maker(files["train"], tmp_path)
+    cfg = make("t", data={"type_weights": {"slab": 4.0}})
+    # 30 bulk frames and 6 slabs among them: shares 30 : 4 x 6 of a 36-frame epoch
+    kinds = ["slab" if i % 6 == 2 else "bulk" for i in range(36)]
+    frames = [SimpleNamespace(config_type=kind) for kind in kinds]
+    sampler = train_batches(cfg, frames, None, [36], 5, 1, 0)
+    slabs = {i for i, kind in enumerate(kinds) if kind == "slab"}
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        drawn = [i for batch in sampler for i in batch]
+        assert len(drawn) == 36
+        counts = np.bincount(drawn, minlength=36)
+        assert counts[sorted(slabs)].sum() == 16  # floor(36 · 24 / 54)
+        assert sorted(counts[sorted(slabs)]) == [2, 2, 3, 3, 3, 3]  # each 2-3 times
+        bulk = [i for i in drawn if i not in slabs]
+        assert len(bulk) == 20 and len(set(bulk)) == 20  # bulk frames at most once
+
+
+def test_type_weights_name_only_types_the_training_frames_have(data, tmp_path):
+    from types import SimpleNamespace
+
+    from mlip_gnn.train.data_setup import train_batches
+
+    files, _ = data
+    make = config_maker(files["train"], tmp_path)
+    frames = [SimpleNamespace(config_type=kind) for kind in ("bulk", "slab", "bulk")]
+    cfg = make("u", data={"type_weights": {"slb": 2.0}})
+    with pytest.raises(ConfigError, match="data.type_weights: no training frame has "
+                                          "config_type 'slb'.*'bulk', 'slab'"):
+        train_batches(cfg, frames, None, [3], 2, 1, 0)
+    with pytest.raises(ConfigError, match="data.type_weights: cannot be combined with "
+                                          "data.train_weights"):
+        make("v", data={"type_weights": {"slab": 2.0}, "train_weights": [1.0]})
+    with pytest.raises(ConfigError, match="data.type_weights: rates must be > 0"):
+        make("w", data={"type_weights": {"slab": 0.0}})
 
 
 def test_mixed_weighted_training_resumes_exactly_mid_epoch(data, tmp_path, monkeypatch):
