@@ -22,9 +22,10 @@ from mlip_gnn.train.batching import FixedBatches, PackedBatches
 
 __all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_valid",
            "labelled_frames", "train_species", "train_statistics", "graph_dataset",
-           "test_groups", "e0_method", "base_spec", "complete_spec", "spec_changes",
-           "model_architecture", "replay_frames", "ResumableSampler", "ShardSampler",
-           "train_batches", "eval_batches", "make_loader"]
+           "config_types", "test_groups", "type_groups", "e0_method", "base_spec",
+           "complete_spec", "spec_changes", "model_architecture", "replay_frames",
+           "ResumableSampler", "ShardSampler", "train_batches", "eval_batches",
+           "make_loader"]
 
 _log = logging.getLogger(__name__)
 
