@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from mlip_gnn.config import ConfigError
 from mlip_gnn.data.preprocess import PreprocessOptions, preprocess
 from mlip_gnn.train import train
 from mlip_gnn.train.batching import PackedBatches, epoch_order, pack
+from mlip_gnn.train.data_setup import train_batches
 from mlip_gnn.train.trainer import Trainer
 from train_support import PairPotential, config_maker, write_tiny_cu
 
@@ -103,10 +105,6 @@ def test_weights_set_each_entry_share_of_an_epoch():
 
 
 def test_type_weights_draw_the_frames_of_a_config_type_more_often(data, tmp_path):
-    from types import SimpleNamespace
-
-    from mlip_gnn.train.data_setup import train_batches
-
     files, _ = data
     make = config_maker(files["train"], tmp_path)
     cfg = make("t", data={"type_weights": {"slab": 4.0}})
@@ -119,18 +117,14 @@ def test_type_weights_draw_the_frames_of_a_config_type_more_often(data, tmp_path
         sampler.set_epoch(epoch)
         drawn = [i for batch in sampler for i in batch]
         assert len(drawn) == 36
-        counts = np.bincount(drawn, minlength=36)
-        assert counts[sorted(slabs)].sum() == 16  # floor(36 · 24 / 54)
-        assert sorted(counts[sorted(slabs)]) == [2, 2, 3, 3, 3, 3]  # each 2-3 times
+        per_slab = np.bincount(drawn, minlength=36)[sorted(slabs)]
+        assert per_slab.sum() == 16  # floor(36 · 24 / 54)
+        assert sorted(per_slab) == [2, 2, 3, 3, 3, 3]  # each 2-3 times
         bulk = [i for i in drawn if i not in slabs]
         assert len(bulk) == 20 and len(set(bulk)) == 20  # bulk frames at most once
 
 
 def test_type_weights_name_only_types_the_training_frames_have(data, tmp_path):
-    from types import SimpleNamespace
-
-    from mlip_gnn.train.data_setup import train_batches
-
     files, _ = data
     make = config_maker(files["train"], tmp_path)
     frames = [SimpleNamespace(config_type=kind) for kind in ("bulk", "slab", "bulk")]
