@@ -140,6 +140,8 @@ def read_splits(cfg) -> DataSplits:
     if cfg.finetune.replay:
         train, groups = _with_replay(cfg, train, groups, key_map)
     _check_labels(cfg, train)
+    if data.type_weights is not None:
+        type_groups(train, data.type_weights)  # an unknown type fails before graphs are built
     return DataSplits(train, valid, test, groups)
 
 

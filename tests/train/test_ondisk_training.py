@@ -12,7 +12,7 @@ from mlip_gnn.config import ConfigError
 from mlip_gnn.data.preprocess import PreprocessOptions, preprocess
 from mlip_gnn.train import train
 from mlip_gnn.train.batching import PackedBatches, epoch_order, pack
-from mlip_gnn.train.data_setup import train_batches
+from mlip_gnn.train.data_setup import read_splits, train_batches
 from mlip_gnn.train.trainer import Trainer
 from train_support import PairPotential, config_maker, write_tiny_cu
 
@@ -125,13 +125,17 @@ def test_type_weights_draw_the_frames_of_a_config_type_more_often(data, tmp_path
 
 
 def test_type_weights_name_only_types_the_training_frames_have(data, tmp_path):
-    files, _ = data
+    files, dirs = data
     make = config_maker(files["train"], tmp_path)
     frames = [SimpleNamespace(config_type=kind) for kind in ("bulk", "slab", "bulk")]
     cfg = make("u", data={"type_weights": {"slb": 2.0}})
     with pytest.raises(ConfigError, match="data.type_weights: no training frame has "
                                           "config_type 'slb'.*'bulk', 'slab'"):
         train_batches(cfg, frames, None, [3], 2, 1, 0)
+    for source in (files["train"], dirs["train"]):  # caught on reading, before any graph
+        cfg = make("x", data={"train": [str(source)], "type_weights": {"slab": 2.0}})
+        with pytest.raises(ConfigError, match="no training frame has config_type 'slab'"):
+            read_splits(cfg)
     with pytest.raises(ConfigError, match="data.type_weights: cannot be combined with "
                                           "data.train_weights"):
         make("v", data={"type_weights": {"slab": 2.0}, "train_weights": [1.0]})
