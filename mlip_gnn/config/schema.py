@@ -232,6 +232,11 @@ class OptimConfig(Section):
     optimizer: Literal["adam", "adamw"] = setting("adam", "adam, or adamw (decoupled weight decay)")
     lr: float = setting(0.005, "initial learning rate", gt=0)
     weight_decay: float = setting(0.0, "L2 (adam) or decoupled (adamw) weight decay", ge=0)
+    no_weight_decay: list[str] = setting(
+        factory=list,
+        doc="parts the weight decay spares: embedding, radial, interactions, products, "
+        "readouts, layers.N (MACE spares [embedding, radial, readouts])",
+    )
     amsgrad: bool = setting(True, "use the AMSGrad variant")
     scheduler: Literal["plateau", "cosine", "none"] = setting(
         "plateau", "lr schedule: reduce on plateau, cosine decay, or constant"
@@ -248,6 +253,7 @@ class OptimConfig(Section):
     grad_clip: float | None = setting(10.0, "max gradient norm; null: no clipping", gt=0)
 
     def _cross_check(self, where: str) -> None:
+        _check_parts(self.no_weight_decay, dotted(where, "no_weight_decay"))
         if self.min_lr > self.lr:
             path = dotted(where, "min_lr")
             raise ConfigError(

@@ -155,8 +155,10 @@ def transfer_weights(model: nn.Module, weights: Mapping[str, torch.Tensor],
     return grown
 
 
-def part_names(model: nn.Module, parts: Sequence[str]) -> List[str]:
-    """Names of the parameters (and buffers) that belong to ``parts``."""
+def part_names(model: nn.Module, parts: Sequence[str],
+               field: str = "finetune.freeze") -> List[str]:
+    """Names of the parameters (and buffers) that belong to ``parts``; ``field`` is the
+    config entry that an error names."""
     patterns = []
     for part in parts:
         if part in PART_PATTERNS:
@@ -164,12 +166,12 @@ def part_names(model: nn.Module, parts: Sequence[str]) -> List[str]:
         elif re.fullmatch(r"layers\.\d+", part):
             index = int(part.split(".")[1])
             if index >= len(getattr(model, "layers", ())):
-                raise ConfigError(f"finetune: part {part!r} names no layer; the model has "
-                                  f"{len(model.layers)}", field="finetune.freeze")
+                raise ConfigError(f"{field}: part {part!r} names no layer; the model has "
+                                  f"{len(model.layers)}", field=field)
             patterns.append(re.escape(part) + r"\.")
         else:
-            raise ConfigError(f"finetune: unknown part {part!r}; valid: "
-                              f"{', '.join(PART_PATTERNS)} or layers.N", field="finetune.freeze")
+            raise ConfigError(f"{field}: unknown part {part!r}; valid: "
+                              f"{', '.join(PART_PATTERNS)} or layers.N", field=field)
     names = [name for name in model.state_dict()
              if any(re.match(p, name) for p in patterns)]
     return names

@@ -4,12 +4,13 @@ weights."""
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Dict, Iterable, Iterator, Mapping, Optional
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "clip_gradients", "ExponentialMovingAverage"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "spare_from_decay", "clip_gradients",
+           "ExponentialMovingAverage"]
 
 #: config name → optimiser class; Adam's ``weight_decay`` is an L2 term, AdamW's decoupled
 OPTIMIZERS: Dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -25,6 +26,31 @@ def build_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}; valid: {sorted(OPTIMIZERS)}") from None
     return cls(params, lr=lr, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+def spare_from_decay(model: nn.Module, spared: Collection[str],
+                     groups: Optional[List[dict]] = None) -> List[dict]:
+    """Parameter groups in which the parameters named in ``spared`` get no weight decay.
+
+    Each group (by default one of all parameters) splits in two: its other parameters keep
+    the optimiser's decay, the spared ones go to a copy of the group with ``weight_decay``
+    0 and ``name`` suffixed ``/no_decay``. Empty groups are dropped, so the number of groups
+    depends on the model and the spared names only (a resumed run rebuilds the same ones).
+    """
+    if groups is None:
+        groups = [{"params": list(model.parameters()), "name": "all"}]
+    spared_ids = {id(p) for name, p in model.named_parameters() if name in set(spared)}
+    out = []
+    for group in groups:
+        decayed = [p for p in group["params"] if id(p) not in spared_ids]
+        kept = [p for p in group["params"] if id(p) in spared_ids]
+        if decayed:
+            out.append({**group, "params": decayed})
+        if kept:
+            name = group.get("name", "group")
+            out.append({**group, "params": kept, "weight_decay": 0.0,
+                        "name": f"{name}/no_decay"})
+    return out
 
 
 def clip_gradients(params: Iterable[nn.Parameter], max_norm: Optional[float]) -> Tensor:

@@ -44,7 +44,7 @@ from mlip_gnn.train.data_setup import (DataSplits, base_spec, complete_spec, e0_
                                        train_batches, train_species, train_statistics)
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
 from mlip_gnn.train.monitor import Monitor, log_to
-from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
+from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer, spare_from_decay
 from mlip_gnn.train.rng import seed_everything
 from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule
 from mlip_gnn.train.signals import StopRequest
@@ -316,6 +316,9 @@ def _optimisation(cfg, model: nn.Module, param_groups: Optional[List[dict]] = No
     o = cfg.optim
     ema = ExponentialMovingAverage(model, o.ema_decay) if o.ema_decay else None
     params = param_groups if param_groups is not None else model.parameters()
+    if o.weight_decay > 0 and o.no_weight_decay:
+        spared = finetune.part_names(model, o.no_weight_decay, field="optim.no_weight_decay")
+        params = spare_from_decay(model, spared, param_groups)
     optimizer = build_optimizer(o.optimizer, params, o.lr, o.weight_decay, o.amsgrad)
     lr_schedule = LRSchedule(optimizer, o.scheduler, o.lr, o.min_lr, o.warmup_epochs,
                              cfg.train.max_epochs, o.plateau_factor, o.plateau_patience)

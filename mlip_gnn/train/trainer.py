@@ -135,7 +135,14 @@ class Trainer:
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
             self.ema.decay = configured_decay
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except ValueError as exc:  # other parameter groups than the checkpoint's
+            raise RunDirError(
+                f"cannot resume: the checkpoint's optimiser state does not fit the parameter "
+                f"groups this config builds ({exc}); optim.weight_decay, "
+                "optim.no_weight_decay and the finetune section must be as when the run "
+                "started") from exc
         self.lr_schedule.load_state_dict(state["lr_schedule"])
         self.train_metrics.load_state_dict(state["train_sums"])
         if not dist.is_main():  # the stored sums are over all ranks: count them once
