@@ -39,7 +39,8 @@ def spare_from_decay(model: nn.Module, spared: Collection[str],
     """
     if groups is None:
         groups = [{"params": list(model.parameters()), "name": "all"}]
-    spared_ids = {id(p) for name, p in model.named_parameters() if name in set(spared)}
+    spared = set(spared)
+    spared_ids = {id(p) for name, p in model.named_parameters() if name in spared}
     out = []
     for group in groups:
         decayed = [p for p in group["params"] if id(p) not in spared_ids]
