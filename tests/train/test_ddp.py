@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -177,8 +178,9 @@ def test_torchrun_real_model_uses_no_unused_parameter_search_and_warns_nothing(d
     from ddp_support import free_port
 
     proc = subprocess.run(
-        ["torchrun", "--nproc_per_node=2", f"--master_port={free_port()}", "-m", "mlip_gnn",
-         "train", str(config)], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",  # torchrun
+         f"--master_port={free_port()}", "-m", "mlip_gnn", "train", str(config)],
+        capture_output=True, text=True, timeout=300,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Grad strides do not match" not in proc.stderr
