@@ -180,13 +180,18 @@ class ModelConfig(Section):
 
 @dataclass(kw_only=True)
 class StageConfig(Section):
-    """From epoch ``epoch`` on, replace the given loss weights / learning rate."""
+    """From epoch ``epoch`` on, replace the given loss weights / learning rate / weight
+    decay."""
 
     epoch: int = setting(doc="0-based epoch at which the stage starts", ge=1)
     energy_weight: float | None = setting(None, "null: unchanged", ge=0)
     forces_weight: float | None = setting(None, "null: unchanged", ge=0)
     stress_weight: float | None = setting(None, "null: unchanged", ge=0)
     lr: float | None = setting(None, "learning rate; null: unchanged", gt=0)
+    weight_decay: float | None = setting(
+        None, "optimiser weight decay from here on (as optim.weight_decay; the parts in "
+        "optim.no_weight_decay stay spared); null: unchanged", ge=0
+    )
 
 
 @dataclass(kw_only=True)

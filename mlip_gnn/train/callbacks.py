@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from mlip_gnn.train import distributed as dist
+from mlip_gnn.train.optim import set_weight_decay
 
 if TYPE_CHECKING:  # the trainer calls callbacks; callbacks only read and update it
     from mlip_gnn.train.trainer import Trainer
@@ -42,9 +43,9 @@ class Callback:
 
 
 class LossStages(Callback):
-    """``loss.stages``: at a stage's epoch, its loss weights and base learning rate; the best
-    model and early stopping are then judged anew, or a force-weighted first stage could
-    keep "best" for ever."""
+    """``loss.stages``: at a stage's epoch, its loss weights, base learning rate and weight
+    decay; the best model and early stopping are then judged anew, or a force-weighted first
+    stage could keep "best" for ever."""
 
     def on_epoch_start(self, trainer: Trainer) -> None:
         s, stages = trainer.state, trainer.stages
@@ -54,13 +55,16 @@ class LossStages(Callback):
         for stage in stages.stages[s.stage_index + 1: index + 1]:
             if stage.lr is not None:
                 trainer.lr_schedule.set_base_lr(stage.lr)
+            if stage.weight_decay is not None:
+                set_weight_decay(trainer.optimizer, stage.weight_decay)
         trainer.loss.set_weights(stages.weights_at(s.epoch))
         s.stage_index = index
         s.best_value, s.rounds_since_best = math.inf, 0
         trainer.lr_schedule.forget_best()
-        trainer.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g; best "
-                             "model tracked anew", s.epoch, index, trainer.loss.weights,
-                             trainer.lr_schedule.base_lr)
+        decay = max(g["weight_decay"] for g in trainer.optimizer.param_groups)
+        trainer.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g, weight "
+                             "decay %.3g; best model tracked anew", s.epoch, index,
+                             trainer.loss.weights, trainer.lr_schedule.base_lr, decay)
 
 
 class Validation(Callback):

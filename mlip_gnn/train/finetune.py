@@ -29,6 +29,7 @@ from mlip_gnn.config import FREEZE_PARTS, ConfigError
 from mlip_gnn.data import Configuration, DataError, SpeciesTable, reference_energies
 from mlip_gnn.modelio import (CheckpointError, ModelSpec, ModelSpecError, find_checkpoint,
                               load_checkpoint, spec_from_state)
+from mlip_gnn.train.optim import SPARED_KEY
 
 __all__ = ["Pretrained", "load_pretrained", "finetune_spec", "transfer_weights",
            "part_names", "freeze_parts", "parameter_groups", "describe", "PART_PATTERNS"]
@@ -224,7 +225,7 @@ def parameter_groups(model: nn.Module, fresh: Sequence[str], pretrained_lr_facto
         if params:
             group = {"params": params, "name": key, "lr_factor": factors[key]}
             if key == "partly_frozen":
-                group["weight_decay"] = 0.0
+                group.update(weight_decay=0.0, **{SPARED_KEY: True})
             out.append(group)
     if not out:
         raise ConfigError("finetune.freeze leaves no parameter to train",

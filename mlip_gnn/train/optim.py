@@ -9,8 +9,8 @@ from typing import Callable, Collection, Dict, Iterable, Iterator, List, Mapping
 import torch
 from torch import Tensor, nn
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "spare_from_decay", "clip_gradients",
-           "ExponentialMovingAverage"]
+__all__ = ["OPTIMIZERS", "SPARED_KEY", "build_optimizer", "spare_from_decay",
+           "set_weight_decay", "clip_gradients", "ExponentialMovingAverage"]
 
 #: config name → optimiser class; Adam's ``weight_decay`` is an L2 term, AdamW's decoupled
 OPTIMIZERS: Dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -26,6 +26,11 @@ def build_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}; valid: {sorted(OPTIMIZERS)}") from None
     return cls(params, lr=lr, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+#: parameter-group key of the groups that never decay (optim.no_weight_decay, partly frozen
+#: tensors), whatever decay a loss stage sets
+SPARED_KEY = "decay_spared"
 
 
 def spare_from_decay(model: nn.Module, spared: Collection[str],
@@ -50,8 +55,15 @@ def spare_from_decay(model: nn.Module, spared: Collection[str],
         if kept:
             name = group.get("name", "group")
             out.append({**group, "params": kept, "weight_decay": 0.0,
-                        "name": f"{name}/no_decay"})
+                        "name": f"{name}/no_decay", SPARED_KEY: True})
     return out
+
+
+def set_weight_decay(optimizer: torch.optim.Optimizer, weight_decay: float) -> None:
+    """The weight decay of every parameter group but the spared ones (``SPARED_KEY``)."""
+    for group in optimizer.param_groups:
+        if not group.get(SPARED_KEY, False):
+            group["weight_decay"] = weight_decay
 
 
 def clip_gradients(params: Iterable[nn.Parameter], max_norm: Optional[float]) -> Tensor:

@@ -316,7 +316,8 @@ def _optimisation(cfg, model: nn.Module, param_groups: Optional[List[dict]] = No
     o = cfg.optim
     ema = ExponentialMovingAverage(model, o.ema_decay) if o.ema_decay else None
     params = param_groups if param_groups is not None else model.parameters()
-    if o.weight_decay > 0 and o.no_weight_decay:
+    decays = o.weight_decay > 0 or any(s.weight_decay for s in cfg.loss.stages)
+    if decays and o.no_weight_decay:
         spared = finetune.part_names(model, o.no_weight_decay, field="optim.no_weight_decay")
         params = spare_from_decay(model, spared, param_groups)
     optimizer = build_optimizer(o.optimizer, params, o.lr, o.weight_decay, o.amsgrad)

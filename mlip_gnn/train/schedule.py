@@ -150,20 +150,24 @@ class LRSchedule:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """From ``epoch`` on: the loss weights given here (others unchanged) and ``lr``."""
+    """From ``epoch`` on: the loss weights given here (others unchanged), ``lr`` and
+    ``weight_decay`` (None: unchanged)."""
 
     epoch: int
     weights: Mapping[str, float]
     lr: Optional[float] = None
+    weight_decay: Optional[float] = None
 
     @classmethod
     def from_mapping(cls, stage: Any) -> Stage:
-        """From a config stage (mapping or object with ``epoch``, ``<term>_weight``, ``lr``)."""
+        """From a config stage (mapping or object with ``epoch``, ``<term>_weight``, ``lr``,
+        ``weight_decay``)."""
         get = stage.get if isinstance(stage, Mapping) else lambda k: getattr(stage, k, None)
         weights = {term: float(get(f"{term}_weight")) for term in QUANTITY_NAMES
                    if get(f"{term}_weight") is not None}
-        lr = get("lr")
-        return cls(int(get("epoch")), weights, None if lr is None else float(lr))
+        lr, decay = get("lr"), get("weight_decay")
+        return cls(int(get("epoch")), weights, None if lr is None else float(lr),
+                   None if decay is None else float(decay))
 
 
 class StageSchedule:

@@ -11,7 +11,7 @@ from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.model import build_model
 from mlip_gnn.modelio import load_checkpoint
 from mlip_gnn.train import finetune, train
-from mlip_gnn.train.optim import build_optimizer, spare_from_decay
+from mlip_gnn.train.optim import build_optimizer, set_weight_decay, spare_from_decay
 from train_support import config_maker, write_tiny_cu
 
 TINY_MODEL = {"num_layers": 2, "num_channels": 4, "max_ell": 1, "hidden_ell": 1,
@@ -108,3 +108,41 @@ def test_resume_with_other_groups_is_refused_and_keeps_the_run(decayed_run, tmp_
     with pytest.raises(MlipGnnError, match="cannot resume.*optim.no_weight_decay"):
         train(make_run("copy", epochs=2, **optim), resume=str(copy))
     assert (copy / "last.pt").read_bytes() == before
+
+
+def test_set_weight_decay_leaves_the_spared_groups_alone():
+    model = _model()
+    spared = finetune.part_names(model, SPARED)
+    optimizer = build_optimizer("adamw", spare_from_decay(model, spared), lr=0.1,
+                                weight_decay=0.5)
+    set_weight_decay(optimizer, 0.02)
+    assert {g["name"]: g["weight_decay"] for g in optimizer.param_groups} == {
+        "all": 0.02, "all/no_decay": 0.0}
+
+
+@pytest.mark.parametrize("start, stage, expected", [(0.1, 0.0, [0.1, 0.0]),
+                                                     (0.0, 0.3, [0.0, 0.3])])
+def test_a_loss_stage_sets_the_decay_of_the_decayed_group(tmp_path, start, stage, expected):
+    """Epoch 0 runs with optim.weight_decay, epoch 1 with the stage's; the spared group
+    stays at 0 and a resume across the stage lands where the straight run does."""
+    make = config_maker(write_tiny_cu(tmp_path / "cu.xyz", n_frames=6), tmp_path)
+
+    def make_run(name, epochs):
+        return make(name, model=TINY_MODEL, train={"max_epochs": epochs},
+                    optim={"optimizer": "adamw", "weight_decay": start,
+                           "no_weight_decay": SPARED},
+                    loss={"stages": [{"epoch": 1, "weight_decay": stage}]})
+
+    def decays(run_dir):
+        groups = load_checkpoint(run_dir / "last.pt")["optimizer"]["param_groups"]
+        return [g["weight_decay"] for g in groups]
+
+    first = train(make_run("first", 1)).run_dir
+    assert decays(first) == [expected[0], 0.0]
+    straight = train(make_run("straight", 2)).run_dir
+    assert decays(straight) == [expected[1], 0.0]
+    resumed = train(make_run("first", 2), resume=str(first)).run_dir
+    assert decays(resumed) == [expected[1], 0.0]
+    torch.testing.assert_close(load_checkpoint(resumed / "last.pt")["model"],
+                               load_checkpoint(straight / "last.pt")["model"],
+                               rtol=0, atol=0)
