@@ -273,6 +273,11 @@ class TrainConfig(Section):
 
     max_epochs: int = setting(100, "epochs to train", ge=1)
     max_time_minutes: float | None = setting(None, "wall-time limit, minutes; null: none", gt=0)
+    fit_to_time_limit: bool = setting(
+        False, "once the first epochs are timed, cut max_epochs to what fits in "
+        "max_time_minutes and move the loss stages and the cosine end with it, so that a "
+        "slower machine still runs every stage (the cut is saved: a resumed run keeps it)"
+    )
     early_stopping_patience: int | None = setting(
         None, "validation rounds without improvement before stopping", ge=1
     )
@@ -294,6 +299,14 @@ class TrainConfig(Section):
     )
     checkpoint_interval: int = setting(1, "epochs between checkpoints", ge=1)
     max_bad_steps: int = setting(10, "NaN/Inf losses tolerated before stopping", ge=1)
+
+    def _cross_check(self, where: str) -> None:
+        if self.fit_to_time_limit and self.max_time_minutes is None:
+            path = dotted(where, "fit_to_time_limit")
+            raise ConfigError(
+                f"{path}: true needs a time limit; set {dotted(where, 'max_time_minutes')}",
+                field=path,
+            )
 
 
 @dataclass(kw_only=True)

@@ -9,16 +9,18 @@ Callbacks keep their state in the trainer's :class:`~mlip_gnn.train.trainer.Loop
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+import torch
 
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.optim import set_weight_decay
+from mlip_gnn.train.schedule import epochs_that_fit
 
 if TYPE_CHECKING:  # the trainer calls callbacks; callbacks only read and update it
     from mlip_gnn.train.trainer import Trainer
 
-__all__ = ["Callback", "LossStages", "Validation", "Logging", "Checkpoints",
+__all__ = ["Callback", "LossStages", "Validation", "Logging", "TimeBudget", "Checkpoints",
            "default_callbacks"]
 
 
@@ -104,8 +106,43 @@ class Logging(Callback):
 
     def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
         limit = trainer.settings.max_time_s
-        left = math.inf if limit is None else limit - (time.monotonic() - trainer.started)
+        left = math.inf if limit is None else limit - trainer.elapsed_s()
         trainer.monitor.epoch(record, left)
+
+
+class TimeBudget(Callback):
+    """``train.fit_to_time_limit``: after the first epochs of a run (5 % of them, at least
+    2), the epochs that fit in the time limit at their pace; if fewer than
+    ``train.max_epochs``, the run is cut to them from the next epoch on, with its loss
+    stages and cosine end moved to the same fractions (:meth:`Trainer.fit_epochs`). Decided
+    once and saved in the loop state, so a resumed run keeps the same schedule."""
+
+    share_timed = 0.05  # of max_epochs, timed before deciding
+    margin = 0.95  # of the time left, planned: later epochs may run slower
+
+    def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
+        s, settings = trainer.state, trainer.settings
+        if (not settings.fit_to_time or settings.max_time_s is None or s.fitted_at
+                or stop_reason is not None):
+            return
+        timed = s.epoch - trainer.first_epoch
+        if timed < max(2, math.ceil(self.share_timed * trainer.configured_epochs)):
+            return
+        elapsed = torch.tensor([trainer.elapsed_s()])
+        if dist.world_size() > 1:  # every rank must cut the same way: the slowest's pace
+            elapsed = dist.all_reduce_max(elapsed.to(trainer.device)).cpu()
+        epochs = epochs_that_fit(settings.max_time_s, float(elapsed), timed, s.epoch,
+                                 settings.max_epochs, self.margin)
+        if epochs >= settings.max_epochs:
+            s.fitted_at = s.epoch  # all fit: decided, nothing cut
+            return
+        trainer.fit_epochs(epochs, s.epoch)
+        trainer.monitor.info(
+            "epoch %d: %d epochs took %.0f s, so %d of the %d epochs fit in the time limit "
+            "(%.0f min); the run now ends after epoch %d, loss stages at epochs %s",
+            s.epoch, timed, float(elapsed), epochs, trainer.configured_epochs,
+            settings.max_time_s / 60.0, epochs - 1,
+            [stage.epoch for stage in trainer.stages.stages])
 
 
 class Checkpoints(Callback):
@@ -124,5 +161,6 @@ class Checkpoints(Callback):
 
 def default_callbacks() -> List[Callback]:
     """The standard run, in order: stages first (they set the weights the epoch trains
-    with), validation before logging (the line carries its metrics), checkpoints last."""
-    return [LossStages(), Validation(), Logging(), Checkpoints()]
+    with), validation before logging (the line carries its metrics), the time budget before
+    checkpoints (a cut is saved with the epoch), checkpoints last."""
+    return [LossStages(), Validation(), Logging(), TimeBudget(), Checkpoints()]

@@ -8,6 +8,12 @@ Epochs are numbered from 0 (as ``loss.stages[].epoch``). The learning rate of ep
 where ``decay`` comes from :data:`DECAYS` (``plateau``, ``cosine``, ``none``). A stage that
 starts at epoch ``e`` changes the loss weights it names and, when it gives ``lr``, the base
 learning rate (plateau reductions start over from it).
+
+A run with a time limit can be fitted to it (``train.fit_to_time_limit``): once the first
+epochs have shown how long an epoch takes, :func:`epochs_that_fit` gives the epochs the
+limit holds, and the stages not yet started and the end of the cosine move with the last
+epoch (:meth:`StageSchedule.fitted`, :meth:`LRSchedule.set_last_epoch`), so that a slower
+machine runs the same schedule in fewer epochs instead of being cut before its last stage.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from mlip_gnn.defaults import PLATEAU_FACTOR, PLATEAU_PATIENCE
 from mlip_gnn.quantities import QUANTITY_NAMES
 
 __all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "DECAYS", "LRSchedule", "Stage",
-           "StageSchedule"]
+           "StageSchedule", "epochs_that_fit"]
 
 
 class ConstantDecay:
@@ -37,6 +43,9 @@ class ConstantDecay:
 
     def forget_best(self) -> None:
         pass
+
+    def set_last_epoch(self, epoch: int) -> None:
+        """The run now ends after ``epoch`` (a decay that depends on the length follows)."""
 
     def state_dict(self) -> Dict[str, Any]:
         return {}
@@ -54,6 +63,9 @@ class CosineDecay(ConstantDecay):
     def lr(self, base_lr: float, min_lr: float, epoch: int) -> float:
         progress = min(max((epoch - self.first) / max(self.last - self.first, 1), 0.0), 1.0)
         return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def set_last_epoch(self, epoch: int) -> None:
+        self.last = epoch
 
 
 class PlateauDecay(ConstantDecay):
@@ -136,6 +148,10 @@ class LRSchedule:
         """A new loss stage changes the validation metric; keep the lr, judge anew."""
         self.decay.forget_best()
 
+    def set_last_epoch(self, epoch: int) -> None:
+        """The run ends after ``epoch`` (0-based): a cosine reaches ``min_lr`` there."""
+        self.decay.set_last_epoch(epoch)
+
     def set_base_lr(self, lr: float) -> None:
         self.base_lr = float(lr)
         self.decay.reset()
@@ -191,3 +207,29 @@ class StageSchedule:
         """The base lr set by the latest stage that gives one, or None."""
         lrs = [s.lr for s in self.stages[: self.index_at(epoch) + 1] if s.lr is not None]
         return lrs[-1] if lrs else None
+
+    def fitted(self, max_epochs: int, new_max_epochs: int, from_epoch: int) -> StageSchedule:
+        """The schedule of a run cut from ``max_epochs`` to ``new_max_epochs`` at
+        ``from_epoch`` (the next epoch to run): stages that started before it keep their
+        epoch; the others start at the same fraction of the new length (never before
+        ``from_epoch``, and still one after another)."""
+        stages, previous = [], -1
+        for stage in self.stages:
+            epoch = stage.epoch
+            if epoch >= from_epoch:
+                epoch = max(from_epoch, round(epoch * new_max_epochs / max_epochs))
+            epoch = max(epoch, previous + 1)
+            stages.append(dataclasses.replace(stage, epoch=epoch))
+            previous = epoch
+        return StageSchedule(self.initial, stages)
+
+
+def epochs_that_fit(limit_s: float, elapsed_s: float, epochs_timed: int, next_epoch: int,
+                    max_epochs: int, margin: float) -> int:
+    """The epochs a run can have when ``epochs_timed`` epochs took ``elapsed_s`` seconds
+    and the run may take ``limit_s``: ``next_epoch`` (epochs done) plus the whole epochs,
+    at that pace, that fit in ``margin`` (< 1: room for slower epochs) of what is left;
+    never more than ``max_epochs``."""
+    per_epoch = elapsed_s / max(epochs_timed, 1)
+    more = math.floor((margin * limit_s - elapsed_s) / per_epoch) if per_epoch > 0 else max_epochs
+    return min(max_epochs, next_epoch + max(more, 0))

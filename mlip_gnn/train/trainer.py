@@ -49,6 +49,7 @@ class LoopSettings:
     checkpoint_interval: int = 1
     early_stopping_patience: Optional[int] = None
     max_time_s: Optional[float] = None
+    fit_to_time: bool = False  # cut max_epochs to what fits in max_time_s (TimeBudget)
     max_bad_steps: int = 10
     grad_clip: Optional[float] = None
     keep_checkpoints: int = 2
@@ -60,8 +61,8 @@ class LoopSettings:
                    valid_interval=t.valid_interval, checkpoint_interval=t.checkpoint_interval,
                    early_stopping_patience=t.early_stopping_patience,
                    max_time_s=None if t.max_time_minutes is None else 60.0 * t.max_time_minutes,
-                   max_bad_steps=t.max_bad_steps, grad_clip=cfg.optim.grad_clip,
-                   keep_checkpoints=cfg.output.keep_checkpoints)
+                   fit_to_time=t.fit_to_time_limit, max_bad_steps=t.max_bad_steps,
+                   grad_clip=cfg.optim.grad_clip, keep_checkpoints=cfg.output.keep_checkpoints)
 
 
 @dataclasses.dataclass
@@ -77,6 +78,8 @@ class LoopState:
     rounds_since_best: int = 0  # validations without improvement
     stage_index: int = -1  # last loss stage applied; -1: initial weights
     epoch_elapsed_s: float = 0.0  # time spent in the epoch in progress before a stop
+    fitted_epochs: int = 0  # epochs the run was cut to, to fit its time limit; 0: not cut
+    fitted_at: int = 0  # the epoch at which the time limit was judged (0: not yet)
 
 
 class Trainer:
@@ -102,7 +105,9 @@ class Trainer:
         self.train_metrics = MetricAccumulator(device)
         self.callbacks: List[Callback] = list(default_callbacks() if callbacks is None
                                               else callbacks)
+        self.configured_epochs, self.configured_stages = settings.max_epochs, stages
         self.started = time.monotonic()
+        self.first_epoch = 0  # the epoch this process started in
         self.epoch_batches = 0  # batches of the epoch in progress, steps already done included
 
     # ----------------------------------------------------------------- state
@@ -149,12 +154,24 @@ class Trainer:
             self.train_metrics = MetricAccumulator(self.device)
         self.state = LoopState(**state["loop"])
         set_rng_state(state["rng"])
+        if self.state.fitted_epochs:
+            self.fit_epochs(self.state.fitted_epochs, self.state.fitted_at)
         # `--resume` with a changed config: its loss weights, lr and EMA decay apply from
         # the stage the run is in (with the same config these equal the stored values)
         index = self.state.stage_index
         stage_epoch = self.stages.stages[index].epoch if index >= 0 else 0
         self.loss.set_weights(self.stages.weights_at(stage_epoch))
         self.lr_schedule.base_lr = self.stages.lr_at(stage_epoch) or configured_lr
+
+    def fit_epochs(self, max_epochs: int, from_epoch: int) -> None:
+        """Cut the run to ``max_epochs`` from ``from_epoch`` on: the stages not yet started
+        and the cosine's end move with it (saved in the loop state: a resume does the same)."""
+        self.settings = dataclasses.replace(self.settings, max_epochs=max_epochs)
+        self.stages = self.configured_stages.fitted(self.configured_epochs, max_epochs,
+                                                    from_epoch)
+        self.lr_schedule.set_last_epoch(max_epochs - 1)
+        self.monitor.max_epochs = max_epochs
+        self.state.fitted_epochs, self.state.fitted_at = max_epochs, from_epoch
 
     def inference_weights(self) -> Dict[str, torch.Tensor]:
         """The weights to use for prediction: the EMA when there is one."""
@@ -235,9 +252,13 @@ class Trainer:
             return f"signal {self.stop.signal_name or 'on another rank'}"
         return "time limit" if flags[1] > 0 else None
 
+    def elapsed_s(self) -> float:
+        """Seconds since this process started training (what the time limit counts)."""
+        return time.monotonic() - self.started
+
     def _out_of_time(self) -> bool:
         limit = self.settings.max_time_s
-        return limit is not None and time.monotonic() - self.started >= limit
+        return limit is not None and self.elapsed_s() >= limit
 
     def _early_stop(self) -> bool:
         patience = self.settings.early_stopping_patience
@@ -326,7 +347,7 @@ class Trainer:
         """Train; returns why it stopped: ``max_epochs``, ``early stopping``, ``time limit``
         or ``signal SIGTERM`` (with the default callbacks, a checkpoint is written in every
         case)."""
-        self.started = time.monotonic()
+        self.started, self.first_epoch = time.monotonic(), self.state.epoch
         while self.state.epoch < self.settings.max_epochs:
             self._call("on_epoch_start")
             lr = self.lr_schedule.start_epoch(self.state.epoch)

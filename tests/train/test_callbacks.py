@@ -50,5 +50,5 @@ def test_user_callbacks_see_every_hook_after_the_standard_parts(tiny_xyz, tmp_pa
 
 def test_default_parts_are_in_acting_order():
     names = [type(c).__name__ for c in default_callbacks()]
-    assert names == ["LossStages", "Validation", "Logging", "Checkpoints"]
+    assert names == ["LossStages", "Validation", "Logging", "TimeBudget", "Checkpoints"]
     assert isinstance(default_callbacks()[-1], Checkpoints)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer
-from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule
+from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule, epochs_that_fit
 
 
 def _optimizer():
@@ -81,3 +81,26 @@ def test_ema_average_and_swap_restores_weights():
     with ema.applied(model):
         assert model.weight.item() == pytest.approx(0.9)
     assert model.weight.item() == 1.0
+
+
+def test_fitted_stages_keep_the_started_ones_and_stay_in_order():
+    schedule = StageSchedule({"energy": 1.0}, [Stage(e, {"energy": float(e)})
+                                               for e in (2, 10, 11, 15)])
+    fitted = schedule.fitted(max_epochs=20, new_max_epochs=8, from_epoch=3)
+    # 2 had started; 10 -> 4, 11 -> 4.4 -> 4, then one after another; 15 -> 6
+    assert [s.epoch for s in fitted.stages] == [2, 4, 5, 6]
+    assert fitted.weights_at(5) == {"energy": 11.0}
+    early = schedule.fitted(max_epochs=20, new_max_epochs=4, from_epoch=3)
+    assert [s.epoch for s in early.stages] == [2, 3, 4, 5]  # none before the next epoch
+
+
+@pytest.mark.parametrize("elapsed, expected", [(20.0, 9), (5.0, 20), (99.0, 2), (200.0, 2)])
+def test_epochs_that_fit(elapsed, expected):
+    # two epochs timed; 95 of 100 s planned; never beyond max_epochs nor before the next
+    assert epochs_that_fit(100.0, elapsed, 2, 2, 20, 0.95) == expected
+
+
+def test_cosine_follows_a_new_last_epoch():
+    schedule = LRSchedule(_optimizer(), "cosine", lr=1.0, min_lr=0.1, max_epochs=20)
+    schedule.set_last_epoch(9)
+    assert schedule.lr_at(9) == pytest.approx(0.1) and schedule.lr_at(4) > 0.5
