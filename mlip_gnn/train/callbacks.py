@@ -138,9 +138,9 @@ class TimeBudget(Callback):
             return
         trainer.fit_epochs(epochs, s.epoch)
         trainer.monitor.info(
-            "epoch %d: %d epochs took %.0f s, so %d of the %d epochs fit in the time limit "
-            "(%.0f min); the run now ends after epoch %d, loss stages at epochs %s",
-            s.epoch, timed, float(elapsed), epochs, trainer.configured_epochs,
+            "%d epochs took %.0f s: %d of the %d epochs fit in the time limit (%.0f min); "
+            "the run now ends after epoch %d, loss stages at epochs %s",
+            timed, float(elapsed), epochs, trainer.configured_epochs,
             settings.max_time_s / 60.0, epochs - 1,
             [stage.epoch for stage in trainer.stages.stages])
 

@@ -4,6 +4,7 @@ holds, with its loss stages and cosine moved along, and a resumed run keeps the 
 The clock is the trainer's ``elapsed_s``, replaced by one that charges a fixed number of
 seconds per optimiser step, so the pace of the run is known exactly."""
 
+import logging
 import signal
 
 import pytest
@@ -47,9 +48,13 @@ def _budget_config(make_config, name="run", minutes=100.0 / 60.0, fit=True):
                               "fit_to_time_limit": fit, "best_metric": "last"})
 
 
-def test_a_slow_run_is_cut_with_its_stages_and_cosine_moved(make_config, steady_clock):
+def test_a_slow_run_is_cut_with_its_stages_and_cosine_moved(make_config, steady_clock,
+                                                           caplog):
     # 100 s hold 10 epochs of 10 s; with 5 % kept in hand, 2 timed + 7 = 9
-    result = train(_budget_config(make_config), model_factory=PairPotential)
+    with caplog.at_level(logging.INFO, logger="mlip_gnn.train"):
+        result = train(_budget_config(make_config), model_factory=PairPotential)
+    assert ("2 epochs took 20 s: 9 of the 20 epochs fit in the time limit (2 min); the run "
+            "now ends after epoch 8, loss stages at epochs [4, 7]") in caplog.text
     assert result.stop_reason == "max_epochs" and result.epochs_done == 9
     records = _records(result.run_dir)
     assert [r["epoch"] for r in records] == list(range(9))
