@@ -4,7 +4,8 @@ Each worker sets the torchrun environment variables, so the launcher detection o
 :mod:`mlip_gnn.train.distributed` is exercised as well. A ``fault`` makes one rank
 misbehave: ``("signal", rank, step)`` sends SIGUSR1 to that rank after ``step`` optimiser
 steps, ``("raise", rank, step)`` raises there, ``("nan", rank, step)`` poisons that rank's
-forces from that step on.
+forces from that step on, ``("pace", rank, seconds)`` gives that rank a clock on which
+each epoch takes ``seconds``.
 
 (Not a conftest.py: see train_support.py.)
 """
@@ -35,6 +36,16 @@ def _inject(fault, rank):
 
     kind, fault_rank, at_step = fault
     if rank != fault_rank:
+        return
+    if kind == "pace":
+        seconds = at_step
+
+        def elapsed_s(self):
+            s = self.state
+            done = s.epoch - self.first_epoch + s.step_in_epoch / max(self.epoch_batches, 1)
+            return seconds * done
+
+        Trainer.elapsed_s = elapsed_s
         return
     step_fn, forward_fn, calls = Trainer._step, Trainer._forward, []
 
@@ -67,7 +78,8 @@ def _worker(rank, world, port, raw_config, fault, report_dir):
     report = Path(report_dir) / f"rank{rank}.json"
     try:
         result = train(config_from_dict(raw_config), model_factory=PairPotential)
-        report.write_text(json.dumps({"stop_reason": result.stop_reason}))
+        report.write_text(json.dumps({"stop_reason": result.stop_reason,
+                                      "epochs_done": result.epochs_done}))
     except BaseException as exc:
         report.write_text(json.dumps({"error": type(exc).__name__, "message": str(exc)}))
         raise SystemExit(3) from None
