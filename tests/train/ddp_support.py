@@ -22,7 +22,7 @@ import torch
 
 from mlip_gnn.config import config_from_dict
 from mlip_gnn.data import keys
-from train_support import PairPotential
+from train_support import PairPotential, paced_clock
 
 
 def free_port() -> int:
@@ -38,14 +38,7 @@ def _inject(fault, rank):
     if rank != fault_rank:
         return
     if kind == "pace":
-        seconds = at_step
-
-        def elapsed_s(self):
-            s = self.state
-            done = s.epoch - self.first_epoch + s.step_in_epoch / max(self.epoch_batches, 1)
-            return seconds * done
-
-        Trainer.elapsed_s = elapsed_s
+        Trainer.elapsed_s = paced_clock(at_step)
         return
     step_fn, forward_fn, calls = Trainer._step, Trainer._forward, []
 

@@ -13,7 +13,7 @@ from mlip_gnn.config import ConfigError
 from mlip_gnn.train import train
 from mlip_gnn.train.trainer import Trainer
 from test_trainer import _interrupt_after, _records, _without_times
-from train_support import PairPotential, config_maker, write_tiny_cu
+from train_support import PairPotential, config_maker, paced_clock, write_tiny_cu
 
 SECONDS_PER_EPOCH = 10.0
 STAGES = [{"epoch": 10, "energy_weight": 7.0}, {"epoch": 15, "energy_weight": 70.0}]
@@ -32,13 +32,7 @@ def make_config(tiny_xyz, tmp_path):
 @pytest.fixture
 def steady_clock(monkeypatch):
     """Each epoch takes SECONDS_PER_EPOCH, spread evenly over its steps."""
-
-    def elapsed_s(self):
-        s = self.state
-        done = s.epoch - self.first_epoch + s.step_in_epoch / max(self.epoch_batches, 1)
-        return SECONDS_PER_EPOCH * done
-
-    monkeypatch.setattr(Trainer, "elapsed_s", elapsed_s)
+    monkeypatch.setattr(Trainer, "elapsed_s", paced_clock(SECONDS_PER_EPOCH))
 
 
 def _budget_config(make_config, name="run", minutes=100.0 / 60.0, fit=True):
