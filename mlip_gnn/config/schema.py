@@ -6,6 +6,7 @@ Build instances with ``config_from_dict`` / ``load_config``, which validate; con
 them directly does not.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -207,8 +208,21 @@ class LossConfig(Section):
     forces_weight: float = setting(10.0, "weight of the force term", ge=0)
     stress_weight: float = setting(0.0, "weight of the stress term", ge=0)
     stages: list[StageConfig] = setting(factory=list, doc="weight / lr changes during training")
+    config_type_weights: dict[str, float] | None = setting(
+        None,
+        "loss weight per config_type, multiplying every term of the frames of that type "
+        "(and a frame's own config_weight); types not listed 1; as MACE's "
+        "config_type_weights. Unlike data.type_weights it leaves the sampling alone; null: 1",
+    )
 
     def _cross_check(self, where: str) -> None:
+        if self.config_type_weights is not None:
+            path = dotted(where, "config_type_weights")
+            bad = {name: w for name, w in self.config_type_weights.items()
+                   if not (math.isfinite(w) and w >= 0)}
+            if bad:
+                raise ConfigError(f"{path}: weights must be finite and >= 0, got {bad}",
+                                  field=path)
         weights = [self.energy_weight, self.forces_weight, self.stress_weight]
         if not any(weights):
             raise ConfigError(

@@ -22,8 +22,8 @@ from mlip_gnn.train.batching import FixedBatches, PackedBatches
 
 __all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_valid",
            "labelled_frames", "train_species", "train_statistics", "graph_dataset",
-           "config_types", "test_groups", "type_groups", "e0_method", "base_spec",
-           "complete_spec", "spec_changes", "model_architecture", "replay_frames",
+           "config_types", "check_config_types", "test_groups", "type_groups", "e0_method",
+           "base_spec", "complete_spec", "spec_changes", "model_architecture", "replay_frames",
            "ResumableSampler", "ShardSampler", "train_batches", "eval_batches",
            "make_loader"]
 
@@ -140,8 +140,12 @@ def read_splits(cfg) -> DataSplits:
     if cfg.finetune.replay:
         train, groups = _with_replay(cfg, train, groups, key_map)
     _check_labels(cfg, train)
+    # an unknown type fails before graphs are built
     if data.type_weights is not None:
-        type_groups(train, data.type_weights)  # an unknown type fails before graphs are built
+        type_groups(train, data.type_weights)
+    if cfg.loss.config_type_weights:
+        check_config_types(train, list(cfg.loss.config_type_weights),
+                           "loss.config_type_weights")
     return DataSplits(train, valid, test, groups)
 
 
@@ -158,17 +162,34 @@ def train_species(frames: Frames) -> SpeciesTable:
     return SpeciesTable.from_configurations(frames)
 
 
-def graph_dataset(frames: Frames, spec: ModelSpec,
-                  indices: Optional[np.ndarray] = None) -> Dataset:
+def graph_dataset(frames: Frames, spec: ModelSpec, indices: Optional[np.ndarray] = None,
+                  type_weights: Optional[Mapping[str, float]] = None) -> Dataset:
     """Graphs of ``frames`` (those at ``indices``): built once in memory for frames read
-    from files, built on the fly for frames on disk."""
+    from files, built on the fly for frames on disk. ``type_weights`` (config_type ->
+    factor, ``loss.config_type_weights``) multiply the frames' loss weights."""
     species, dtype = spec.species_table(), spec.torch_dtype
+    weights = None
+    if type_weights:
+        types = config_types(frames)
+        types = types if indices is None else types[indices]
+        weights = [float(type_weights.get(name, 1.0)) for name in types]
     if isinstance(frames, DiskFrames):
         check_r_max(frames, spec.r_max, "data.r_max")
-        return DiskGraphDataset(frames, spec.r_max, species, dtype, indices)
+        return DiskGraphDataset(frames, spec.r_max, species, dtype, indices, weights)
     if indices is not None:
         frames = [frames[i] for i in indices]
-    return GraphDataset(frames, spec.r_max, species, dtype)
+    return GraphDataset(frames, spec.r_max, species, dtype, weights)
+
+
+def check_config_types(frames: Frames, names: Sequence[str], field: str) -> None:
+    """A clear error when a config_type named in the config at ``field`` has no training
+    frame (a typo would otherwise do nothing)."""
+    present = set(config_types(frames).tolist())
+    missing = sorted(set(names) - present)
+    if missing:
+        raise ConfigError(f"{field}: no training frame has config_type "
+                          f"{', '.join(map(repr, missing))} (the training frames have "
+                          f"{', '.join(map(repr, sorted(present)))})", field=field)
 
 
 def train_statistics(frames: Frames, dataset: Dataset, r_max: float) -> DatasetStatistics:
@@ -396,13 +417,9 @@ def type_groups(frames: Frames, rates: Dict[str, float]
                 ) -> Tuple[List[int], List[float], np.ndarray]:
     """The training frames grouped by config_type for ``data.type_weights``: group sizes,
     shares (rate × size; unlisted types rate 1) and the frame indices in group order."""
+    check_config_types(frames, list(rates), "data.type_weights")
     types = config_types(frames)
     names = sorted(set(types.tolist()))
-    missing = sorted(set(rates) - set(names))
-    if missing:
-        raise ConfigError(f"data.type_weights: no training frame has config_type "
-                          f"{', '.join(map(repr, missing))} (the training frames have "
-                          f"{', '.join(map(repr, names))})", field="data.type_weights")
     members = [np.flatnonzero(types == name) for name in names]
     sizes = [len(m) for m in members]
     shares = [float(rates.get(name, 1.0)) * size for name, size in zip(names, sizes)]

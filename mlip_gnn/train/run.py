@@ -153,7 +153,10 @@ def _batch_sizes(cfg, world: int) -> tuple:
 
 
 def _loaders(cfg, splits, spec: ModelSpec, info):
-    sets = {name: graph_dataset(getattr(splits, name), spec) for name in ("train", "valid")}
+    # the validation loss is the training loss on held-out frames: the same type weights
+    sets = {name: graph_dataset(getattr(splits, name), spec,
+                                type_weights=cfg.loss.config_type_weights)
+            for name in ("train", "valid")}
     train_batch, valid_batch = _batch_sizes(cfg, info.world_size)
     world, rank, workers = info.world_size, info.rank, cfg.data.num_workers
     batches = train_batches(cfg, splits.train, sets["train"], splits.train_groups,
