@@ -144,7 +144,7 @@ def read_splits(cfg) -> DataSplits:
     if data.type_weights is not None:
         type_groups(train, data.type_weights)
     if cfg.loss.config_type_weights:
-        check_config_types(train, list(cfg.loss.config_type_weights),
+        check_config_types(config_types(train), list(cfg.loss.config_type_weights),
                            "loss.config_type_weights")
     return DataSplits(train, valid, test, groups)
 
@@ -181,10 +181,11 @@ def graph_dataset(frames: Frames, spec: ModelSpec, indices: Optional[np.ndarray]
     return GraphDataset(frames, spec.r_max, species, dtype, weights)
 
 
-def check_config_types(frames: Frames, names: Sequence[str], field: str) -> None:
-    """A clear error when a config_type named in the config at ``field`` has no training
-    frame (a typo would otherwise do nothing)."""
-    present = set(config_types(frames).tolist())
+def check_config_types(types: np.ndarray, names: Sequence[str], field: str) -> None:
+    """A clear error when a config_type named in the config at ``field`` is not among
+    ``types`` (the training frames' :func:`config_types`; a typo would otherwise do
+    nothing)."""
+    present = set(types.tolist())
     missing = sorted(set(names) - present)
     if missing:
         raise ConfigError(f"{field}: no training frame has config_type "
@@ -417,8 +418,8 @@ def type_groups(frames: Frames, rates: Dict[str, float]
                 ) -> Tuple[List[int], List[float], np.ndarray]:
     """The training frames grouped by config_type for ``data.type_weights``: group sizes,
     shares (rate × size; unlisted types rate 1) and the frame indices in group order."""
-    check_config_types(frames, list(rates), "data.type_weights")
     types = config_types(frames)
+    check_config_types(types, list(rates), "data.type_weights")
     names = sorted(set(types.tolist()))
     members = [np.flatnonzero(types == name) for name in names]
     sizes = [len(m) for m in members]
