@@ -141,11 +141,13 @@ def read_splits(cfg) -> DataSplits:
         train, groups = _with_replay(cfg, train, groups, key_map)
     _check_labels(cfg, train)
     # an unknown type fails before graphs are built
-    if data.type_weights is not None:
-        type_groups(train, data.type_weights)
-    if cfg.loss.config_type_weights:
-        check_config_types(config_types(train), list(cfg.loss.config_type_weights),
-                           "loss.config_type_weights")
+    by_type = {"data.type_weights": data.type_weights,
+               "loss.config_type_weights": cfg.loss.config_type_weights}
+    if any(by_type.values()):
+        types = config_types(train)
+        for field, weights in by_type.items():
+            if weights:
+                check_config_types(types, list(weights), field)
     return DataSplits(train, valid, test, groups)
 
 
