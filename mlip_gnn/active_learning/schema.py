@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from mlip_gnn.config import ConfigError
+from mlip_gnn.config import ConfigError, read_yaml_mapping
 from mlip_gnn.config._validate import Section, build, dotted, setting
 
 __all__ = ["ALConfig", "BulkConfig", "StructureConfig", "InitialConfig", "TrainingConfig",
@@ -278,14 +276,7 @@ def al_config_from_dict(raw: Mapping[str, Any], source: str = "<dict>",
 def load_al_config(path: str | os.PathLike) -> ALConfig:
     """Read and validate an AL.yaml; paths in it are relative to its folder."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"active-learning config not found: {path}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"malformed YAML: {err}", source=str(path)) from None
-    if not isinstance(raw, dict):
-        raise ConfigError("top level must be a mapping of sections", source=str(path))
+    raw = read_yaml_mapping(path, "active-learning config")
     return al_config_from_dict(raw, str(path), path.resolve().parent)
 
 

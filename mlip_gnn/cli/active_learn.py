@@ -35,10 +35,12 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from mlip_gnn.active_learning import ActiveLearning, load_al_config
+    from mlip_gnn.utils.paths import check_output_dir
 
     cfg = load_al_config(args.config)
     if args.work_dir is not None:
         cfg.work_dir = os.path.abspath(args.work_dir)
+    check_output_dir(cfg.work_dir, "work_dir")
     summaries = ActiveLearning(cfg).run()
     last = summaries[-1] if summaries else {}
     print(f"active learning finished after {len(summaries)} iteration(s) "

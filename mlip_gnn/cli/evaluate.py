@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     from mlip_gnn.evaluation.calibration import format_calibration
     from mlip_gnn.evaluation.evaluate import add_calibration
     from mlip_gnn.export import ModelFileError
+    from mlip_gnn.utils.paths import check_output_dir
 
+    check_output_dir(args.output, "-o/--output", inputs=args.data)
     key_map = KeyMap(**dict(args.key_map))
     configs = read_many(args.data, key_map)  # DataError → exit 2 before anything runs
     try:

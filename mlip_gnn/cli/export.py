@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from pathlib import Path
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run", "report_error"]
 
@@ -81,7 +82,11 @@ def _attach_llpr(source: str):
 
 def run(args: argparse.Namespace) -> int:
     from mlip_gnn.export import AOTIUnavailableError, ModelFileError, export_model, load_model
+    from mlip_gnn.utils.paths import check_output_file
 
+    source = Path(args.source)
+    check_output_file(args.output, "-o/--output",
+                      inputs=[source, source / "best.pt", source / "last.pt"])
     attach = _attach_llpr(args.source) if args.format == "torchscript" else None
     try:
         path = export_model(args.source, args.output, device=args.device, dtype=args.dtype,

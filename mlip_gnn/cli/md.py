@@ -90,12 +90,14 @@ def run(args: argparse.Namespace) -> int:
     from mlip_gnn.export import ModelFileError
     from mlip_gnn.md import ExtrapolationError, MDError, MDSettings, run_md
     from mlip_gnn.uncertainty import EstimatorFitError
+    from mlip_gnn.utils.paths import check_output_dir
 
     settings = MDSettings(
         ensemble=args.ensemble, temperature_K=args.temperature, timestep_fs=args.timestep,
         steps=args.steps, interval=args.interval, friction_per_fs=args.friction,
         tdamp_fs=args.tdamp, pdamp_fs=args.pdamp, pressure_GPa=args.pressure,
         max_force_std=args.max_force_std, max_ood_score=args.max_ood_score, seed=args.seed)
+    check_output_dir(args.output, "-o/--output", inputs=[args.structure])
     atoms, conf = _read_structure(args.structure, args.index)
     try:
         atoms.calc = MLIPCalculator(args.models, device=args.device, use_ema=not args.no_ema,

@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from mlip_gnn.data import KeyMap
     from mlip_gnn.evaluation.predictions import write_predictions
     from mlip_gnn.export import ModelFileError
+    from mlip_gnn.utils.paths import check_output_file
 
+    check_output_file(args.output, "-o/--output", inputs=[args.data, *args.models])
     try:
         committee = Committee(args.models, device=args.device, use_ema=not args.no_ema)
     except ModelFileError as exc:

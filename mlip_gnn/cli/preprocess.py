@@ -51,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
     from mlip_gnn.data import KeyMap
     from mlip_gnn.data.errors import DataError
     from mlip_gnn.data.preprocess import PreprocessOptions, preprocess
+    from mlip_gnn.utils.paths import check_output_dir
 
     if args.shard_size < 1 or args.workers < 1 or not args.r_max > 0:
         raise DataError(f"--shard-size, --workers and --r-max must be positive; got "
                         f"{args.shard_size}, {args.workers}, {args.r_max}")
+    check_output_dir(args.output, "-o/--output", inputs=args.data)
     options = PreprocessOptions(r_max=args.r_max, shard_size=args.shard_size,
                                 require=tuple(args.require), on_error=args.on_error,
                                 key_map=KeyMap(**dict(args.key_map)), workers=args.workers)

@@ -19,15 +19,25 @@ automatically when the run dir or its checkpoint is loaded with an estimator, e.
 `MLIPCalculator("RUN_DIR", estimator="llpr")`. Refit after retraining."""
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected a whole number of at least 1")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     fit = sub.add_parser("fit", help="fit LLPR and descriptor distance for RUN_DIR")
     fit.add_argument("run_dir", metavar="RUN_DIR", help="training run directory")
     fit.add_argument("--estimators", nargs="+", default=["llpr", "distance"],
                      choices=["llpr", "distance"], help="which to fit (default: both)")
-    fit.add_argument("--max-reference", type=int, default=5000, metavar="N",
+    fit.add_argument("--max-reference", type=_positive_int, default=5000, metavar="N",
                      help="descriptor distance: training atoms kept (default 5000)")
-    fit.add_argument("--neighbours", type=int, default=5, metavar="K",
+    fit.add_argument("--neighbours", type=_positive_int, default=5, metavar="K",
                      help="descriptor distance: nearest training atoms averaged (default 5)")
     fit.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     fit.add_argument("--no-ema", action="store_true",

@@ -66,8 +66,10 @@ def _check_species(calc, elements, model: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mlip_gnn.calculators import MLIPCalculator
+    from mlip_gnn.utils.paths import check_output_dir
     from mlip_gnn.validation import load_system, run_validation, write_report
 
+    check_output_dir(args.output, "-o/--output")
     spec = load_system(args.system)
     if args.properties:
         spec.properties = [f for f in FAMILIES if f in args.properties]

@@ -6,7 +6,8 @@
 """
 
 from ._validate import ConfigError
-from .loader import config_from_dict, config_hash, config_to_dict, load_config, save_config
+from .loader import (config_from_dict, config_hash, config_to_dict, load_config,
+                     read_yaml_mapping, save_config)
 from .schema import (
     Config,
     DataConfig,
@@ -38,5 +39,6 @@ __all__ = [
     "config_hash",
     "config_to_dict",
     "load_config",
+    "read_yaml_mapping",
     "save_config",
 ]

@@ -33,7 +33,7 @@ def load_config(path: str | os.PathLike, overrides: Iterable[str] = ()) -> Confi
     Raises ConfigError for a missing or malformed file and for any invalid setting.
     """
     path = os.fspath(path)
-    raw = _read_yaml(path)
+    raw = read_yaml_mapping(path)
     overrides = list(overrides)
     applied: list[tuple[str, str]] = []  # (dotted key, override text)
     for text in overrides:
@@ -107,14 +107,23 @@ def config_hash(cfg: Config) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def _read_yaml(path: str) -> dict[str, Any]:
+def read_yaml_mapping(path: str | os.PathLike, what: str = "config file") -> dict[str, Any]:
+    """The mapping at the top of the YAML file ``path`` (read with ``safe_load``); a
+    missing, binary or malformed file, or another top level, is a :class:`ConfigError`
+    that names the file (and the line of a YAML error)."""
+    path = str(path)
     try:
         with open(path, encoding="utf-8") as stream:
             raw = yaml.safe_load(stream)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        raise ConfigError(f"{what} not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} is a directory; give a YAML file", source=path) from None
     except OSError as err:
-        raise ConfigError(f"cannot read config file: {err.strerror}", source=path) from None
+        raise ConfigError(f"cannot read {what}: {err.strerror}", source=path) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"not a text file (byte {err.start} is not UTF-8); a YAML {what} "
+                          "was expected", source=path) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -131,7 +140,8 @@ def _apply_override(raw: dict[str, Any], text: str) -> str:
     key, sep, value_text = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError("overrides must look like section.key=value", source=repr(text))
+        raise ConfigError("--set takes KEY=VALUE, e.g. --set train.max_epochs=50",
+                          source=f"override {text!r}")
     try:
         value = yaml.safe_load(value_text)
     except yaml.YAMLError as err:

@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from mlip_gnn.data.errors import DataError
+from mlip_gnn.data.errors import DataError, unreadable
 
 __all__ = ["KeyMap", "Configuration", "read_configurations", "read_many",
            "configuration_from_atoms"]
@@ -163,7 +163,8 @@ def read_configurations(path, key_map: KeyMap = KeyMap(), index: str = ":",
     try:
         frames = ase.io.read(str(path), index=index)
     except Exception as exc:  # ASE raises many types for unreadable input
-        raise DataError(f"{path}: cannot read structures ({type(exc).__name__}: {exc})") from None
+        past_end = index != ":" and isinstance(exc, (StopIteration, IndexError))
+        raise (_no_such_frame(path, index) if past_end else unreadable(path, exc)) from None
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
@@ -171,6 +172,18 @@ def read_configurations(path, key_map: KeyMap = KeyMap(), index: str = ":",
     return [configuration_from_atoms(atoms, key_map, f"{path}, frame {i}",
                                      require_energy, require_forces)
             for i, atoms in enumerate(frames)]
+
+
+def _no_such_frame(path: Path, index: str) -> DataError:
+    """A frame index past the end of the file, or the file's own error if it is unreadable."""
+    import ase.io
+
+    try:
+        count = sum(1 for _ in ase.io.iread(str(path), index=":"))
+    except Exception as other:  # ASE raises many types for unreadable input
+        return unreadable(path, other)
+    return DataError(f"{path}: no frame {index}: the file has {count} frame(s) "
+                     f"(0 to {count - 1}, or -1 for the last)")
 
 
 def read_many(paths: Sequence, key_map: KeyMap = KeyMap(), **kwargs) -> List[Configuration]:

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import mlip_gnn
 from mlip_gnn.data.configuration import Configuration, KeyMap, configuration_from_atoms
-from mlip_gnn.data.errors import DataError
+from mlip_gnn.data.errors import DataError, unreadable
 from mlip_gnn.data.neighbours import neighbour_list
 from mlip_gnn.data.ondisk import FORMAT, METADATA_FILE, SHARDS, write_shard
 from mlip_gnn.data.summary import DatasetStatistics
@@ -154,9 +154,8 @@ def _convert_file(root: Path, file_index: int, path: Path, options: PreprocessOp
     except DataError:
         raise
     except Exception as exc:  # ASE raises many types for unreadable input
-        where = f"{path}, after frame {frame}" if frame else f"{path}"
-        writer.bad(DataError(f"{where}: cannot read structures ({type(exc).__name__}: "
-                             f"{exc}); the rest of the file is left out"))
+        bad = unreadable(path, exc, after_frame=frame if frame else None)
+        writer.bad(DataError(f"{bad}; the rest of the file is left out"))
     writer.flush()
     if not writer.shards and not writer.skipped:
         raise DataError(f"{path}: file contains no structures")
@@ -234,11 +233,24 @@ def preprocess(inputs: Sequence[os.PathLike], output: os.PathLike,
                report: Callable[[str], None] = _log.info) -> dict:
     """Convert ``inputs`` (files, directories) into the dataset directory ``output``;
     returns its metadata. Raises :class:`DataError` for a bad frame with
-    ``on_error="stop"`` (already finished shards stay; a rerun continues)."""
+    ``on_error="stop"``: a directory this call created is removed (the fixed data would be
+    other inputs, which it could not resume); one that held a killed run keeps its shards.
+    A killed run is continued by the same call."""
     if options.on_error not in ("stop", "skip"):
         raise DataError(f"on_error: got {options.on_error!r}; use 'stop' or 'skip'")
     files = input_files(inputs)
     root = Path(output)
+    fresh = not root.exists()
+    try:
+        return _preprocess(files, root, options, report)
+    except DataError:
+        if fresh:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _preprocess(files: List[Path], root: Path, options: PreprocessOptions,
+                report: Callable[[str], None]) -> dict:
     record = {"inputs": [{"path": str(f), "bytes": f.stat().st_size,
                           "mtime_ns": f.stat().st_mtime_ns} for f in files],
               "options": options.recorded()}

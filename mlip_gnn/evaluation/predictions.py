@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from mlip_gnn.data import DataError, KeyMap, configuration_from_atoms
+from mlip_gnn.data.errors import unreadable
 from mlip_gnn.inference import Prediction, Predictor
 from mlip_gnn.utils.files import atomic_write
 
@@ -57,8 +58,7 @@ def _frames(path: Path):
     except DataError:
         raise
     except Exception as exc:  # ASE raises many types for unreadable input
-        raise DataError(f"{path}: cannot read structures ({type(exc).__name__}: "
-                        f"{exc})") from None
+        raise unreadable(path, exc) from None
 
 
 def write_predictions(predictor: Predictor, data: Sequence[os.PathLike], out: os.PathLike,

@@ -114,13 +114,14 @@ def _unreadable(path: Path, exc: Exception) -> CheckpointError:
     if not is_archive(path):
         return CheckpointError(f"{path} is not an mlip_gnn model or checkpoint (not a torch "
                                "archive)")
-    # torch's own text suggests loading with weights_only=False, which must never be the fix
-    detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+    # torch's own text suggests loading with weights_only=False, which must never be the fix,
+    # and its zip reader's advice on "an internal miniz error" is about torch, not the file
+    detail = str(exc).split(". ")[0].splitlines()[0][:160] if str(exc) else type(exc).__name__
     if isinstance(exc, pickle.UnpicklingError) or any(
             word in detail.lower() for word in ("weights", "pickl", "trust")):
         detail = "it holds objects other than tensors and plain values"
-    return CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupted): "
-                           f"{detail}")
+    return CheckpointError(f"{path} is unreadable (truncated or corrupted): write or copy the "
+                           f"model file or checkpoint again (torch: {detail})")
 
 
 def _check_format(state: Dict[str, Any], path: Path) -> Dict[str, Any]:

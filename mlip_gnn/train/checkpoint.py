@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.utils.paths import check_output_dir
 from mlip_gnn.modelio.checkpoint import (CheckpointError, CheckpointFormatError,
                                          load_checkpoint, save_checkpoint)
 
@@ -32,7 +33,7 @@ class RunDirError(MlipGnnError):
 
 def check_writable(run_dir: os.PathLike) -> Path:
     """Create ``run_dir`` if needed and prove a file can be written there."""
-    run_dir = Path(run_dir)
+    run_dir = check_output_dir(run_dir, "run directory (output.run_dir)", error=RunDirError)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".write-test."):

@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
@@ -343,23 +344,36 @@ def _first_missing(path: Path) -> Optional[Path]:
 
 
 class _StartGuard:
-    """Deletes the run directory this call created if the run fails before training
-    starts (bad data, bad config, ...), so no half-made run dir is left behind. Once
+    """Deletes the run directory this call created (or, in one that existed, the files
+    this call added) if the run fails before training starts (bad data, bad config, ...),
+    so no half-made run dir is left behind. Once
     :meth:`started` is called the directory stays, whatever happens: its log then tells
     what went wrong."""
 
     def __init__(self, run_dir: Path, main: bool):
         self.created = _first_missing(run_dir.resolve()) if main else None
+        # an existing run dir (e.g. --resume of an empty one) keeps what it held, and only that
+        self.run_dir = run_dir if main and self.created is None and run_dir.is_dir() else None
+        self.held = set(os.listdir(run_dir)) if self.run_dir is not None else set()
 
     def started(self) -> None:
-        self.created = None
+        self.created = self.run_dir = None
 
     def __enter__(self) -> _StartGuard:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and self.created is not None and self.created.is_dir():
+        if exc_type is None:
+            return
+        if self.created is not None and self.created.is_dir():
             shutil.rmtree(self.created, ignore_errors=True)
+        if self.run_dir is not None:
+            for name in set(os.listdir(self.run_dir)) - self.held:
+                new = self.run_dir / name
+                if new.is_dir():
+                    shutil.rmtree(new, ignore_errors=True)
+                else:
+                    new.unlink(missing_ok=True)
 
 
 def _train(run: _Run) -> TrainResult:

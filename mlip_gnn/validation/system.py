@@ -414,12 +414,15 @@ def load_system(path) -> SystemSpec:
     """Read and check SYSTEM.yaml at ``path``."""
     path = Path(path)
     if not path.is_file():
-        raise SystemSpecError(f"--system: no such file {str(path)!r}")
+        raise SystemSpecError(f"--system: file not found: {path}")
     with open(path, encoding="utf-8") as handle:
         try:
             data = yaml.safe_load(handle)
         except yaml.YAMLError as exc:
             raise SystemSpecError(f"{path}: not valid YAML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise SystemSpecError(f"{path}: not a text file (byte {exc.start} is not UTF-8); "
+                                  "a YAML file was expected") from None
     try:
         return parse_system(data, base_dir=path.parent)
     except SystemSpecError as exc:

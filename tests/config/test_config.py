@@ -320,7 +320,7 @@ def test_bad_override_value_names_the_override(tmp_path):
     path = write(tmp_path / "c.yaml", "data: {train: a.xyz}\n")
     with pytest.raises(ConfigError, match=r"override 'train.max_epochs=abc'.*train.max_epochs"):
         load_config(path, ["train.max_epochs=abc"])
-    with pytest.raises(ConfigError, match="section.key=value"):
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
         load_config(path, ["train.max_epochs"])
 
 

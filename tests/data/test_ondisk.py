@@ -160,6 +160,8 @@ def test_missing_required_label_and_changed_options_are_errors(tmp_path):
     with pytest.raises(DataError, match=r"cu.xyz, frame 0: missing stress"):
         preprocess([path], tmp_path / "ds", PreprocessOptions(r_max=R_MAX,
                                                               require=("stress",)))
+    assert not (tmp_path / "ds").exists()  # the failed run made it, and took it away
+    preprocess([path], tmp_path / "ds", PreprocessOptions(r_max=R_MAX))
     with pytest.raises(DataError, match=r"other inputs or options \(changed: options\)"):
         preprocess([path], tmp_path / "ds", PreprocessOptions(r_max=3.0))
 
