@@ -21,6 +21,7 @@ from mlip_gnn.data import DataError, KeyMap, configuration_from_atoms
 from mlip_gnn.data.errors import unreadable
 from mlip_gnn.inference import Prediction, Predictor
 from mlip_gnn.utils.files import atomic_write
+from mlip_gnn.utils.paths import made_folder
 
 __all__ = ["write_predictions", "annotate"]
 
@@ -70,7 +71,7 @@ def write_predictions(predictor: Predictor, data: Sequence[os.PathLike], out: os
 
     key_map = key_map or KeyMap()
     count = 0
-    with atomic_write(out, "w") as handle:
+    with made_folder(Path(out).parent), atomic_write(out, "w") as handle:
         for path in map(Path, data):
             for index, atoms in _frames(path):
                 # checks positions and cell; labels are optional and stay as they are

@@ -3,14 +3,16 @@ output path is an error naming it rather than a traceback after the work is done
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Optional, Type
+from typing import Iterable, Iterator, Optional, Type
 
 from mlip_gnn.errors import MlipGnnError
 
-__all__ = ["OutputPathError", "check_output_dir", "check_output_file"]
+__all__ = ["OutputPathError", "check_output_dir", "check_output_file", "made_folder"]
 
 
 class OutputPathError(MlipGnnError):
@@ -40,8 +42,8 @@ def check_output_dir(path: os.PathLike, what: str = "output directory",
 
 def check_output_file(path: os.PathLike, what: str = "output file",
                       inputs: Iterable[os.PathLike] = ()) -> Path:
-    """Check that ``path`` can be written as a file (its folder exists and is writable) and
-    is none of ``inputs``; nothing is created. Returns it as a Path."""
+    """Check that ``path`` can be written as a file (its folder exists, or can be made, and
+    is writable) and is none of ``inputs``; nothing is created. Returns it as a Path."""
     path = Path(path)
     if path.is_dir():
         raise OutputPathError(f"{what} {path} is a directory: give the path of a file")
@@ -50,10 +52,26 @@ def check_output_file(path: os.PathLike, what: str = "output file",
             raise OutputPathError(f"{what} {path} is also an input: writing it would "
                                   "overwrite the input; choose another path")
     _check_writable_anchor(path.parent, what, OutputPathError, for_file=path)
-    if not path.parent.exists():
-        raise OutputPathError(f"{what} {path}: the folder {path.parent} does not exist; "
-                              "create it first")
     return path
+
+
+@contextlib.contextmanager
+def made_folder(folder: os.PathLike) -> Iterator[Path]:
+    """Create ``folder`` (and missing parents) for the block; if the block raises, remove
+    the folders this made, so that a failed command leaves nothing behind."""
+    folder = Path(folder)
+    first_new = None
+    for candidate in (folder.absolute(), *folder.absolute().parents):
+        if candidate.exists():
+            break
+        first_new = candidate
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    except BaseException:
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        raise
 
 
 def _within(path: Path, folder: Path) -> bool:

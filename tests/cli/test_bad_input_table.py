@@ -290,6 +290,9 @@ CASES = [
      ["cu.xyz", "input"]),
     ("predict-output-under-a-file", ["predict", "{export}", "{data}", "-o", "{a_file}/p.xyz"],
      ["a_file", "not a directory"]),
+    # a new folder for the output is made, and taken away again when the input is bad
+    ("predict-new-folder-bad-data", ["predict", "{export}", "{nan_position}",
+                                     "-o", "{tmp}/new/p.xyz"], ["nan_position.xyz", "NaN"]),
     # ---- validate
     ("validate-system-missing", ["validate", "{export}", "--system", "{tmp}/s.yaml",
                                  "-o", "{tmp}/out"], ["s.yaml", "not found"]),
@@ -438,3 +441,12 @@ def test_bad_input_to_the_calculator(shared, tmp_path, name, model, atoms_kind, 
     assert "miniz" not in message and "weights_only" not in message, message
     for text in expected:
         assert text in message, (text, message)
+
+
+def test_outputs_in_new_folders_are_still_made(shared, tmp_path):
+    """The checks refuse unusable paths only: a folder that does not exist yet is made."""
+    model = tmp_path / "new" / "deeper" / "m.pt"
+    assert main(["export", str(shared["run"]), "-o", str(model)]) == 0
+    predictions = tmp_path / "other" / "p.xyz"
+    assert main(["predict", str(model), str(shared["data"]), "-o", str(predictions)]) == 0
+    assert model.is_file() and predictions.is_file()
