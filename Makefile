@@ -8,7 +8,7 @@ RUN_DIR ?= runs/quickstart
 DATA := data/generated/cu_emt.xyz
 TEST_DATA := data/generated/cu_emt_test.xyz
 
-.PHONY: help venv lammps test test-all lint quickstart data bench clean
+.PHONY: help venv lammps test test-all lint quickstart data bench gpu-check clean
 
 help:
 	@echo "make quickstart  create .venv, install, generate the Cu/EMT data, train, print errors"
@@ -16,6 +16,7 @@ help:
 	@echo "make test        create .venv and run the test suite (slow tests: make test-all)"
 	@echo "make lint        ruff"
 	@echo "make bench       speed benchmark (see benchmarks/README.md)"
+	@echo "make gpu-check   CUDA parity, export, training, speed, LAMMPS and DDP checks (CPU dry run without a GPU)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,10 @@ quickstart: venv data
 
 bench: venv
 	$(PY) benchmarks/bench_speed.py
+
+# GPU_CHECK_ARGS, e.g. --mace-python ../mace-venv/bin/python (speed beside MACE)
+gpu-check: venv
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) runs data/generated lammps/python/build lammps/python/mlip_gnn_lammps/*.so
