@@ -140,6 +140,7 @@ class PlanReport(Callback):
     def __init__(self):
         self.epoch_start = (0.0, 0)  # (run clock, global step) when the epoch began
         self.validated = False  # whether a plan has counted a validation yet
+        self.first_step_s = 0.0  # this process's first step (warm-up, slower than the rest)
 
     def on_epoch_start(self, trainer: Trainer) -> None:
         self.epoch_start = (trainer.state.elapsed_s, trainer.state.global_step)
@@ -150,9 +151,13 @@ class PlanReport(Callback):
             return
         steps = s.global_step - trainer.first_step
         spent = s.elapsed_s - trainer.elapsed_before_s
+        if steps == 1:
+            self.first_step_s = spent
         if (steps >= min(self.first_steps, trainer.epoch_batches)
                 or spent >= self.first_share * budget):
-            self._report(trainer, spent / steps, "plan")
+            # the first step pays for warm-up (allocations, caches): left out from 3 steps on
+            pace = (spent - self.first_step_s) / (steps - 1) if steps >= 3 else spent / steps
+            self._report(trainer, pace, "plan")
 
     def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
         s, planned = trainer.state, trainer.plan

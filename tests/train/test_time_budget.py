@@ -141,8 +141,8 @@ def test_a_resumed_run_continues_the_plan_exactly(make_config, monkeypatch, capl
         _without_times(_records(reference.run_dir))
     _check_the_plan_held(second, clock, resumed, 10.0)
     # the resumed process plans from its own pace: 10 s a step (and a validation among its
-    # first 3 steps), not the 1 s of the run's first epochs
-    assert second.first_plan[1].seconds_per_step == pytest.approx((3 * 10.0 + VALID_S) / 3)
+    # first 3 steps, the first left out), not the 1 s of the run's first epochs
+    assert second.first_plan[1].seconds_per_step == pytest.approx((2 * 10.0 + VALID_S) / 2)
     assert "plan at 4" in caplog.text
 
 
@@ -170,6 +170,16 @@ def test_the_first_stage_is_planned_within_5_percent_of_an_hour_whatever_the_epo
     assert abs(in_force.stage_steps[0] - first_stage_step) <= 1
     assert abs(first_stage_t - 0.6 * budget) <= 0.05 * budget
     assert "fractional loss stages start at step" in caplog.text
+
+
+def test_the_first_plan_leaves_out_the_warm_up_step(make_config, monkeypatch):
+    # a first step 5x slower than the rest (allocations, caches): the plan comes after 3
+    # steps (2 % of the budget spent) at the pace of the two after it
+    SimulatedClock(lambda step, now: 15.0 if step == 0 else 3.0, VALID_S).install(monkeypatch)
+    log = StepLog()
+    train(_budget_config(make_config), model_factory=PairPotential, callbacks=[log])
+    planned_at, forecast = log.first_plan
+    assert planned_at == 21.0 and forecast.seconds_per_step == pytest.approx(3.0)
 
 
 def test_a_pace_that_drifts_is_planned_again(make_config, monkeypatch, caplog):
