@@ -126,7 +126,7 @@ class Logging(Callback):
 class PlanReport(Callback):
     """With ``train.budget_minutes``: after the first optimiser steps (``first_steps``, or
     ``first_share`` of the budget, whichever comes first) the plan their pace gives (steps
-    and epochs the budget holds, the steps at which the fractional loss stages start), in
+    and epochs the run has, the steps at which the fractional loss stages start), in
     ``trainer.plan`` and the log. After every epoch the plan is made again from that epoch's
     pace, validation and checkpoint included, and logged after the first validation and
     whenever the pace strays by more than ``drift``. The plan is a forecast: progress
@@ -176,7 +176,7 @@ class PlanReport(Callback):
     def _report(trainer: Trainer, pace: float, what: Optional[str]) -> None:
         s = trainer.state
         fractions = [stage.at for stage in trainer.stages.stages if stage.at is not None]
-        trainer.plan = plan(trainer.settings.length.seconds, trainer.reserve_s(), s.elapsed_s,
+        trainer.plan = plan(trainer.settings.length, trainer.reserve_s(), s.elapsed_s,
                             s.global_step, pace, trainer.epoch_batches, fractions)
         if what is not None:
             trainer.monitor.info("%s at %.0f s (%.1f %% of the budget): %s", what,

@@ -9,8 +9,8 @@ from the time actually spent, so a slower (or faster, or changing) pace moves th
 the decay with it. ``reserve`` keeps in hand what must still happen after the last step: the
 last validation, the test set and the last checkpoint, estimated from their measured cost.
 
-:func:`plan` turns the pace seen so far into a forecast (steps and epochs the budget holds,
-the step at which each fractional stage starts), which the run logs.
+:func:`plan` turns the pace seen so far into a forecast (steps and epochs the run has, the
+step at which each fractional stage starts), which the run logs.
 """
 
 from __future__ import annotations
@@ -81,21 +81,28 @@ class Plan:
     def describe(self, steps_per_epoch: int) -> str:
         stages = ", ".join(f"step {s} (epoch {s // max(steps_per_epoch, 1)})"
                            for s in self.stage_steps) or "none"
-        return (f"{self.seconds_per_step:.3g} s per step: the budget holds about "
+        return (f"{self.seconds_per_step:.3g} s per step: the run has about "
                 f"{self.steps} steps ({self.epochs:.1f} epochs of {steps_per_epoch}); "
                 f"fractional loss stages start at {stages}")
 
 
-def plan(budget_s: float, reserve: float, elapsed_s: float, step: int,
+def plan(length: RunLength, reserve: float, elapsed_s: float, step: int,
          seconds_per_step: float, steps_per_epoch: int, stage_fractions: Sequence[float]) -> Plan:
     """Forecast at global ``step`` (``elapsed_s`` into the run): at ``seconds_per_step``,
-    the steps the rest of the budget holds, and where the stages at ``stage_fractions`` of
-    the budget fall."""
-    usable = budget_s - reserve
+    the steps the run has in all and the steps at which the stages at ``stage_fractions``
+    start: for each, the first of the lengths set (budget, epochs, steps) to get there."""
     pace = max(seconds_per_step, 1e-12)
 
     def step_at(fraction: float) -> int:
-        return step + max(0, math.ceil((fraction * usable - elapsed_s) / pace))
+        candidates = []
+        if length.seconds is not None:
+            left = fraction * (length.seconds - reserve) - elapsed_s
+            candidates.append(step + max(0, math.ceil(left / pace)))
+        if length.epochs is not None:
+            candidates.append(math.ceil(fraction * length.epochs * steps_per_epoch))
+        if length.steps is not None:
+            candidates.append(math.ceil(fraction * length.steps))
+        return max(step, min(candidates))
 
     total = step_at(1.0)
     return Plan(seconds_per_step, total, total / max(steps_per_epoch, 1),

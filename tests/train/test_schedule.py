@@ -108,9 +108,15 @@ def test_the_reserve_holds_a_validation_the_test_set_and_a_checkpoint_but_not_to
 
 def test_plan_forecasts_the_steps_of_the_budget_and_its_stages():
     # 100 s in, 10 steps done at 10 s a step; 1000 s less 10 s kept: 99 steps in all
-    forecast = plan(1000.0, 10.0, 100.0, 10, 10.0, 4, [0.6, 0.8])
+    forecast = plan(RunLength(seconds=1000.0), 10.0, 100.0, 10, 10.0, 4, [0.6, 0.8])
     assert forecast.steps == 99 and forecast.epochs == pytest.approx(99 / 4)
     assert forecast.stage_steps == [60, 80]  # 594 s and 792 s
+    # 20 epochs of 4 steps end the run first: the stages follow them
+    capped = plan(RunLength(epochs=20, seconds=1000.0), 10.0, 100.0, 10, 10.0, 4, [0.6, 0.8])
+    assert capped.steps == 80 and capped.stage_steps == [48, 64]
+    # a stage at 0.8 of 50 steps comes before 0.8 of the budget
+    steps = plan(RunLength(steps=50, seconds=1000.0), 10.0, 100.0, 10, 10.0, 4, [0.6, 0.8])
+    assert steps.steps == 50 and steps.stage_steps == [30, 40]
 
 
 def test_unknown_scheduler_and_optimizer_list_valid_names():
