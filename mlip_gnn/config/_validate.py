@@ -12,7 +12,7 @@ import math
 import re
 import types
 from collections.abc import Mapping
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 from mlip_gnn.errors import MlipGnnError
 
@@ -50,7 +50,13 @@ class _Mismatch(ConfigError):
 
 
 class Section:
-    """Base of every config section (a keyword-only dataclass)."""
+    """Base of every config section (a keyword-only dataclass).
+
+    ``_retired`` maps a key the section no longer has to what replaced it: a config that
+    still gives it gets that message instead of "unknown key".
+    """
+
+    _retired: ClassVar[Mapping[str, str]] = {}
 
     def _cross_check(self, where: str) -> None:
         """Check constraints between fields; ``where`` is this section's dotted name."""
@@ -113,6 +119,9 @@ def build(cls: type, data: Any, where: str = "") -> Any:
     for key in data:
         if not isinstance(key, str):
             raise ConfigError(f"{where or 'top level'}: key {key!r} is not a string", field=where)
+        if key not in fields and key in cls._retired:
+            path = dotted(where, key)
+            raise ConfigError(f"{path} was removed: {cls._retired[key]}", field=path)
         if key not in fields:
             raise unknown_key(where, key, list(fields))
     hints = get_type_hints(cls)

@@ -14,6 +14,7 @@ from typing import Literal
 from mlip_gnn.defaults import ARCHITECTURE, DTYPE, PLATEAU_FACTOR, PLATEAU_PATIENCE, R_MAX
 
 from ._elements import ELEMENT_SYMBOLS
+from ._stage import StageConfig, check_stage_order
 from ._validate import ConfigError, Section, closest, dotted, setting
 
 AUTO = Literal["auto"]
@@ -180,22 +181,6 @@ class ModelConfig(Section):
 
 
 @dataclass(kw_only=True)
-class StageConfig(Section):
-    """From epoch ``epoch`` on, replace the given loss weights / learning rate / weight
-    decay."""
-
-    epoch: int = setting(doc="0-based epoch at which the stage starts", ge=1)
-    energy_weight: float | None = setting(None, "null: unchanged", ge=0)
-    forces_weight: float | None = setting(None, "null: unchanged", ge=0)
-    stress_weight: float | None = setting(None, "null: unchanged", ge=0)
-    lr: float | None = setting(None, "learning rate; null: unchanged", gt=0)
-    weight_decay: float | None = setting(
-        None, "optimiser weight decay from here on (as optim.weight_decay; the parts in "
-        "optim.no_weight_decay stay spared); null: unchanged", ge=0
-    )
-
-
-@dataclass(kw_only=True)
 class LossConfig(Section):
     """Weighted sum of energy-per-atom, force and stress errors."""
 
@@ -232,12 +217,7 @@ class LossConfig(Section):
             )
         for i, stage in enumerate(self.stages):
             path = f"{dotted(where, 'stages')}[{i}]"
-            if i and stage.epoch <= self.stages[i - 1].epoch:
-                raise ConfigError(
-                    f"{path}.epoch: got {stage.epoch}; stage epochs must be "
-                    f"strictly increasing (previous: {self.stages[i - 1].epoch})",
-                    field=f"{path}.epoch",
-                )
+            check_stage_order(stage, self.stages[i - 1] if i else None, path)
             new = [stage.energy_weight, stage.forces_weight, stage.stress_weight]
             weights = [old if n is None else n for old, n in zip(weights, new, strict=True)]
             if not any(weights):
@@ -257,9 +237,16 @@ class OptimConfig(Section):
         "readouts, layers.N (MACE spares [embedding, radial, readouts])",
     )
     amsgrad: bool = setting(True, "use the AMSGrad variant")
-    scheduler: Literal["plateau", "cosine", "none"] = setting(
-        "plateau", "lr schedule: reduce on plateau, cosine decay, or constant"
+    scheduler: Literal["plateau", "cosine", "step", "none"] = setting(
+        "plateau", "lr schedule: reduce on plateau, cosine decay to min_lr over the run, "
+        "steps (x step_factor at each fraction in step_at), or constant"
     )
+    step_at: list[float] = setting(
+        factory=list, doc="scheduler step: fractions of the run at which the lr is "
+        "multiplied by step_factor", ge=0, le=1,
+    )
+    step_factor: float = setting(0.1, "scheduler step: lr multiplier at each step_at", gt=0,
+                                 lt=1)
     plateau_factor: float = setting(
         PLATEAU_FACTOR, "lr multiplier when validation stalls", gt=0, lt=1
     )
@@ -267,12 +254,37 @@ class OptimConfig(Section):
         PLATEAU_PATIENCE, "validation rounds without improvement", ge=0
     )
     min_lr: float = setting(0.0, "lower bound of the learning rate", ge=0)
-    warmup_epochs: int = setting(0, "epochs of linear lr warm-up", ge=0)
+    warmup: float = setting(
+        0.0, "fraction of the run of linear lr warm-up, from lr/10 to lr, per step", ge=0, lt=1
+    )
+    warmup_epochs: int = setting(0, "epochs of linear lr warm-up (instead of warmup)", ge=0)
     ema_decay: float | None = setting(0.99, "EMA of the weights; null: no EMA", ge=0, lt=1)
+    ema_start: float = setting(
+        0.0, "fraction of the run before which the EMA follows the raw weights (averaging "
+        "starts afresh there)", ge=0, lt=1
+    )
     grad_clip: float | None = setting(10.0, "max gradient norm; null: no clipping", gt=0)
 
     def _cross_check(self, where: str) -> None:
         _check_parts(self.no_weight_decay, dotted(where, "no_weight_decay"))
+        if self.warmup and self.warmup_epochs:
+            path = dotted(where, "warmup_epochs")
+            raise ConfigError(f"{path}: give the warm-up as {dotted(where, 'warmup')} "
+                              "(fraction of the run) or in epochs, not both", field=path)
+        if (self.scheduler == "step") != bool(self.step_at):
+            path = dotted(where, "step_at")
+            raise ConfigError(
+                f"{path}: got {self.step_at}; a list of fractions is needed with, and only "
+                f"with, {dotted(where, 'scheduler')}: step (scheduler: {self.scheduler})",
+                field=path)
+        if self.step_at != sorted(set(self.step_at)):
+            path = dotted(where, "step_at")
+            raise ConfigError(f"{path}: got {self.step_at}; fractions must be strictly "
+                              "increasing", field=path)
+        if self.ema_start and self.ema_decay is None:
+            path = dotted(where, "ema_start")
+            raise ConfigError(f"{path}: got {self.ema_start} but {dotted(where, 'ema_decay')} "
+                              "is null (no EMA)", field=path)
         if self.min_lr > self.lr:
             path = dotted(where, "min_lr")
             raise ConfigError(
@@ -285,12 +297,20 @@ class OptimConfig(Section):
 class TrainConfig(Section):
     """When to validate, checkpoint and stop."""
 
-    max_epochs: int = setting(100, "epochs to train", ge=1)
-    max_time_minutes: float | None = setting(None, "wall-time limit, minutes; null: none", gt=0)
-    fit_to_time_limit: bool = setting(
-        False, "once the first epochs are timed, cut max_epochs to what fits in "
-        "max_time_minutes and move the loss stages and the cosine end with it, so that a "
-        "slower machine still runs every stage (the cut is saved: a resumed run keeps it)"
+    max_epochs: int | None = setting(
+        100, "length of the run in epochs; null: none (set max_steps or budget_minutes)", ge=1
+    )
+    max_steps: int | None = setting(None, "length of the run in optimiser steps; null: none",
+                                    ge=1)
+    budget_minutes: float | None = setting(
+        None, "length of the run in minutes of training, counted over resumes (validation "
+        "and checkpoints included, time for the last validation and the test set kept in "
+        "hand); null: none. When several lengths are set the run ends at the first reached, "
+        "and fractions (loss.stages[].at, optim.warmup, ...) are of that one", gt=0
+    )
+    max_time_minutes: float | None = setting(
+        None, "wall-time limit of this process, minutes: checkpoint and stop (resume to "
+        "continue; for a job's time limit); null: none", gt=0
     )
     early_stopping_patience: int | None = setting(
         None, "validation rounds without improvement before stopping", ge=1
@@ -314,13 +334,19 @@ class TrainConfig(Section):
     checkpoint_interval: int = setting(1, "epochs between checkpoints", ge=1)
     max_bad_steps: int = setting(10, "NaN/Inf losses tolerated before stopping", ge=1)
 
+    _retired = {
+        "fit_to_time_limit": "set train.budget_minutes (the run's length in minutes; give "
+        "loss.stages as fractions, at: 0.6) instead of max_time_minutes with "
+        "fit_to_time_limit: true",
+    }
+
     def _cross_check(self, where: str) -> None:
-        if self.fit_to_time_limit and self.max_time_minutes is None:
-            path = dotted(where, "fit_to_time_limit")
+        if self.max_epochs is None and self.max_steps is None and self.budget_minutes is None:
+            path = dotted(where, "max_epochs")
             raise ConfigError(
-                f"{path}: true needs a time limit; set {dotted(where, 'max_time_minutes')}",
-                field=path,
-            )
+                f"{path}: null, and so are {dotted(where, 'max_steps')} and "
+                f"{dotted(where, 'budget_minutes')}; set at least one length of the run",
+                field=path)
 
 
 @dataclass(kw_only=True)

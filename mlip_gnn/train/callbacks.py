@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-import torch
 
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.optim import set_weight_decay
-from mlip_gnn.train.schedule import epochs_that_fit
+from mlip_gnn.train.progress import plan
 
 if TYPE_CHECKING:  # the trainer calls callbacks; callbacks only read and update it
     from mlip_gnn.train.trainer import Trainer
 
-__all__ = ["Callback", "LossStages", "Validation", "Logging", "TimeBudget", "Checkpoints",
+__all__ = ["Callback", "LossStages", "Validation", "Logging", "PlanReport", "Checkpoints",
            "default_callbacks"]
 
 
@@ -30,6 +29,9 @@ class Callback:
 
     def on_epoch_start(self, trainer: Trainer) -> None:
         """Before the epoch's learning rate is set."""
+
+    def on_step_start(self, trainer: Trainer) -> None:
+        """Before each optimiser step's learning rate is set."""
 
     def on_step_end(self, trainer: Trainer, loss: float, grad_norm: float) -> None:
         """After each optimiser step (or skipped step: loss NaN)."""
@@ -45,41 +47,50 @@ class Callback:
 
 
 class LossStages(Callback):
-    """``loss.stages``: at a stage's epoch, its loss weights, base learning rate and weight
-    decay; the best model and early stopping are then judged anew, or a force-weighted first
-    stage could keep "best" for ever."""
+    """``loss.stages``: at a stage's start (epoch, or fraction of the run, checked before
+    every step), its loss weights, base learning rate and weight decay; the best model and
+    early stopping are then judged anew, or a force-weighted first stage could keep "best"
+    for ever."""
 
     def on_epoch_start(self, trainer: Trainer) -> None:
+        self.on_step_start(trainer)
+
+    def on_step_start(self, trainer: Trainer) -> None:
         s, stages = trainer.state, trainer.stages
-        index = stages.index_at(s.epoch)
-        if index == s.stage_index:
+        index = stages.index_at(s.epoch, s.progress)
+        if index <= s.stage_index:
             return
         for stage in stages.stages[s.stage_index + 1: index + 1]:
             if stage.lr is not None:
                 trainer.lr_schedule.set_base_lr(stage.lr)
             if stage.weight_decay is not None:
                 set_weight_decay(trainer.optimizer, stage.weight_decay)
-        trainer.loss.set_weights(stages.weights_at(s.epoch))
+        trainer.loss.set_weights(stages.weights_upto(index))
         s.stage_index = index
         s.best_value, s.rounds_since_best = math.inf, 0
         trainer.lr_schedule.forget_best()
         decay = max(g["weight_decay"] for g in trainer.optimizer.param_groups)
-        trainer.monitor.info("epoch %d: loss stage %d starts: weights %s, base lr %.3g, weight "
-                             "decay %.3g; best model tracked anew", s.epoch, index,
-                             trainer.loss.weights, trainer.lr_schedule.base_lr, decay)
+        trainer.monitor.info("epoch %d step %d (%.1f %% of the run, %.0f s): loss stage %d "
+                             "starts: weights %s, base lr %.3g, weight decay %.3g; best model "
+                             "tracked anew", s.epoch, s.global_step, 100.0 * s.progress,
+                             s.elapsed_s, index, trainer.loss.weights,
+                             trainer.lr_schedule.base_lr, decay)
 
 
 class Validation(Callback):
     """Every ``train.valid_interval`` epochs (and at the last): metrics on the validation
     set with the EMA weights (the training metrics without one), reported to the lr
-    schedule; a new best ``train.best_metric`` writes ``best.pt``."""
+    schedule; a new best ``train.best_metric`` writes ``best.pt``. The longest validation
+    is kept in hand at the end of a time budget."""
 
     def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
         s, settings = trainer.state, trainer.settings
-        if (s.epoch + 1) % settings.valid_interval and s.epoch + 1 != settings.max_epochs:
+        if (s.epoch + 1) % settings.valid_interval and trainer.run_ends() is None:
             return
+        began = trainer.elapsed_s()
         valid = (trainer.evaluate(trainer.valid_loader) if trainer.valid_loader is not None
                  else record["train"])
+        s.valid_s = max(s.valid_s, trainer.elapsed_s() - began)
         record["valid"] = valid
         latest = settings.best_metric == "last"  # every validated model replaces best.pt
         metric = "loss" if latest else settings.best_metric
@@ -105,44 +116,72 @@ class Logging(Callback):
                              epoch_elapsed=s.epoch_elapsed_s)
 
     def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
-        limit = trainer.settings.max_time_s
+        s, limit = trainer.state, trainer.settings.max_time_s
         left = math.inf if limit is None else limit - trainer.elapsed_s()
+        if s.progress > 0:  # the rest of the run at the pace so far
+            left = min(left, s.elapsed_s * (1.0 - min(s.progress, 1.0)) / s.progress)
         trainer.monitor.epoch(record, left)
 
 
-class TimeBudget(Callback):
-    """``train.fit_to_time_limit``: after the first epochs of a run (5 % of them, at least
-    2), the epochs that fit in the time limit at their pace; if fewer than
-    ``train.max_epochs``, the run is cut to them from the next epoch on, with its loss
-    stages and cosine end moved to the same fractions (:meth:`Trainer.fit_epochs`). Decided
-    once and saved in the loop state, so a resumed run keeps the same schedule."""
+class PlanReport(Callback):
+    """With ``train.budget_minutes``: after the first optimiser steps (``first_steps``, or
+    ``first_share`` of the budget, whichever comes first) the plan their pace gives (steps
+    and epochs the run has, the steps at which the fractional loss stages start), in
+    ``trainer.plan`` and the log. After every epoch the plan is made again from that epoch's
+    pace, validation and checkpoint included, and logged after the first validation and
+    whenever the pace strays by more than ``drift``. The plan is a forecast: progress
+    itself is the share of the budget spent (:mod:`mlip_gnn.train.progress`), so the stages
+    and the decay follow the pace actually seen."""
 
-    share_timed = 0.05  # of max_epochs, timed before deciding
-    margin = 0.95  # of the time left, planned: later epochs may run slower
+    first_steps = 5
+    first_share = 0.02
+    drift = 0.25
+
+    def __init__(self):
+        self.epoch_start = (0.0, 0)  # (run clock, global step) when the epoch began
+        self.validated = False  # whether a plan has counted a validation yet
+        self.first_step_s = 0.0  # this process's first step (warm-up, slower than the rest)
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        self.epoch_start = (trainer.state.elapsed_s, trainer.state.global_step)
+
+    def on_step_end(self, trainer: Trainer, loss: float, grad_norm: float) -> None:
+        s, budget = trainer.state, trainer.settings.length.seconds
+        if trainer.plan is not None or budget is None:
+            return
+        steps = s.global_step - trainer.first_step
+        spent = s.elapsed_s - trainer.elapsed_before_s
+        if steps == 1:
+            self.first_step_s = spent
+        if (steps >= min(self.first_steps, trainer.epoch_batches)
+                or spent >= self.first_share * budget):
+            # the first step pays for warm-up (allocations, caches): left out from 3 steps on
+            pace = (spent - self.first_step_s) / (steps - 1) if steps >= 3 else spent / steps
+            self._report(trainer, pace, "plan")
 
     def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
-        s, settings = trainer.state, trainer.settings
-        if (not settings.fit_to_time or settings.max_time_s is None or s.fitted_at
-                or stop_reason is not None):
+        s, planned = trainer.state, trainer.plan
+        steps = s.global_step - self.epoch_start[1]
+        if planned is None or stop_reason is not None or not steps:
             return
-        timed = s.epoch - trainer.first_epoch
-        if timed < max(2, math.ceil(self.share_timed * trainer.configured_epochs)):
-            return
-        elapsed = torch.tensor([trainer.elapsed_s()])
-        if dist.world_size() > 1:  # every rank must cut the same way: the slowest's pace
-            elapsed = dist.all_reduce_max(elapsed.to(trainer.device)).cpu()
-        epochs = epochs_that_fit(settings.max_time_s, float(elapsed), timed, s.epoch,
-                                 settings.max_epochs, self.margin)
-        if epochs >= settings.max_epochs:
-            s.fitted_at = s.epoch  # all fit: decided, nothing cut
-            return
-        trainer.fit_epochs(epochs, s.epoch)
-        trainer.monitor.info(
-            "%d epochs took %.0f s: %d of the %d epochs fit in the time limit (%.0f min); "
-            "the run now ends after epoch %d, loss stages at epochs %s",
-            timed, float(elapsed), epochs, trainer.configured_epochs,
-            settings.max_time_s / 60.0, epochs - 1,
-            [stage.epoch for stage in trainer.stages.stages])
+        pace = (s.elapsed_s - self.epoch_start[0]) / steps
+        what = f"epoch {s.epoch - 1}: {pace:.3g} s per step with validation; re-plan"
+        if not self.validated or abs(pace / planned.seconds_per_step - 1.0) > self.drift:
+            self.validated = True
+            self._report(trainer, pace, what)
+        else:
+            self._report(trainer, pace, None)
+
+    @staticmethod
+    def _report(trainer: Trainer, pace: float, what: Optional[str]) -> None:
+        s = trainer.state
+        fractions = [stage.at for stage in trainer.stages.stages if stage.at is not None]
+        trainer.plan = plan(trainer.settings.length, trainer.reserve_s(), s.elapsed_s,
+                            s.global_step, pace, trainer.epoch_batches, fractions)
+        if what is not None:
+            trainer.monitor.info("%s at %.0f s (%.1f %% of the budget): %s", what,
+                                 s.elapsed_s, 100.0 * s.progress,
+                                 trainer.plan.describe(trainer.epoch_batches))
 
 
 class Checkpoints(Callback):
@@ -152,7 +191,7 @@ class Checkpoints(Callback):
     def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
         epoch, interval = trainer.state.epoch, trainer.settings.checkpoint_interval
         due = epoch % interval == 0
-        if due or stop_reason is not None or epoch == trainer.settings.max_epochs:
+        if due or stop_reason is not None:  # the run's end included
             trainer.save_last(snapshot=due)
 
     def on_interrupt(self, trainer: Trainer, reason: str) -> None:
@@ -161,6 +200,6 @@ class Checkpoints(Callback):
 
 def default_callbacks() -> List[Callback]:
     """The standard run, in order: stages first (they set the weights the epoch trains
-    with), validation before logging (the line carries its metrics), the time budget before
-    checkpoints (a cut is saved with the epoch), checkpoints last."""
-    return [LossStages(), Validation(), Logging(), TimeBudget(), Checkpoints()]
+    with), validation before logging (the line carries its metrics), the plan report after
+    validation (whose time it counts), checkpoints last."""
+    return [LossStages(), Validation(), Logging(), PlanReport(), Checkpoints()]

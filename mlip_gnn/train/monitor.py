@@ -120,7 +120,7 @@ class Monitor:
     """All reporting of a run; every method is a no-op on ranks other than 0."""
 
     def __init__(self, run_dir: Path, *, enabled: bool, tensorboard: bool, progress: bool,
-                 max_epochs: int, resume_epoch: int = 0, resume_step: int = 0,
+                 max_epochs: Optional[int], resume_epoch: int = 0, resume_step: int = 0,
                  progress_every_s: float = 10.0):
         self.enabled, self.progress, self.max_epochs = enabled, progress, max_epochs
         self.progress_every_s = progress_every_s
@@ -173,8 +173,11 @@ class Monitor:
             self.writer.add_scalar("epoch_time_s", seconds, epoch)
             self.writer.flush()
         mean = sum(self._epoch_times) / len(self._epoch_times)
-        eta = min(mean * (self.max_epochs - epoch - 1), time_left_s)
-        line = f"epoch {epoch} ({epoch + 1}/{self.max_epochs}) | train {_summary(record['train'])}"
+        eta, done = time_left_s, f"{100.0 * min(record.get('progress', 0.0), 1.0):.0f} %"
+        if self.max_epochs is not None:
+            eta = min(mean * (self.max_epochs - epoch - 1), time_left_s)
+            done = f"{epoch + 1}/{self.max_epochs}"
+        line = f"epoch {epoch} ({done}) | train {_summary(record['train'])}"
         if "valid" in record:
             line += f" | valid {_summary(record['valid'])}"
         line += f" | lr {record['lr']:.3g} | {seconds:.1f} s | ETA {format_duration(eta)}"

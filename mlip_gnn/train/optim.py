@@ -94,7 +94,14 @@ class ExponentialMovingAverage:
             name: t.detach().clone() for name, t in model.state_dict().items()}
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, follow: bool = False) -> None:
+        """One step of the average; ``follow``: copy the weights instead and start the
+        average (its ramp-up included) afresh from the next update."""
+        if follow:
+            for name, value in model.state_dict().items():
+                self.shadow[name].copy_(value)
+            self.num_updates = 0
+            return
         decay = min(self.decay, (1.0 + self.num_updates) / (10.0 + self.num_updates))
         for name, value in model.state_dict().items():
             shadow = self.shadow[name]

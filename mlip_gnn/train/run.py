@@ -8,7 +8,7 @@ Resume rules (documented in the CLI help too):
   listing the differences; pass ``resume=run_dir`` to continue anyway, or pick a new
   ``output.run_dir``.
 - ``resume=RUN_DIR``: continue the run in RUN_DIR with the given config (``output.run_dir``
-  becomes RUN_DIR). Changes to the loop, loss and optimiser (``train.max_epochs``, loss
+  becomes RUN_DIR). Changes to the loop, loss and optimiser (``train.budget_minutes``, loss
   weights, ...) take effect. The model spec (species, r_max, dtype, E0s, architecture) is
   the checkpoint's: a config that asks for another one is refused with
   :class:`~mlip_gnn.modelio.ModelSpecError` naming the changed fields; dataset statistics
@@ -325,12 +325,20 @@ def _optimisation(cfg, model: nn.Module, param_groups: Optional[List[dict]] = No
         spared = finetune.part_names(model, o.no_weight_decay, field="optim.no_weight_decay")
         params = spare_from_decay(model, spared, param_groups)
     optimizer = build_optimizer(o.optimizer, params, o.lr, o.weight_decay, o.amsgrad)
-    lr_schedule = LRSchedule(optimizer, o.scheduler, o.lr, o.min_lr, o.warmup_epochs,
-                             cfg.train.max_epochs, o.plateau_factor, o.plateau_patience)
+    lr_schedule = LRSchedule(optimizer, o.scheduler, o.lr, o.min_lr, warmup=o.warmup,
+                             warmup_epochs=o.warmup_epochs, plateau_factor=o.plateau_factor,
+                             plateau_patience=o.plateau_patience, step_factor=o.step_factor,
+                             step_at=o.step_at)
     weights = {name: getattr(cfg.loss, f"{name}_weight") for name in QUANTITY_NAMES}
     stages = StageSchedule(weights, [Stage.from_mapping(s) for s in cfg.loss.stages])
     loss = WeightedLoss(weights, elementwise_loss(cfg.loss.kind, cfg.loss.huber_delta))
     return dict(ema=ema, optimizer=optimizer, lr_schedule=lr_schedule, stages=stages, loss=loss)
+
+
+def _test_share(splits: DataSplits) -> float:
+    """Test frames per validation frame: the test set's time, kept in hand at the end of a
+    time budget, relative to a validation's."""
+    return len(splits.test) / max(len(splits.valid), 1) if splits.test else 0.0
 
 
 def _first_missing(path: Path) -> Optional[Path]:
@@ -403,7 +411,8 @@ def _run(run: _Run, guard: _StartGuard) -> TrainResult:
         trainer = Trainer(model=dist.wrap_model(setup.model, run.device),
                           **_optimisation(cfg, setup.model, setup.param_groups),
                           train_loader=setup.train_loader, valid_loader=setup.valid_loader,
-                          settings=LoopSettings.from_config(cfg), monitor=monitor,
+                          settings=LoopSettings.from_config(cfg, _test_share(setup.splits)),
+                          monitor=monitor,
                           checkpoints=manager, device=run.device,
                           dtype=setup.spec.torch_dtype, stop=run.stop, metadata=metadata,
                           callbacks=run.callbacks)

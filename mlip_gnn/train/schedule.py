@@ -1,19 +1,19 @@
-"""Learning-rate schedule (linear warm-up × a decay rule) and training stages.
+"""Learning-rate schedule (linear warm-up × a decay rule) and training stages, as functions
+of the run's progress p ∈ [0, 1] (:mod:`mlip_gnn.train.progress`: the fraction of the run's
+epochs, optimiser steps or time budget done), evaluated before every optimiser step.
 
-Epochs are numbered from 0 (as ``loss.stages[].epoch``). The learning rate of epoch ``e`` is
+With a warm-up over the fraction ``w`` of the run, the learning rate at progress ``p`` is
 
-    lr(e) = base_lr · (e + 1) / (W + 1)    for e < W (warm-up epochs)
-    lr(e) = decay(base_lr, min_lr, e)      afterwards
+    lr(p) = base_lr · (0.1 + 0.9 p / w)    for p < w
+    lr(p) = decay(base_lr, min_lr, p, w)   afterwards
 
-where ``decay`` comes from :data:`DECAYS` (``plateau``, ``cosine``, ``none``). A stage that
-starts at epoch ``e`` changes the loss weights it names and, when it gives ``lr``, the base
-learning rate (plateau reductions start over from it).
+where ``decay`` comes from :data:`DECAYS` (``plateau``, ``cosine``, ``step``, ``none``); a
+cosine runs from ``w`` to the end of the run (p = 1). A warm-up in epochs (``W``) gives
+``base_lr · (e + 1) / (W + 1)`` in epoch ``e`` < W, and the decay starts where it ended.
 
-A run with a time limit can be fitted to it (``train.fit_to_time_limit``): once the first
-epochs have shown how long an epoch takes, :func:`epochs_that_fit` gives the epochs the
-limit holds, and the stages not yet started and the end of the cosine move with the last
-epoch (:meth:`StageSchedule.fitted`, :meth:`LRSchedule.set_last_epoch`), so that a slower
-machine runs the same schedule in fewer epochs instead of being cut before its last stage.
+A stage starts at a fraction of the run (``at``) or at an epoch; it changes the loss
+weights it names and, when it gives ``lr``, the base learning rate (plateau reductions
+start over from it; a cosine goes on from it, at the same p, to ``min_lr``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import torch
 from mlip_gnn.defaults import PLATEAU_FACTOR, PLATEAU_PATIENCE
 from mlip_gnn.quantities import QUANTITY_NAMES
 
-__all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "DECAYS", "LRSchedule", "Stage",
-           "StageSchedule", "epochs_that_fit"]
+__all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "StepDecay", "DECAYS",
+           "LRSchedule", "Stage", "StageSchedule"]
 
 
 class ConstantDecay:
-    def lr(self, base_lr: float, min_lr: float, epoch: int) -> float:
+    def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
+        """The learning rate at ``progress`` of a decay that began at ``start``."""
         return base_lr
 
     def observe(self, metric: float) -> None:
@@ -44,9 +45,6 @@ class ConstantDecay:
     def forget_best(self) -> None:
         pass
 
-    def set_last_epoch(self, epoch: int) -> None:
-        """The run now ends after ``epoch`` (a decay that depends on the length follows)."""
-
     def state_dict(self) -> Dict[str, Any]:
         return {}
 
@@ -55,17 +53,22 @@ class ConstantDecay:
 
 
 class CosineDecay(ConstantDecay):
-    """Half cosine from ``base_lr`` (first epoch after warm-up) to ``min_lr`` (last epoch)."""
+    """Half cosine from ``base_lr`` (at ``start``) to ``min_lr`` (at the end of the run)."""
 
-    def __init__(self, first_epoch: int, last_epoch: int):
-        self.first, self.last = first_epoch, last_epoch
+    def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
+        span = min(max((progress - start) / max(1.0 - start, 1e-12), 0.0), 1.0)
+        return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * span))
 
-    def lr(self, base_lr: float, min_lr: float, epoch: int) -> float:
-        progress = min(max((epoch - self.first) / max(self.last - self.first, 1), 0.0), 1.0)
-        return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
-    def set_last_epoch(self, epoch: int) -> None:
-        self.last = epoch
+class StepDecay(ConstantDecay):
+    """``base_lr`` times ``factor`` for every fraction of ``at`` already passed."""
+
+    def __init__(self, factor: float, at: Sequence[float]):
+        self.factor, self.at = factor, sorted(at)
+
+    def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
+        passed = sum(1 for a in self.at if a <= progress)
+        return max(min_lr, base_lr * self.factor ** passed)
 
 
 class PlateauDecay(ConstantDecay):
@@ -84,7 +87,7 @@ class PlateauDecay(ConstantDecay):
         """The monitored metric changed meaning (a new loss stage): judge it afresh."""
         self.best, self.bad = math.inf, 0
 
-    def lr(self, base_lr: float, min_lr: float, epoch: int) -> float:
+    def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
         return max(min_lr, base_lr * self.scale)
 
     def observe(self, metric: float) -> None:
@@ -103,39 +106,50 @@ class PlateauDecay(ConstantDecay):
         self.scale, self.best, self.bad = state["scale"], state["best"], state["bad"]
 
 
-#: scheduler name → factory(warmup_epochs, max_epochs, plateau_factor, plateau_patience)
+#: scheduler name → factory(plateau_factor, plateau_patience, step_factor, step_at)
 DECAYS: Dict[str, Callable[..., ConstantDecay]] = {
     "none": lambda **kw: ConstantDecay(),
-    "cosine": lambda warmup_epochs, max_epochs, **kw: CosineDecay(warmup_epochs,
-                                                                  max_epochs - 1),
+    "cosine": lambda **kw: CosineDecay(),
+    "step": lambda step_factor, step_at, **kw: StepDecay(step_factor, step_at),
     "plateau": lambda plateau_factor, plateau_patience, **kw: PlateauDecay(plateau_factor,
                                                                            plateau_patience),
 }
 
 
 class LRSchedule:
-    """Sets the optimiser's learning rate at the start of every epoch."""
+    """Sets the optimiser's learning rate before every optimiser step."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, scheduler: str, lr: float,
-                 min_lr: float = 0.0, warmup_epochs: int = 0, max_epochs: int = 1,
+                 min_lr: float = 0.0, warmup: float = 0.0, warmup_epochs: int = 0,
                  plateau_factor: float = PLATEAU_FACTOR,
-                 plateau_patience: int = PLATEAU_PATIENCE):
+                 plateau_patience: int = PLATEAU_PATIENCE, step_factor: float = 0.1,
+                 step_at: Sequence[float] = ()):
         try:
             factory = DECAYS[scheduler]
         except KeyError:
             raise ValueError(f"unknown scheduler {scheduler!r}; valid: {sorted(DECAYS)}") from None
-        self.decay = factory(warmup_epochs=warmup_epochs, max_epochs=max_epochs,
-                             plateau_factor=plateau_factor, plateau_patience=plateau_patience)
+        self.decay = factory(plateau_factor=plateau_factor, plateau_patience=plateau_patience,
+                             step_factor=step_factor, step_at=step_at)
         self.optimizer = optimizer
-        self.base_lr, self.min_lr, self.warmup_epochs = float(lr), float(min_lr), warmup_epochs
+        self.base_lr, self.min_lr = float(lr), float(min_lr)
+        self.warmup, self.warmup_epochs = float(warmup), warmup_epochs
+        # where the decay starts: the warm-up's end (a warm-up in epochs: the p it ended at)
+        self.decay_from: Optional[float] = None if warmup_epochs else self.warmup
 
-    def lr_at(self, epoch: int) -> float:
+    def lr_at(self, progress: float, epoch: int = 0) -> float:
+        """The learning rate at ``progress`` (fraction of the run) in ``epoch``."""
         if epoch < self.warmup_epochs:
             return self.base_lr * (epoch + 1) / (self.warmup_epochs + 1)
-        return self.decay.lr(self.base_lr, self.min_lr, epoch)
+        if progress < self.warmup:
+            return self.base_lr * (0.1 + 0.9 * progress / self.warmup)
+        start = progress if self.decay_from is None else self.decay_from
+        return self.decay.lr(self.base_lr, self.min_lr, progress, start)
 
-    def start_epoch(self, epoch: int) -> float:
-        lr = self.lr_at(epoch)
+    def set(self, progress: float, epoch: int = 0) -> float:
+        """Give the optimiser the learning rate at ``progress``; returns it."""
+        if self.decay_from is None and epoch >= self.warmup_epochs:
+            self.decay_from = progress
+        lr = self.lr_at(progress, epoch)
         for group in self.optimizer.param_groups:  # lr_factor: e.g. pretrained weights
             group["lr"] = lr * group.get("lr_factor", 1.0)
         return lr
@@ -148,88 +162,71 @@ class LRSchedule:
         """A new loss stage changes the validation metric; keep the lr, judge anew."""
         self.decay.forget_best()
 
-    def set_last_epoch(self, epoch: int) -> None:
-        """The run ends after ``epoch`` (0-based): a cosine reaches ``min_lr`` there."""
-        self.decay.set_last_epoch(epoch)
-
     def set_base_lr(self, lr: float) -> None:
         self.base_lr = float(lr)
         self.decay.reset()
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"base_lr": self.base_lr, "decay": self.decay.state_dict()}
+        return {"base_lr": self.base_lr, "decay": self.decay.state_dict(),
+                "decay_from": self.decay_from}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.base_lr = float(state["base_lr"])
         self.decay.load_state_dict(state["decay"])
+        if state.get("decay_from") is not None:  # older checkpoints: none stored
+            self.decay_from = float(state["decay_from"])
 
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """From ``epoch`` on: the loss weights given here (others unchanged), ``lr`` and
-    ``weight_decay`` (None: unchanged)."""
+    """From ``epoch`` (or, when ``at`` is given, from that fraction of the run) on: the
+    loss weights given here (others unchanged), ``lr`` and ``weight_decay`` (None:
+    unchanged)."""
 
-    epoch: int
+    epoch: Optional[int]
     weights: Mapping[str, float]
     lr: Optional[float] = None
     weight_decay: Optional[float] = None
+    at: Optional[float] = None
 
     @classmethod
     def from_mapping(cls, stage: Any) -> Stage:
-        """From a config stage (mapping or object with ``epoch``, ``<term>_weight``, ``lr``,
-        ``weight_decay``)."""
+        """From a config stage (mapping or object with ``at`` or ``epoch``,
+        ``<term>_weight``, ``lr``, ``weight_decay``)."""
         get = stage.get if isinstance(stage, Mapping) else lambda k: getattr(stage, k, None)
         weights = {term: float(get(f"{term}_weight")) for term in QUANTITY_NAMES
                    if get(f"{term}_weight") is not None}
+        epoch, at = get("epoch"), get("at")
         lr, decay = get("lr"), get("weight_decay")
-        return cls(int(get("epoch")), weights, None if lr is None else float(lr),
-                   None if decay is None else float(decay))
+        return cls(None if epoch is None else int(epoch), weights,
+                   None if lr is None else float(lr), None if decay is None else float(decay),
+                   None if at is None else float(at))
+
+    def started(self, epoch: int, progress: float) -> bool:
+        """Whether the stage has started in ``epoch`` at ``progress`` of the run."""
+        return self.at <= progress if self.at is not None else self.epoch <= epoch
 
 
 class StageSchedule:
-    """Which stage is active at an epoch, and the loss weights that follow from it."""
+    """Which stage is active at a point of the run, and the loss weights that follow."""
 
     def __init__(self, initial_weights: Mapping[str, float], stages: Sequence[Stage] = ()):
         self.initial = dict(initial_weights)
-        self.stages: List[Stage] = sorted(stages, key=lambda s: s.epoch)
+        self.stages: List[Stage] = list(stages)  # in order (the config checks it)
 
-    def index_at(self, epoch: int) -> int:
-        """Index of the last stage started by ``epoch``; -1 before the first stage."""
-        return sum(1 for s in self.stages if s.epoch <= epoch) - 1
+    def index_at(self, epoch: int, progress: float = 0.0) -> int:
+        """Index of the last stage started in ``epoch`` at ``progress``; -1 before the
+        first stage."""
+        return sum(1 for s in self.stages if s.started(epoch, progress)) - 1
 
-    def weights_at(self, epoch: int) -> Dict[str, float]:
+    def weights_upto(self, index: int) -> Dict[str, float]:
+        """The loss weights once stages ``0..index`` have started."""
         weights = dict(self.initial)
-        for stage in self.stages[: self.index_at(epoch) + 1]:
+        for stage in self.stages[: index + 1]:
             weights.update(stage.weights)
         return weights
 
-    def lr_at(self, epoch: int) -> Optional[float]:
-        """The base lr set by the latest stage that gives one, or None."""
-        lrs = [s.lr for s in self.stages[: self.index_at(epoch) + 1] if s.lr is not None]
+    def lr_upto(self, index: int) -> Optional[float]:
+        """The base lr set by the latest of stages ``0..index`` that gives one, or None."""
+        lrs = [s.lr for s in self.stages[: index + 1] if s.lr is not None]
         return lrs[-1] if lrs else None
-
-    def fitted(self, max_epochs: int, new_max_epochs: int, from_epoch: int) -> StageSchedule:
-        """The schedule of a run cut from ``max_epochs`` to ``new_max_epochs`` at
-        ``from_epoch`` (the next epoch to run): stages that started before it keep their
-        epoch; the others start at the same fraction of the new length (never before
-        ``from_epoch``, and still one after another)."""
-        stages, previous = [], -1
-        for stage in self.stages:
-            epoch = stage.epoch
-            if epoch >= from_epoch:
-                epoch = max(from_epoch, round(epoch * new_max_epochs / max_epochs))
-            epoch = max(epoch, previous + 1)
-            stages.append(dataclasses.replace(stage, epoch=epoch))
-            previous = epoch
-        return StageSchedule(self.initial, stages)
-
-
-def epochs_that_fit(limit_s: float, elapsed_s: float, epochs_timed: int, next_epoch: int,
-                    max_epochs: int, margin: float) -> int:
-    """The epochs a run can have when ``epochs_timed`` epochs took ``elapsed_s`` seconds
-    and the run may take ``limit_s``: ``next_epoch`` (epochs done) plus the whole epochs,
-    at that pace, that fit in ``margin`` (< 1: room for slower epochs) of what is left;
-    never more than ``max_epochs``."""
-    per_epoch = elapsed_s / max(epochs_timed, 1)
-    more = math.floor((margin * limit_s - elapsed_s) / per_epoch) if per_epoch > 0 else max_epochs
-    return min(max_epochs, next_epoch + max(more, 0))

@@ -1,6 +1,11 @@
 """The training loop: epochs of optimiser steps and the rules that stop them; the rest of a
 run (stages, validation, best model, logging, checkpoints) are callbacks.
 
+After every step the ranks agree on the run's clock (the slowest rank's) and its progress p
+(:mod:`mlip_gnn.train.progress`), from which the learning rate, loss stages and EMA start
+follow; the run ends when a length (epochs, steps, time budget) is reached, inside an epoch
+if need be.
+
 Epochs are numbered from 0 (as ``loss.stages[].epoch`` in the config). Everything the loop
 needs to continue exactly where it stopped is in :meth:`Trainer.state_dict`; the data order
 is a function of (seed, epoch), so a resumed run sees the same batches.
@@ -27,6 +32,7 @@ from mlip_gnn.train.loss import WeightedLoss
 from mlip_gnn.train.metrics import MetricAccumulator
 from mlip_gnn.train.monitor import Monitor
 from mlip_gnn.train.optim import ExponentialMovingAverage, clip_gradients
+from mlip_gnn.train.progress import RunLength, reserve_s
 from mlip_gnn.train.rng import rng_state, set_rng_state
 from mlip_gnn.train.schedule import LRSchedule, StageSchedule
 from mlip_gnn.train.signals import StopRequest
@@ -43,26 +49,30 @@ class TrainingDiverged(MlipGnnError, RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class LoopSettings:
-    max_epochs: int
+    length: RunLength
     best_metric: str = "loss"
     valid_interval: int = 1
     checkpoint_interval: int = 1
     early_stopping_patience: Optional[int] = None
-    max_time_s: Optional[float] = None
-    fit_to_time: bool = False  # cut max_epochs to what fits in max_time_s (TimeBudget)
+    max_time_s: Optional[float] = None  # this process's wall-time limit
     max_bad_steps: int = 10
     grad_clip: Optional[float] = None
     keep_checkpoints: int = 2
+    ema_start: float = 0.0  # fraction of the run before which the EMA follows the weights
+    test_share: float = 0.0  # test frames per validation frame: its time is kept in hand
 
     @classmethod
-    def from_config(cls, cfg) -> LoopSettings:
+    def from_config(cls, cfg, test_share: float = 0.0) -> LoopSettings:
         t = cfg.train
-        return cls(max_epochs=t.max_epochs, best_metric=t.best_metric,
+        length = RunLength(t.max_epochs, t.max_steps,
+                           None if t.budget_minutes is None else 60.0 * t.budget_minutes)
+        return cls(length=length, best_metric=t.best_metric,
                    valid_interval=t.valid_interval, checkpoint_interval=t.checkpoint_interval,
                    early_stopping_patience=t.early_stopping_patience,
                    max_time_s=None if t.max_time_minutes is None else 60.0 * t.max_time_minutes,
-                   fit_to_time=t.fit_to_time_limit, max_bad_steps=t.max_bad_steps,
-                   grad_clip=cfg.optim.grad_clip, keep_checkpoints=cfg.output.keep_checkpoints)
+                   max_bad_steps=t.max_bad_steps, grad_clip=cfg.optim.grad_clip,
+                   keep_checkpoints=cfg.output.keep_checkpoints,
+                   ema_start=cfg.optim.ema_start, test_share=test_share)
 
 
 @dataclasses.dataclass
@@ -78,8 +88,18 @@ class LoopState:
     rounds_since_best: int = 0  # validations without improvement
     stage_index: int = -1  # last loss stage applied; -1: initial weights
     epoch_elapsed_s: float = 0.0  # time spent in the epoch in progress before a stop
-    fitted_epochs: int = 0  # epochs the run was cut to, to fit its time limit; 0: not cut
-    fitted_at: int = 0  # the epoch at which the time limit was judged (0: not yet)
+    elapsed_s: float = 0.0  # seconds of training over all processes of the run, slowest rank
+    progress: float = 0.0  # fraction of the run done (RunLength.progress), as of elapsed_s
+    valid_s: float = 0.0  # longest validation so far, s (kept in hand at the end)
+    checkpoint_s: float = 0.0  # longest checkpoint write so far, s
+    epoch_lr: float = 0.0  # learning rate of the epoch's first step (its metrics line)
+
+    @classmethod
+    def from_dict(cls, loop: Mapping[str, Any]) -> LoopState:
+        """From a checkpoint's ``loop``; keys of older versions are dropped, new ones
+        default."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in loop.items() if k in names})
 
 
 class Trainer:
@@ -105,9 +125,10 @@ class Trainer:
         self.train_metrics = MetricAccumulator(device)
         self.callbacks: List[Callback] = list(default_callbacks() if callbacks is None
                                               else callbacks)
-        self.configured_epochs, self.configured_stages = settings.max_epochs, stages
-        self.started = time.monotonic()
-        self.first_epoch = 0  # the epoch this process started in
+        self.started = self._now()
+        self.first_epoch = self.first_step = 0  # the epoch and step this process started at
+        self.elapsed_before_s = 0.0  # run time of the processes before this one
+        self.plan = None  # the latest forecast of a time-budgeted run (callbacks.PlanReport)
         self.epoch_batches = 0  # batches of the epoch in progress, steps already done included
 
     # ----------------------------------------------------------------- state
@@ -152,26 +173,13 @@ class Trainer:
         self.train_metrics.load_state_dict(state["train_sums"])
         if not dist.is_main():  # the stored sums are over all ranks: count them once
             self.train_metrics = MetricAccumulator(self.device)
-        self.state = LoopState(**state["loop"])
+        self.state = LoopState.from_dict(state["loop"])
         set_rng_state(state["rng"])
-        if self.state.fitted_epochs:
-            self.fit_epochs(self.state.fitted_epochs, self.state.fitted_at)
         # `--resume` with a changed config: its loss weights, lr and EMA decay apply from
         # the stage the run is in (with the same config these equal the stored values)
-        index = self.state.stage_index
-        stage_epoch = self.stages.stages[index].epoch if index >= 0 else 0
-        self.loss.set_weights(self.stages.weights_at(stage_epoch))
-        self.lr_schedule.base_lr = self.stages.lr_at(stage_epoch) or configured_lr
-
-    def fit_epochs(self, max_epochs: int, from_epoch: int) -> None:
-        """Cut the run to ``max_epochs`` from ``from_epoch`` on: the stages not yet started
-        and the cosine's end move with it (saved in the loop state: a resume does the same)."""
-        self.settings = dataclasses.replace(self.settings, max_epochs=max_epochs)
-        self.stages = self.configured_stages.fitted(self.configured_epochs, max_epochs,
-                                                    from_epoch)
-        self.lr_schedule.set_last_epoch(max_epochs - 1)
-        self.monitor.max_epochs = max_epochs
-        self.state.fitted_epochs, self.state.fitted_at = max_epochs, from_epoch
+        index = min(self.state.stage_index, len(self.stages.stages) - 1)
+        self.loss.set_weights(self.stages.weights_upto(index))
+        self.lr_schedule.base_lr = self.stages.lr_upto(index) or configured_lr
 
     def inference_weights(self) -> Dict[str, torch.Tensor]:
         """The weights to use for prediction: the EMA when there is one."""
@@ -225,8 +233,8 @@ class Trainer:
             self._skip_step(float(global_loss), float(grad_norm))
             return float("nan"), float(grad_norm)
         self.optimizer.step()
-        if self.ema is not None:
-            self.ema.update(self.module)
+        if self.ema is not None:  # before ema_start it follows the weights: averaging starts there
+            self.ema.update(self.module, follow=self.state.progress < self.settings.ema_start)
         self.train_metrics.update(out, batch, global_loss)
         return float(global_loss), float(grad_norm)
 
@@ -245,16 +253,45 @@ class Trainer:
                 f"good checkpoint is in {self.checkpoints.run_dir}.")
 
     def _stop_reason(self) -> Optional[str]:
-        flags = torch.tensor([float(self.stop.requested), float(self._out_of_time())])
+        """Agree with the other ranks on the run's clock (the slowest rank's) and progress,
+        and on whether to stop now (a signal on any rank, this process's time limit)."""
+        s = self.state
+        values = torch.tensor([float(self.stop.requested), float(self._out_of_time()),
+                               self.elapsed_before_s + self.elapsed_s(), s.valid_s,
+                               s.checkpoint_s], dtype=torch.float64)
         if dist.world_size() > 1:
-            flags = dist.all_reduce_max(flags.to(self.device)).cpu()
-        if flags[0] > 0:
+            values = dist.all_reduce_max(values.to(self.device)).cpu()
+        s.elapsed_s, s.valid_s, s.checkpoint_s = (float(v) for v in values[2:])
+        s.progress = self.settings.length.progress(*self._done())
+        if values[0] > 0:
             return f"signal {self.stop.signal_name or 'on another rank'}"
-        return "time limit" if flags[1] > 0 else None
+        return "time limit" if values[1] > 0 else None
+
+    def reserve_s(self) -> float:
+        """Seconds of the time budget kept for the final validation, test and checkpoint."""
+        s, budget = self.state, self.settings.length.seconds
+        return 0.0 if budget is None else reserve_s(budget, s.valid_s, s.checkpoint_s,
+                                                    self.settings.test_share)
+
+    def _done(self) -> tuple:
+        """(epochs, steps, seconds, reserve) of the run so far, as the ranks agreed."""
+        s = self.state
+        # an epoch's length is known once it starts (a resumed run: part done, not ended)
+        epochs = s.epoch + (s.step_in_epoch / self.epoch_batches if self.epoch_batches else 0)
+        return epochs, s.global_step, s.elapsed_s, self.reserve_s()
+
+    def run_ends(self) -> Optional[str]:
+        """The length (config key) that ends the run at this point, or None."""
+        return self.settings.length.reached(*self._done())
+
+    @staticmethod
+    def _now() -> float:
+        """The clock of :meth:`elapsed_s` (tests replace it by a simulated one)."""
+        return time.monotonic()
 
     def elapsed_s(self) -> float:
         """Seconds since this process started training (what the time limit counts)."""
-        return time.monotonic() - self.started
+        return self._now() - self.started
 
     def _out_of_time(self) -> bool:
         limit = self.settings.max_time_s
@@ -275,17 +312,23 @@ class Trainer:
         self.train_loader.batch_sampler.set_epoch(self.state.epoch,
                                                   skip=self.state.step_in_epoch)
         self.epoch_batches = self.state.step_in_epoch + len(self.train_loader)
-        start = time.monotonic() - self.state.epoch_elapsed_s
+        start = self._now() - self.state.epoch_elapsed_s
         self.model.train()
         for batch in self.train_loader:
+            self._call("on_step_start")
+            lr = self.lr_schedule.set(self.state.progress, self.state.epoch)
+            if self.state.step_in_epoch == 0:
+                self.state.epoch_lr = lr
             loss, grad_norm = self._step(batch)
             self.state.step_in_epoch += 1
             self.state.global_step += 1
-            self.state.epoch_elapsed_s = time.monotonic() - start
-            self._call("on_step_end", loss, grad_norm)
+            self.state.epoch_elapsed_s = self._now() - start
             reason = self._stop_reason()
+            self._call("on_step_end", loss, grad_norm)
             if reason is not None and self.state.step_in_epoch < self.epoch_batches:
                 return reason
+            if self.run_ends() is not None:  # the run's length is reached inside the epoch
+                break
         return None
 
     def evaluate(self, loader: DataLoader, use_ema: bool = True) -> Dict[str, float]:
@@ -305,10 +348,10 @@ class Trainer:
                 model.train()
         return metrics.reduce(dist.all_reduce_sum).compute()
 
-    def _epoch_record(self, lr: float) -> Dict[str, Any]:
+    def _epoch_record(self) -> Dict[str, Any]:
         s = self.state
-        return {"epoch": s.epoch, "step": s.global_step, "lr": lr,
-                "epoch_time_s": s.epoch_elapsed_s,
+        return {"epoch": s.epoch, "step": s.global_step, "lr": s.epoch_lr,
+                "progress": s.progress, "epoch_time_s": s.epoch_elapsed_s,
                 "train": self.train_metrics.reduce(dist.all_reduce_sum).compute(),
                 "loss_weights": dict(self.loss.weights), "bad_steps": s.bad_steps}
 
@@ -332,7 +375,9 @@ class Trainer:
             ) from None
 
     def save_last(self, snapshot: bool = False) -> None:
-        """Checkpoint on rank 0; a failure there raises on every rank (no rank hangs)."""
+        """Checkpoint on rank 0; a failure there raises on every rank (no rank hangs).
+        Its duration (this process's clock) is kept in hand at the end of a time budget."""
+        began = self.elapsed_s()
         state = self.state_dict()
 
         def save() -> None:
@@ -342,23 +387,26 @@ class Trainer:
                            self.settings.keep_checkpoints)
 
         dist.on_main(save)
+        self.state.checkpoint_s = max(self.state.checkpoint_s, self.elapsed_s() - began)
 
     def fit(self) -> str:
-        """Train; returns why it stopped: ``max_epochs``, ``early stopping``, ``time limit``
-        or ``signal SIGTERM`` (with the default callbacks, a checkpoint is written in every
+        """Train; returns why it stopped: the length reached (``max_epochs``,
+        ``max_steps``, ``budget_minutes``), ``early stopping``, ``time limit`` or
+        ``signal SIGTERM`` (with the default callbacks, a checkpoint is written in every
         case)."""
-        self.started, self.first_epoch = time.monotonic(), self.state.epoch
-        while self.state.epoch < self.settings.max_epochs:
+        s = self.state
+        self.started, self.first_epoch, self.first_step = self._now(), s.epoch, s.global_step
+        self.elapsed_before_s = s.elapsed_s
+        reason = self.run_ends()  # a resumed run that had ended (progress as stored)
+        while reason is None:
             self._call("on_epoch_start")
-            lr = self.lr_schedule.start_epoch(self.state.epoch)
             reason = self._train_epoch()
             if reason is not None:
                 self._call("on_interrupt", reason)
                 return reason
-            self._call("on_epoch_end", self._epoch_record(lr))
+            self._call("on_epoch_end", self._epoch_record())
             self._next_epoch()
-            reason = "early stopping" if self._early_stop() else self._stop_reason()
+            reason = ("early stopping" if self._early_stop()
+                      else self._stop_reason() or self.run_ends())
             self._call("after_epoch", reason)
-            if reason is not None:
-                return reason
-        return "max_epochs"
+        return reason

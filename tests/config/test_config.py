@@ -152,6 +152,7 @@ def test_config_to_dict_is_plain_yaml():
     assert yaml.safe_load(yaml.safe_dump(d)) == d
     assert d["loss"]["stages"] == [
         {
+            "at": None,
             "epoch": 2,
             "energy_weight": None,
             "forces_weight": None,

@@ -43,12 +43,13 @@ def test_user_callbacks_see_every_hook_after_the_standard_parts(tiny_xyz, tmp_pa
     assert ends == [("end", 0, False), ("end", 1, True)]  # validation every 2nd epoch
     afters = [c for c in recorder.calls if c[0] == "after"]
     # a user callback runs after Checkpoints, so last.pt of the epoch is already written
-    assert afters == [("after", 1, None, True), ("after", 2, None, True)]
+    # the last epoch's hook is told that the run ends there (its length reached)
+    assert afters == [("after", 1, None, True), ("after", 2, "max_epochs", True)]
     steps = [c[1] for c in recorder.calls if c[0] == "step"]
     assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 4
 
 
 def test_default_parts_are_in_acting_order():
     names = [type(c).__name__ for c in default_callbacks()]
-    assert names == ["LossStages", "Validation", "Logging", "TimeBudget", "Checkpoints"]
+    assert names == ["LossStages", "Validation", "Logging", "PlanReport", "Checkpoints"]
     assert isinstance(default_callbacks()[-1], Checkpoints)

@@ -102,19 +102,22 @@ def test_stop_on_one_rank_then_resume_matches_uninterrupted(data, tmp_path, two_
         assert _max_diff(r1, r2) < 1e-9, (r1, r2)
 
 
-def test_time_fit_follows_the_slowest_rank(data, tmp_path):
-    # rank 1's epochs take 20 s, rank 0's a fraction of a second: in 100 s, after 2 timed
-    # epochs (40 s on rank 1), 2 more fit with 5 % in hand; rank 0 alone would keep all 20.
-    # Both ranks must cut the same way, or the collectives of the longer one hang.
+def test_a_time_budget_follows_the_slowest_rank(data, tmp_path):
+    # rank 1's steps take 5 s (20 s epochs of 4 steps), rank 0's milliseconds: the ranks
+    # share rank 1's clock, so 100 s hold 5 epochs and the stage at 0.4 starts at step 8
+    # (epoch 2); rank 0 alone would run all 20 epochs with the stage at epoch 8. Ranks that
+    # disagreed on when to stop would hang in the longer one's collectives.
     run_dir = tmp_path / "run"
-    raw = _raw(data, run_dir, max_epochs=20, max_time_minutes=100.0 / 60.0,
-               fit_to_time_limit=True)
+    raw = _raw(data, run_dir, max_epochs=20, budget_minutes=100.0 / 60.0)
+    raw["loss"]["stages"] = [{"at": 0.4, "energy_weight": 9.0}]
     codes, reports = run_ddp(raw, tmp_path / "r", fault=("pace", 1, 20.0))
     assert codes == [0, 0], reports
-    assert [r["epochs_done"] for r in reports] == [4, 4], reports
-    assert [r["stop_reason"] for r in reports] == ["max_epochs", "max_epochs"]
-    assert [r["epoch"] for r in _records(run_dir)] == list(range(4))
-    assert "4 of the 20 epochs fit in the time limit" in (run_dir / "train.log").read_text()
+    assert [r["epochs_done"] for r in reports] == [5, 5], reports
+    assert [r["stop_reason"] for r in reports] == ["budget_minutes", "budget_minutes"]
+    records = _records(run_dir)
+    assert [r["epoch"] for r in records] == list(range(5))
+    assert [r["loss_weights"]["energy"] for r in records] == [1.0, 1.0, 9.0, 9.0, 9.0]
+    assert "loss stage 0 starts" in (run_dir / "train.log").read_text()
 
 
 @pytest.mark.slow

@@ -124,13 +124,14 @@ def test_set_weight_decay_leaves_the_spared_groups_alone():
                                                      (0.0, 0.3, [0.0, 0.3])])
 def test_a_loss_stage_sets_the_decay_of_the_decayed_group(tmp_path, start, stage, expected):
     """Epoch 0 runs with optim.weight_decay, epoch 1 with the stage's; the spared group
-    stays at 0 and a resume across the stage lands where the straight run does."""
+    stays at 0 and a resume across the stage lands where the straight run does (a constant
+    lr: a cosine over the run would differ once the run is made longer)."""
     make = config_maker(write_tiny_cu(tmp_path / "cu.xyz", n_frames=6), tmp_path)
 
     def make_run(name, epochs):
         return make(name, model=TINY_MODEL, train={"max_epochs": epochs},
                     optim={"optimizer": "adamw", "weight_decay": start,
-                           "no_weight_decay": SPARED},
+                           "no_weight_decay": SPARED, "scheduler": "none"},
                     loss={"stages": [{"epoch": 1, "weight_decay": stage}]})
 
     def decays(run_dir):

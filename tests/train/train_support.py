@@ -29,6 +29,34 @@ def paced_clock(seconds_per_epoch: float):
     return elapsed_s
 
 
+class SimulatedClock:
+    """A clock for the trainer that moves only when the run works: each optimiser step
+    takes ``step_s(step, now)`` seconds (``step``: the global step being taken, ``now``:
+    the clock when it starts) and each evaluation (validation, test) ``valid_s``.
+    :meth:`install` puts it in place of ``Trainer._now`` for a test."""
+
+    def __init__(self, step_s, valid_s: float = 0.0):
+        self.step_s, self.valid_s, self.now = step_s, valid_s, 0.0
+
+    def install(self, monkeypatch) -> "SimulatedClock":
+        from mlip_gnn.train.trainer import Trainer
+
+        clock, step, evaluate = self, Trainer._step, Trainer.evaluate
+
+        def timed_step(trainer, batch):
+            clock.now += clock.step_s(trainer.state.global_step, clock.now)
+            return step(trainer, batch)
+
+        def timed_evaluate(trainer, loader, use_ema=True):
+            clock.now += clock.valid_s
+            return evaluate(trainer, loader, use_ema)
+
+        monkeypatch.setattr(Trainer, "_step", timed_step)
+        monkeypatch.setattr(Trainer, "evaluate", timed_evaluate)
+        monkeypatch.setattr(Trainer, "_now", staticmethod(lambda: clock.now))
+        return self
+
+
 def write_tiny_cu(path: Path, n_frames: int = 10, seed: int = 0) -> Path:
     """Rattled, strained fcc Cu cells of 4 and 8 atoms labelled by EMT."""
     from ase.build import bulk
