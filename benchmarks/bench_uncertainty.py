@@ -98,7 +98,7 @@ def distance_variants(run: Path, frames, errors) -> list:
 
     from mlip_gnn.config import load_config
     from mlip_gnn.inference import Predictor
-    from mlip_gnn.train.data_setup import read_splits
+    from mlip_gnn.train.splits import read_splits
     from mlip_gnn.uncertainty.fit import collect_fit_data, fit_distance
     from mlip_gnn.uncertainty.readout import readout_parts, structure_features
 

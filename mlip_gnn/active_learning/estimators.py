@@ -79,7 +79,7 @@ def fit_run(run_dir: os.PathLike, kinds: Sequence[str] = KINDS, device: str = "c
     from mlip_gnn.config import load_config
     from mlip_gnn.export import resolve_model_path
     from mlip_gnn.inference import Predictor
-    from mlip_gnn.train.data_setup import read_splits
+    from mlip_gnn.train.splits import read_splits
 
     run_dir = Path(run_dir)
     config = run_dir / "config.yaml"
