@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from mlip_gnn.inference import CommitteeError, MemberOutput, Uncertainty, UncertaintyEstimator
-from mlip_gnn.uncertainty.llpr import bind_fit, gaussian_nll
+from mlip_gnn.uncertainty.llpr import gaussian_nll
 from mlip_gnn.uncertainty.readout import last_layer_features
-from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState
+from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, bind_fit
 
 __all__ = ["DescriptorDistance", "DistanceState", "DISTANCE_FILE", "knn_distance",
            "calibrate_power_law"]

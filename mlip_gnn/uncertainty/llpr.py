@@ -37,18 +37,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, Dict, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from mlip_gnn.export import export_model, load_model
 from mlip_gnn.inference import (CommitteeError, MemberOutput, ModelInputs, Uncertainty,
                                 UncertaintyEstimator)
-from mlip_gnn.uncertainty.readout import readout_parts, readout_weights
-from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, fit_path
+from mlip_gnn.uncertainty.store import (EstimatorFitError, StoredState, bind_fit,
+                                      check_weights, fit_path)
 
 __all__ = ["LLPR", "LLPRState", "LLPR_FILE", "ValidationSample", "llpr_variance",
-           "calibrate_llpr", "gaussian_nll", "check_weights", "attach_llpr",
+           "calibrate_llpr", "gaussian_nll", "attach_llpr", "export_with_llpr",
            "attach_stored_llpr"]
 
 LLPR_FILE = "llpr.pt"
@@ -69,29 +71,6 @@ def gaussian_nll(residual: np.ndarray, variance: np.ndarray) -> float:
     variance = np.maximum(np.asarray(variance, dtype=np.float64), 1e-300)
     return float(np.mean(0.5 * (np.log(2 * math.pi * variance)
                                 + np.asarray(residual) ** 2 / variance)))
-
-
-def check_weights(stored: torch.Tensor, module: torch.nn.Module, path: object) -> None:
-    """A fit belongs to the readout weights it was made with: refuse other weights (a
-    retrained model, or raw weights where the fit used the EMA)."""
-    current = readout_weights(module)
-    if current.shape != stored.shape or not torch.allclose(current, stored, rtol=1e-5,
-                                                            atol=1e-8):
-        raise EstimatorFitError(f"{path}: fitted for other model weights (retrained, or "
-                                "EMA against raw weights); refit with `mlip-gnn "
-                                "uncertainty fit`")
-
-
-def bind_fit(state: Optional[StoredState], state_type: type, file_name: str, member
-             ) -> tuple:
-    """``(state, readout parts)`` for a committee ``member``: ``state``, or the fit
-    ``file_name`` stored beside the member's source, checked to belong to its weights."""
-    path = fit_path(member.name, file_name)
-    if state is None:
-        state = state_type.load(path)
-    parts = readout_parts(member.module)
-    check_weights(state.weights, member.module, path)
-    return state, parts
 
 
 @dataclasses.dataclass
@@ -216,6 +195,24 @@ def attach_stored_llpr(source: object, deployed: torch.nn.Module,
     check_weights(state.weights, deployed, path)
     attach_llpr(deployed, state, captured)
     return True
+
+
+def export_with_llpr(source: object, output: object, warn: Callable[[str], None],
+                     format: str = "torchscript", **options: Any) -> Tuple[Path, dict]:
+    """:func:`mlip_gnn.export.export_model` of ``source`` (run directory or checkpoint)
+    that puts the LLPR fit stored beside it into a TorchScript file when it was made for
+    the exported weights; otherwise the export goes on without it and ``warn`` gets the
+    reason. ``options``: export_model's ``device``, ``dtype``, ``use_ema``. Returns the
+    path written and its metadata."""
+    def attach(deployed: torch.nn.Module) -> None:
+        try:
+            attach_stored_llpr(source, deployed)
+        except EstimatorFitError as exc:
+            warn(f"LLPR fit not included: {exc}")
+
+    path = export_model(source, output, format=format,
+                        attach=attach if format == "torchscript" else None, **options)
+    return path, load_model(path)[1]
 
 
 class LLPR(UncertaintyEstimator):
