@@ -7,7 +7,6 @@ that names the dotted field, the bad value and what is allowed.
 """
 
 import dataclasses
-import difflib
 import math
 import re
 import types
@@ -15,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.utils.suggest import did_you_mean
 
 _UNION_ORIGINS = (Union, types.UnionType)
 # PyYAML follows YAML 1.1, where a float needs a dot: "1e-3" is read as a string.
@@ -41,9 +41,8 @@ class _Mismatch(ConfigError):
     def __init__(self, where: str, expected: str, value: Any, choices=(), hint: str = ""):
         self.expected, self.value, self.choices, self.hint = expected, value, choices, hint
         message = f"{where}: got {_show(value)}; expected {expected}"
-        close = closest(value, choices) if isinstance(value, str) else None
-        if close is not None:
-            message += f" (did you mean {close!r}?)"
+        if isinstance(value, str):
+            message += did_you_mean(value, [c for c in choices if isinstance(c, str)])
         if hint:
             message += f" ({hint})"
         super().__init__(message, field=where)
@@ -89,8 +88,7 @@ def dotted(where: str, name: str) -> str:
 
 def unknown_key(where: str, key: str, valid: list[str]) -> ConfigError:
     full = dotted(where, key)
-    close = closest(key, valid)
-    hint = f"; did you mean {close!r}?" if close else ""
+    hint = did_you_mean(key, valid, "; did you mean {!r}?")
     return ConfigError(
         f"unknown key {full!r}{hint} valid keys: {', '.join(sorted(valid))}", field=full
     )
@@ -236,16 +234,6 @@ def describe(tp: Any) -> str:
     if tp is type(None):
         return "null"
     return getattr(tp, "__name__", repr(tp))
-
-
-def closest(word: str, candidates) -> str | None:
-    strings = [c for c in candidates if isinstance(c, str)]
-    # Case-insensitive first, so that "si" finds "Si" and "Adam" finds "adam".
-    by_lower = {c.lower(): c for c in strings}
-    if word.lower() in by_lower:
-        return by_lower[word.lower()]
-    close = difflib.get_close_matches(word, strings, n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def _show(value: Any) -> str:
