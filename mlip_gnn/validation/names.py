@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
+from mlip_gnn.validation.structures import primitive_cell
+
 if TYPE_CHECKING:
-    from mlip_gnn.validation.system import SystemSpec
+    from mlip_gnn.validation.spec import SystemSpec
 
 __all__ = ["UNITS", "unit_of", "expected_names", "elastic_names", "surface_name",
            "phase_name", "temperature_tag", "phonon_labels", "MODEL_ONLY"]
@@ -80,8 +82,6 @@ def phonon_labels(cell) -> List[str]:
 
 def expected_names(spec: SystemSpec) -> List[str]:
     """Every property name the families of ``spec`` report, in report order."""
-    from mlip_gnn.validation.structures import primitive_cell
-
     names: List[str] = []
     families = spec.properties
     if "lattice" in families:

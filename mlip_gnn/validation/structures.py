@@ -17,7 +17,7 @@ from ase.optimize import BFGS
 from mlip_gnn.errors import MlipGnnError
 
 if TYPE_CHECKING:
-    from mlip_gnn.validation.system import SystemSpec
+    from mlip_gnn.validation.spec import SystemSpec
 
 __all__ = ["IDEAL_C_OVER_A", "Bulk", "RelaxationCollapse", "lattice_structure",
            "primitive_cell", "relax_cell", "relax_positions", "relax_bulk", "repeat_to",
