@@ -34,7 +34,7 @@ from mlip_gnn.calculators import Committee
 from mlip_gnn.cli.main import main as cli
 from mlip_gnn.data import configuration_from_atoms
 from mlip_gnn.evaluation.calibration import calibration_section
-from mlip_gnn.evaluation.errors import predict_frames
+from mlip_gnn.evaluation.prediction_errors import predict_frames
 from mlip_gnn.uncertainty.calibration import spearman
 
 ROOT = Path(__file__).resolve().parents[1]
