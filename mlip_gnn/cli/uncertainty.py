@@ -57,16 +57,6 @@ def run(args: argparse.Namespace) -> int:
           f"({data.seconds['train_pass']:.1f} s), {len(data.samples)} validation frames "
           f"({data.seconds['valid_pass']:.1f} s), {data.weights.numel()} last-layer features")
     print("validation RMSE: " + ", ".join(f"{k} {v:.4g}" for k, v in fit.residuals.items()))
-    if "llpr" in fit.states:
-        state = fit.states["llpr"]
-        print(f"wrote {fit.paths['llpr']}: regulariser {state.regulariser:.3g}, alpha^2 energy "
-              f"{state.alpha2_energy:.3g}, forces {state.alpha2_forces:.3g} (validation NLL "
-              f"energy {state.calibration['nll_energy']:.3f}, forces "
-              f"{state.calibration['nll_forces']:.3f})")
-    if "distance" in fit.states:
-        state = fit.states["distance"]
-        print(f"wrote {fit.paths['distance']}: {state.reference.shape[0]} reference atoms, "
-              f"k {state.k}, sigma = c d^{state.power:g} (validation NLL forces "
-              f"{state.calibration['nll_forces']:.3f}, energy "
-              f"{state.calibration['nll_energy']:.3f})")
+    for kind, state in fit.states.items():
+        print(f"wrote {fit.paths[kind]}: {state.summary()}")
     return 0

@@ -132,15 +132,16 @@ def fit_distance(data: FitData, k: int = 5, max_reference: int = 5000,
 def fit_estimators(data: FitData, kinds: Sequence[str] = KINDS,
                    options: Optional[Mapping[str, Mapping[str, Any]]] = None
                    ) -> Dict[str, StoredState]:
-    """Fitted states by estimator name (``llpr``, ``distance``) from the passes' ``data``;
-    ``options[kind]`` are keyword arguments of that kind's fit (:func:`fit_llpr`,
-    :func:`fit_distance`)."""
+    """Fitted states by estimator name (``llpr``, ``distance``, in that order) from the
+    passes' ``data``; ``options[kind]`` are keyword arguments of that kind's fit
+    (:func:`fit_llpr`, :func:`fit_distance`)."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise EstimatorFitError(f"unknown estimators {unknown}; valid: {list(KINDS)}")
     options = options or {}
     fitters = {"llpr": fit_llpr, "distance": fit_distance}
-    return {kind: fitters[kind](data, **options.get(kind, {})) for kind in kinds}
+    return {kind: fitters[kind](data, **options.get(kind, {})) for kind in KINDS
+            if kind in kinds}
 
 
 def residual_summary(samples: Sequence[ValidationSample]) -> Dict[str, float]:

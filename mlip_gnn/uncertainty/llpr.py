@@ -95,6 +95,13 @@ class LLPRState(StoredState):
     #: [d] cumulative fraction of the validation force variance the first k rows carry
     force_captured: Optional[torch.Tensor] = None
 
+    def summary(self) -> str:
+        """The fitted numbers in one line: ς², α² and the validation NLL."""
+        return (f"regulariser {self.regulariser:.3g}, alpha^2 energy {self.alpha2_energy:.3g}, "
+                f"forces {self.alpha2_forces:.3g} (validation NLL energy "
+                f"{self.calibration['nll_energy']:.3f}, forces "
+                f"{self.calibration['nll_forces']:.3f})")
+
     def rows_for(self, captured: float) -> torch.Tensor:
         """The fewest rows of :attr:`force_directions` that carry ``captured`` of the
         validation force variance (all of :meth:`directions` when not ordered or
@@ -238,11 +245,13 @@ class LLPR(UncertaintyEstimator):
         self._module: Optional[torch.nn.Module] = None
 
     def check(self, num_members: int) -> None:
+        """A CommitteeError unless there is exactly one member."""
         if num_members != 1:
             raise CommitteeError(f"LLPR works on one model; got {num_members} (use the "
                                  "committee spread for several)")
 
     def bind(self, members) -> None:
+        """Attach the fit to the member (an export must carry its own)."""
         member = members[0]
         module = member.module
         if member.is_scripted:  # an export: its fit travels inside it
@@ -262,11 +271,13 @@ class LLPR(UncertaintyEstimator):
         return self._rows
 
     def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
+        """Not available: LLPR needs the inputs (:meth:`estimate_from`)."""
         raise EstimatorFitError("LLPR needs the model's inputs: predict through "
                                 "mlip_gnn.inference.Predictor (estimate_from)")
 
     def estimate_from(self, inputs: ModelInputs,
                       members: Sequence[MemberOutput]) -> Uncertainty:
+        """σ_E (eV), σ_F [n] (eV/Å) and the OOD score [n] of one structure."""
         if self._module is None:
             raise EstimatorFitError("LLPR: bind() was not called with the model")
         out = {k: v.detach().cpu().numpy() for k, v in self._module.llpr(*inputs[:5]).items()}
