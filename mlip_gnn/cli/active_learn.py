@@ -26,12 +26,14 @@ Exit status 2 means bad input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The AL.yaml and its work directory."""
     parser.add_argument("config", help="active-learning YAML (AL.yaml)")
     parser.add_argument("--work-dir", metavar="DIR",
                         help="replace work_dir of the YAML (relative to the current folder)")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the loop; print how it ended."""
     import os
 
     from mlip_gnn.active_learning import ActiveLearning, load_al_config

@@ -37,6 +37,7 @@ def _key_map_item(text: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Model, data, key map, committee and output."""
     parser.add_argument("model", metavar="MODEL", help="exported file, checkpoint or run dir")
     parser.add_argument("data", metavar="DATA", nargs="+", help="labelled structure file(s)")
     parser.add_argument("--key-map", metavar="LABEL=NAME", nargs="+", type=_key_map_item,

@@ -21,6 +21,7 @@ The prefix is set with --prefix. Exit status 2 means bad input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Models, structure file, output and key map."""
     parser.add_argument("models", metavar="MODEL", nargs="+",
                         help="exported file(s), checkpoint(s) or run dir(s); several: a "
                              "committee")
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the predictions of ``args.models`` for ``args.data``; print the count."""
     from mlip_gnn.calculators import Committee
     from mlip_gnn.cli.export import report_error
     from mlip_gnn.data import KeyMap

@@ -83,10 +83,12 @@ def setting(
 
 
 def dotted(where: str, name: str) -> str:
+    """The dotted name of field ``name`` of the section at ``where``."""
     return f"{where}.{name}" if where else name
 
 
 def unknown_key(where: str, key: str, valid: list[str]) -> ConfigError:
+    """The error for ``key`` not among ``valid``, with the nearest valid key."""
     full = dotted(where, key)
     hint = did_you_mean(key, valid, "; did you mean {!r}?")
     return ConfigError(

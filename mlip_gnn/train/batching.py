@@ -29,6 +29,7 @@ class FixedBatches(Sampler):
         self.sampler, self.batch_size = sampler, batch_size
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch's order and skip its first ``skip`` batches."""
         self.sampler.set_epoch(epoch, start=skip * self.batch_size)
 
     def __iter__(self) -> Iterator[List[int]]:
@@ -110,6 +111,7 @@ class PackedBatches(Sampler):
         self._batches: Optional[List[np.ndarray]] = None
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch's batches and skip its first ``skip``."""
         self.epoch, self.skip, self._batches = epoch, skip, None
 
     def _mine(self) -> List[np.ndarray]:

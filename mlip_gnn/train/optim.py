@@ -21,6 +21,8 @@ OPTIMIZERS: Dict[str, Callable[..., torch.optim.Optimizer]] = {
 
 def build_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
                     weight_decay: float = 0.0, amsgrad: bool = False) -> torch.optim.Optimizer:
+    """The optimiser ``name`` (a key of OPTIMIZERS) over ``params``; a miss lists the valid
+    names."""
     try:
         cls = OPTIMIZERS[name]
     except KeyError:
@@ -95,6 +97,7 @@ class ExponentialMovingAverage:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """Move the averages towards ``model``'s current weights."""
         decay = min(self.decay, (1.0 + self.num_updates) / (10.0 + self.num_updates))
         for name, value in model.state_dict().items():
             shadow = self.shadow[name]
@@ -115,10 +118,12 @@ class ExponentialMovingAverage:
             model.load_state_dict(backup)
 
     def state_dict(self) -> Dict[str, object]:
+        """Decay, update count and averages, to checkpoint."""
         return {"decay": self.decay, "num_updates": self.num_updates,
                 "shadow": {k: v.detach().cpu().clone() for k, v in self.shadow.items()}}
 
     def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Restore what :meth:`state_dict` saved."""
         self.decay = float(state["decay"])
         self.num_updates = int(state["num_updates"])
         for name, value in state["shadow"].items():

@@ -38,6 +38,7 @@ _GENERAL = ("C11", "C22", "C33", "C12", "C13", "C23", "C44", "C55", "C66")
 
 
 def unit_of(name: str) -> str:
+    """The unit of property ``name`` (by name or prefix)."""
     if name in UNITS:
         return UNITS[name]
     for prefix, unit in UNITS.items():
@@ -59,14 +60,17 @@ def elastic_names(lattice: str) -> Tuple[str, ...]:
 
 
 def surface_name(miller: Sequence[int]) -> str:
+    """Property name of the surface energy of ``miller``, e.g. ``surface_energy_111``."""
     return "surface_energy_" + "".join(str(int(i)) for i in miller)
 
 
 def phase_name(phase: str) -> str:
+    """Property name of the energy of ``phase``, e.g. ``phase_energy_bcc``."""
     return f"phase_energy_{phase}"
 
 
 def temperature_tag(temperature_K: float) -> str:
+    """Temperature suffix of dynamics names, e.g. ``1400K``."""
     return f"{temperature_K:g}K"
 
 

@@ -97,6 +97,7 @@ class PropertyEntry:
     source: Optional[str] = None
 
     def to_dict(self) -> dict:
+        """The entry as plain JSON-ready values."""
         return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
 
 

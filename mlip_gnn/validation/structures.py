@@ -149,6 +149,7 @@ class Bulk:
         return atoms
 
     def lattice_values(self) -> Dict[str, float]:
+        """Lattice constant (Å) and c/a, or the volume per atom (Å³) of a structure file."""
         if self.a is None:
             return {"volume_per_atom": self.primitive.get_volume() / len(self.primitive)}
         values = {"lattice_constant": self.a}
