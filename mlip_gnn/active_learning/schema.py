@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlip_gnn.config import ConfigError, read_yaml_mapping
-from mlip_gnn.config._validate import Section, build, dotted, setting
+from mlip_gnn.utils.schema import Section, build, dotted, setting
 
 __all__ = ["ALConfig", "BulkConfig", "StructureConfig", "InitialConfig", "TrainingConfig",
            "ScheduleStage", "ExploreConfig", "SelectConfig", "LabelConfig", "StopConfig",

@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple
 
 from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.utils.schema import Section, setting
 from mlip_gnn.utils.suggest import did_you_mean
 
 __all__ = ["SystemSpecError", "SystemSpec", "Settings", "Reference", "TableValue", "FAMILIES",
@@ -35,78 +36,97 @@ class SystemSpecError(MlipGnnError, ValueError):
     table entry that names no computed property or has no number."""
 
 
-@dataclasses.dataclass
-class RelaxSettings:
-    fmax: float = 1e-5  # eV/Å (cell: generalised force of the FrechetCellFilter)
-    steps: int = 500
+@dataclasses.dataclass(kw_only=True)
+class RelaxSettings(Section):
+    """Full cell relaxation of the bulk."""
+
+    fmax: float = setting(1e-5, "eV/Å (cell: generalised force of the FrechetCellFilter)", ge=0)
+    steps: int = setting(500, "optimiser steps at most", ge=0)
 
 
-@dataclasses.dataclass
-class EOSSettings:
-    strain: float = 0.02  # largest linear strain, ± (wide enough to pin B′ down)
-    points: int = 9
+@dataclasses.dataclass(kw_only=True)
+class EOSSettings(Section):
+    """Energy-volume curve for the Birch-Murnaghan fit."""
+
+    strain: float = setting(0.02, "largest linear strain, ± (wide enough to pin B′ down)", ge=0)
+    points: int = setting(9, "volumes", ge=0)
 
 
-@dataclasses.dataclass
-class ElasticSettings:
-    strain: float = 0.005  # ± Voigt strain (shear: engineering γ = 2ε)
-    fmax: float = 1e-4  # eV/Å, ionic relaxation at fixed cell
-    steps: int = 200
+@dataclasses.dataclass(kw_only=True)
+class ElasticSettings(Section):
+    """Stress-strain central differences with relaxed ions."""
+
+    strain: float = setting(0.005, "± Voigt strain (shear: engineering γ = 2ε)", ge=0)
+    fmax: float = setting(1e-4, "eV/Å, ionic relaxation at fixed cell", ge=0)
+    steps: int = setting(200, "optimiser steps at most", ge=0)
 
 
-@dataclasses.dataclass
-class VacancySettings:
-    min_atoms: int = 100
-    fmax: float = 1e-4  # eV/Å
-    steps: int = 1000
-    rattle: float = 0.01  # Å, standard deviation, so that symmetric relaxations can break
-    seed: int = 0
+@dataclasses.dataclass(kw_only=True)
+class VacancySettings(Section):
+    """Vacancy formation energy in a supercell."""
+
+    min_atoms: int = setting(100, "atoms of the supercell at least", ge=0)
+    fmax: float = setting(1e-4, "eV/Å", ge=0)
+    steps: int = setting(1000, "optimiser steps at most", ge=0)
+    rattle: float = setting(0.01, "Å, standard deviation, so that symmetric relaxations can "
+                            "break", ge=0)
+    seed: int = setting(0, "rattle seed", ge=0)
 
 
-@dataclasses.dataclass
-class SurfaceSettings:
-    layers: int = 9  # ase.build.surface's equivalent layers
-    vacuum: float = 10.0  # Å on each side
-    fmax: float = 1e-4
-    steps: int = 500
-    thickness_check: int = 3  # layers fewer for the (unrelaxed) thickness check
+@dataclasses.dataclass(kw_only=True)
+class SurfaceSettings(Section):
+    """Relaxed slabs."""
+
+    layers: int = setting(9, "ase.build.surface's equivalent layers", ge=0)
+    vacuum: float = setting(10.0, "Å on each side", ge=0)
+    fmax: float = setting(1e-4, "eV/Å", ge=0)
+    steps: int = setting(500, "optimiser steps at most", ge=0)
+    thickness_check: int = setting(3, "layers fewer for the (unrelaxed) thickness check", ge=0)
 
 
-@dataclasses.dataclass
-class PhononSettings:
-    supercell: int = 4  # repetitions of the primitive cell along each vector
-    delta: float = 0.01  # Å, finite displacement
-    npoints: int = 100  # points along the band path
-    dos_kpts: int = 20  # q mesh of the density of states
+@dataclasses.dataclass(kw_only=True)
+class PhononSettings(Section):
+    """Finite-displacement phonons (ase.phonons)."""
+
+    supercell: int = setting(4, "repetitions of the primitive cell along each vector", ge=0)
+    delta: float = setting(0.01, "Å, finite displacement", ge=0)
+    npoints: int = setting(100, "points along the band path", ge=0)
+    dos_kpts: int = setting(20, "q mesh of the density of states", ge=0)
 
 
-@dataclasses.dataclass
-class DynamicsSettings:
-    min_atoms: int = 100
-    timestep_fs: float = 2.0
-    equilibration: str = "npt"  # "npt" (MTK at zero pressure) or "langevin" (fixed cell)
-    equilibration_steps: int = 1000
-    production_steps: int = 2000  # NVE
-    interval: int = 10  # steps between stored frames
-    friction_per_fs: float = 0.02  # Langevin
-    tdamp_fs: float = 50.0  # NPT thermostat time
-    pdamp_fs: float = 200.0  # NPT barostat time
-    melt_K: Optional[float] = None  # equilibrate at this temperature first (make a liquid)
-    melt_steps: int = 0
-    blocks: int = 4  # error bar of D
-    rdf_r_max: float = 6.0  # Å
-    seed: int = 0
+@dataclasses.dataclass(kw_only=True)
+class DynamicsSettings(Section):
+    """Equilibration (NPT or Langevin), then NVE production at each temperature."""
+
+    min_atoms: int = setting(100, "atoms of the supercell at least", ge=0)
+    timestep_fs: float = setting(2.0, "fs", ge=0)
+    equilibration: Literal["npt", "langevin"] = setting(
+        "npt", "npt (MTK at zero pressure) or langevin (fixed cell)")
+    equilibration_steps: int = setting(1000, "steps", ge=0)
+    production_steps: int = setting(2000, "NVE steps", ge=0)
+    interval: int = setting(10, "steps between stored frames", ge=0)
+    friction_per_fs: float = setting(0.02, "Langevin friction, 1/fs", ge=0)
+    tdamp_fs: float = setting(50.0, "NPT thermostat time, fs", ge=0)
+    pdamp_fs: float = setting(200.0, "NPT barostat time, fs", ge=0)
+    melt_K: Optional[float] = setting(None, "equilibrate at this temperature first (make a "
+                                      "liquid), K")
+    melt_steps: int = setting(0, "steps at melt_K", ge=0)
+    blocks: int = setting(4, "blocks of the error bar of D", ge=0)
+    rdf_r_max: float = setting(6.0, "Å", ge=0)
+    seed: int = setting(0, "velocity and Langevin seed", ge=0)
 
 
-@dataclasses.dataclass
-class Settings:
-    relax: RelaxSettings = dataclasses.field(default_factory=RelaxSettings)
-    eos: EOSSettings = dataclasses.field(default_factory=EOSSettings)
-    elastic: ElasticSettings = dataclasses.field(default_factory=ElasticSettings)
-    vacancy: VacancySettings = dataclasses.field(default_factory=VacancySettings)
-    surfaces: SurfaceSettings = dataclasses.field(default_factory=SurfaceSettings)
-    phonons: PhononSettings = dataclasses.field(default_factory=PhononSettings)
-    dynamics: DynamicsSettings = dataclasses.field(default_factory=DynamicsSettings)
+@dataclasses.dataclass(kw_only=True)
+class Settings(Section):
+    """The families' settings (SYSTEM.yaml ``settings``)."""
+
+    relax: RelaxSettings = setting(factory=RelaxSettings, doc="cell relaxation")
+    eos: EOSSettings = setting(factory=EOSSettings, doc="equation of state")
+    elastic: ElasticSettings = setting(factory=ElasticSettings, doc="elastic constants")
+    vacancy: VacancySettings = setting(factory=VacancySettings, doc="vacancy")
+    surfaces: SurfaceSettings = setting(factory=SurfaceSettings, doc="surfaces")
+    phonons: PhononSettings = setting(factory=PhononSettings, doc="phonons")
+    dynamics: DynamicsSettings = setting(factory=DynamicsSettings, doc="dynamics")
 
 
 @dataclasses.dataclass(frozen=True)

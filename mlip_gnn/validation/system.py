@@ -16,6 +16,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import yaml
 from ase.data import chemical_symbols
 
+from mlip_gnn.utils.schema import ConfigError, build, unknown_key
 from mlip_gnn.utils.suggest import did_you_mean
 from mlip_gnn.validation.names import expected_names
 from mlip_gnn.validation.spec import (FAMILIES, FAST_FAMILIES, LATTICES, Reference, Settings,
@@ -27,50 +28,17 @@ __all__ = ["SystemSpecError", "SystemSpec", "FAMILIES", "LATTICES", "load_system
 
 
 def _unknown(where: str, key: str, allowed) -> SystemSpecError:
-    return SystemSpecError(f"{where}: unknown key {key!r}{did_you_mean(key, allowed)}; "
-                           f"allowed: {', '.join(sorted(allowed))}")
-
-
-def _parse_dataclass(cls, data: Any, where: str):
-    if data is None:
-        return cls()
-    if not isinstance(data, Mapping):
-        raise SystemSpecError(f"{where}: expected a mapping, got {data!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in data.items():
-        if key not in fields:
-            raise _unknown(where, key, fields)
-        default = getattr(cls(), key)
-        if isinstance(default, bool) or not isinstance(default, (int, float)):
-            if default is None and value is not None and not isinstance(value, (int, float)):
-                raise SystemSpecError(f"{where}.{key}: expected a number, got {value!r}")
-            values[key] = value
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SystemSpecError(f"{where}.{key}: expected a number, got {value!r}")
-        if isinstance(default, int) and not isinstance(default, bool):
-            if value != int(value):
-                raise SystemSpecError(f"{where}.{key}: expected an integer, got {value!r}")
-            value = int(value)
-        if value < 0:
-            raise SystemSpecError(f"{where}.{key}: must be >= 0, got {value!r}")
-        values[key] = value
-    return cls(**values)
+    """The toolkit's unknown-key error (nearest valid key, every valid key) as ours."""
+    return SystemSpecError(str(unknown_key(where, str(key), [str(a) for a in allowed])))
 
 
 def _parse_settings(data: Any) -> Settings:
-    if data is None:
-        return Settings()
-    if not isinstance(data, Mapping):
-        raise SystemSpecError(f"settings: expected a mapping, got {data!r}")
-    types = {f.name: f.default_factory for f in dataclasses.fields(Settings)}
-    parts = {}
-    for key, value in data.items():
-        if key not in types:
-            raise _unknown("settings", key, types)
-        parts[key] = _parse_dataclass(type(types[key]()), value, f"settings.{key}")
-    return Settings(**parts)
+    """``settings`` checked by the schema toolkit: unknown keys, types and ranges name the
+    dotted key (``settings.elastic.strain``)."""
+    try:
+        return build(Settings, data, "settings")
+    except ConfigError as exc:
+        raise SystemSpecError(str(exc)) from None
 
 
 def _parse_table(data: Any, default_source: str) -> Dict[str, TableValue]:
@@ -180,7 +148,7 @@ def parse_system(data: Any, base_dir: Optional[Path] = None) -> SystemSpec:
                               f"{type(data).__name__}")
     for key in data:
         if key not in _TOP_KEYS:
-            raise _unknown("SYSTEM.yaml", key, _TOP_KEYS)
+            raise _unknown("", key, _TOP_KEYS)
     for key in ("elements", "lattice", "reference"):
         if key not in data:
             raise SystemSpecError(f"SYSTEM.yaml: missing required key {key!r}")
@@ -230,10 +198,6 @@ def _runnable_families(spec: SystemSpec) -> SystemSpec:
     dropped = {"surfaces": not spec.surfaces, "phases": not spec.phases}
     spec = dataclasses.replace(spec, properties=[f for f in spec.properties
                                                  if not dropped.get(f, False)])
-    if spec.settings.dynamics.equilibration not in ("npt", "langevin"):
-        raise SystemSpecError("settings.dynamics.equilibration: got "
-                              f"{spec.settings.dynamics.equilibration!r}; choose npt or "
-                              "langevin")
     if "dynamics" in spec.properties and not spec.temperatures:
         raise SystemSpecError("temperatures: property 'dynamics' needs at least one temperature")
     if spec.structure_file is not None:

@@ -1,9 +1,12 @@
-"""Generic validation of plain data (as read from YAML) against annotated dataclasses.
+"""The schema toolkit of every YAML the project reads (the training config, AL.yaml,
+SYSTEM.yaml): plain data validated against annotated dataclasses.
 
 The type annotations say what a field may hold; ``setting(...)`` adds a docstring and
 range / pattern constraints in the field's metadata. A section may add cross-field checks by
 overriding ``Section._cross_check``. Everything the user gets wrong is a ``ConfigError``
-that names the dotted field, the bad value and what is allowed.
+that names the dotted field, the bad value and what is allowed (a reader may re-raise it
+as its own error). Standard library only, so that any layer may use it without loading
+the training config.
 """
 
 import dataclasses
