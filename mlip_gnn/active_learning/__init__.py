@@ -10,13 +10,13 @@ from mlip_gnn.active_learning.estimators import (ESTIMATOR_FACTORIES, EstimatorC
                                                  make_estimator, register_estimator)
 from mlip_gnn.active_learning.labelling import (CalculatorLabeller, CommandLabeller, LabelError,
                                                 Labeller, make_labeller)
-from mlip_gnn.active_learning.loop import ActiveLearning, LoopInterrupted
+from mlip_gnn.active_learning.loop import ActiveLearning, LoopInterrupted, run_loop
 from mlip_gnn.active_learning.records import LOG_FILE, PLOT_FILE, IterationDir
 from mlip_gnn.active_learning.schema import ALConfig, al_config_from_dict, load_al_config
 from mlip_gnn.active_learning.selection import (classify, farthest_point_sampling,
                                                 select_candidates, select_random)
 
-__all__ = ["ActiveLearning", "LoopInterrupted", "ALConfig", "load_al_config",
+__all__ = ["ActiveLearning", "LoopInterrupted", "run_loop", "ALConfig", "load_al_config",
            "al_config_from_dict", "ESTIMATOR_FACTORIES", "EstimatorContext", "EstimatorError",
            "RunFit", "fit_run",
            "make_estimator", "register_estimator", "Labeller", "CalculatorLabeller",
