@@ -6,6 +6,9 @@ trained run directories and training set. ``committee`` is the committee spread;
 one model (``training.committee: 1``), fitted after training on its training and
 validation split, once per round. New kinds are added with
 :func:`register_estimator`, or named in the YAML as ``"package.module:factory"``.
+
+:func:`fit_run` is the one path that fits a training run's single-model estimators on
+its own split: the loop's factories and ``mlip-gnn uncertainty fit`` both call it.
 """
 
 from __future__ import annotations
