@@ -86,7 +86,7 @@ def uncertainty_vs_error(work_dir: Path, iteration: int, committee: int,
     else:
         run_dir = it.member(0)
         if not (run_dir / {"llpr": LLPR_FILE, "distance": DISTANCE_FILE}[estimator]).is_file():
-            fit_run(run_dir, estimator)
+            fit_run(run_dir, (estimator,))
         calc = MLIPCalculator(str(run_dir), estimator=estimator)
     sigma, error, frame_sigma, frame_error = [], [], [], []
     for frame in read(work_dir / "heldout.xyz", ":"):

@@ -34,7 +34,7 @@ from mlip_gnn.calculators import Committee
 from mlip_gnn.cli.main import main as cli
 from mlip_gnn.data import configuration_from_atoms
 from mlip_gnn.evaluation.calibration import calibration_section
-from mlip_gnn.evaluation.errors import predict_frames
+from mlip_gnn.evaluation.prediction_errors import predict_frames
 from mlip_gnn.uncertainty.calibration import spearman
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def distance_variants(run: Path, frames, errors) -> list:
 
     from mlip_gnn.config import load_config
     from mlip_gnn.inference import Predictor
-    from mlip_gnn.train.data_setup import read_splits
+    from mlip_gnn.train.splits import read_splits
     from mlip_gnn.uncertainty.fit import collect_fit_data, fit_distance
     from mlip_gnn.uncertainty.readout import readout_parts, structure_features
 

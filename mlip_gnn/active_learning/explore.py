@@ -39,10 +39,12 @@ class Condition:
 
     @property
     def name(self) -> str:
+        """Label of the condition in file names and logs, e.g. ``1200K_NVT``."""
         pressure = "NVT" if self.pressure is None else f"{self.pressure:g}GPa"
         return f"{self.temperature:g}K_{pressure}"
 
     def hardness(self) -> tuple:
+        """Sort key: hotter, then higher |pressure|, is harder."""
         return (self.temperature, abs(self.pressure or 0.0))
 
 

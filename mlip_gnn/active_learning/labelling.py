@@ -79,12 +79,14 @@ class CalculatorLabeller(Labeller):
                              ) from None
 
     def calculator(self, folder: Optional[Path] = None):
+        """A fresh reference calculator, working in ``folder`` when it has a directory."""
         calc = self.factory(**self.kwargs)
         if folder is not None and hasattr(calc, "directory"):
             calc.directory = str(folder)
         return calc
 
     def label(self, atoms: Atoms, folder: Path) -> Atoms:
+        """A copy of ``atoms`` with the reference energy (eV) and forces (eV/Å)."""
         work = atoms.copy()
         work.calc = self.calculator(folder)
         try:
@@ -106,6 +108,7 @@ class CommandLabeller(Labeller):
         self.command, self.timeout_s = command, timeout_s
 
     def label(self, atoms: Atoms, folder: Path) -> Atoms:
+        """A copy of ``atoms`` labelled by the command, run in ``folder``."""
         from ase.io import read, write
 
         write(folder / self.INPUT, _bare(atoms), format="extxyz")

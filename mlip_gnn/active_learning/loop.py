@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from ase import Atoms
@@ -26,12 +27,13 @@ from mlip_gnn.active_learning.explore import (SCORE_KEY, accurate_fractions, con
 from mlip_gnn.active_learning.labelling import (CalculatorLabeller, LabelError, Labeller,
                                                 make_labeller)
 from mlip_gnn.active_learning.records import IterationDir, read_json, write_frames, write_json
-from mlip_gnn.active_learning.schema import ALConfig
+from mlip_gnn.active_learning.schema import ALConfig, load_al_config
 from mlip_gnn.active_learning.selection import CANDIDATE, classify, select_candidates, select_random
 from mlip_gnn.active_learning.structures import build_structures, reference_md_frames, seed_frames
 from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.utils.paths import check_output_dir
 
-__all__ = ["ActiveLearning", "LoopInterrupted", "TrainFunction"]
+__all__ = ["ActiveLearning", "LoopInterrupted", "TrainFunction", "run_loop"]
 
 _log = logging.getLogger("mlip_gnn.active_learning")
 
@@ -367,3 +369,15 @@ def _read_frames(path: Path) -> List[Atoms]:
         return []
     return read(path, ":", format="extxyz")
 
+
+
+def run_loop(config: os.PathLike, work_dir: Optional[os.PathLike] = None
+             ) -> Tuple[List[dict], Path]:
+    """``mlip-gnn active-learn``: the loop of the AL.yaml at ``config`` (``work_dir``
+    replaces its work_dir, relative to the current folder), after checking that its work
+    directory can be written. Returns the rounds' summaries and the work directory."""
+    cfg = load_al_config(config)
+    if work_dir is not None:
+        cfg = dataclasses.replace(cfg, work_dir=os.path.abspath(work_dir))
+    check_output_dir(cfg.work_dir, "work_dir")
+    return ActiveLearning(cfg).run(), Path(cfg.work_dir)

@@ -42,19 +42,23 @@ class IterationDir:
         self.plot = self.root / "progress.png"
 
     def member(self, k: int) -> Path:
+        """Run directory of committee member ``k``."""
         return self.models / f"member_{k}"
 
     def member_done(self, k: int) -> Path:
+        """Marker file written when member ``k`` has finished training."""
         return self.models / f"member_{k}.done"
 
 
 def write_json(path: Path, data) -> None:
+    """Write ``data`` to ``path`` as JSON, atomically (folders made as needed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as handle:
         json.dump(data, handle, indent=1, allow_nan=True)
 
 
 def read_json(path: Path):
+    """The JSON document at ``path``."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 

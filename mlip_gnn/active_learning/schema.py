@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlip_gnn.config import ConfigError, read_yaml_mapping
-from mlip_gnn.config._validate import Section, build, dotted, setting
+from mlip_gnn.utils.schema import Section, build, dotted, setting
 
 __all__ = ["ALConfig", "BulkConfig", "StructureConfig", "InitialConfig", "TrainingConfig",
            "ScheduleStage", "ExploreConfig", "SelectConfig", "LabelConfig", "StopConfig",
@@ -23,6 +23,12 @@ __all__ = ["ALConfig", "BulkConfig", "StructureConfig", "InitialConfig", "Traini
 
 #: free-form mappings: (section, key) taken out before validation and put back after
 _FREE_FORM = (("label", "kwargs"), ("select", "estimator_options"))
+
+
+def _exactly_one(section: Section, where: str, first: str, second: str) -> None:
+    """A section that takes one of two alternative keys: exactly one must be given."""
+    if (getattr(section, first) is None) == (getattr(section, second) is None):
+        raise ConfigError(f"{where}: give exactly one of {first!r} and {second!r}", field=where)
 
 
 @dataclass(kw_only=True)
@@ -47,8 +53,7 @@ class StructureConfig(Section):
     repeat: list[int] = setting(factory=lambda: [1, 1, 1], doc="supercell repeats", ge=1)
 
     def _cross_check(self, where: str) -> None:
-        if (self.file is None) == (self.bulk is None):
-            raise ConfigError(f"{where}: give exactly one of 'file' and 'bulk'", field=where)
+        _exactly_one(self, where, "file", "bulk")
         if len(self.repeat) != 3:
             path = dotted(where, "repeat")
             raise ConfigError(f"{path}: got {self.repeat}; must be 3 integers", field=path)
@@ -66,9 +71,7 @@ class InitialConfig(Section):
     strain: float = setting(0.02, "largest symmetric strain component", ge=0, lt=0.5)
 
     def _cross_check(self, where: str) -> None:
-        if (self.file is None) == (self.structures is None):
-            raise ConfigError(f"{where}: give exactly one of 'file' and 'structures'",
-                              field=where)
+        _exactly_one(self, where, "file", "structures")
 
 
 @dataclass(kw_only=True)
@@ -164,9 +167,7 @@ class LabelConfig(Section):
                                      "(free-form)")
 
     def _cross_check(self, where: str) -> None:
-        if (self.calculator is None) == (self.command is None):
-            raise ConfigError(f"{where}: give exactly one of 'calculator' and 'command'",
-                              field=where)
+        _exactly_one(self, where, "calculator", "command")
 
 
 @dataclass(kw_only=True)
@@ -200,9 +201,7 @@ class HeldoutConfig(Section):
     generate: HeldoutMDConfig | None = setting(None, "make them by MD with label.calculator")
 
     def _cross_check(self, where: str) -> None:
-        if (self.file is None) == (self.generate is None):
-            raise ConfigError(f"{where}: give exactly one of 'file' and 'generate'",
-                              field=where)
+        _exactly_one(self, where, "file", "generate")
 
 
 @dataclass(kw_only=True)

@@ -26,24 +26,19 @@ Exit status 2 means bad input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The AL.yaml and its work directory."""
     parser.add_argument("config", help="active-learning YAML (AL.yaml)")
     parser.add_argument("--work-dir", metavar="DIR",
                         help="replace work_dir of the YAML (relative to the current folder)")
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
+    """Run the loop; print how it ended."""
+    from mlip_gnn.active_learning import run_loop
 
-    from mlip_gnn.active_learning import ActiveLearning, load_al_config
-    from mlip_gnn.utils.paths import check_output_dir
-
-    cfg = load_al_config(args.config)
-    if args.work_dir is not None:
-        cfg.work_dir = os.path.abspath(args.work_dir)
-    check_output_dir(cfg.work_dir, "work_dir")
-    summaries = ActiveLearning(cfg).run()
+    summaries, work_dir = run_loop(args.config, args.work_dir)
     last = summaries[-1] if summaries else {}
     print(f"active learning finished after {len(summaries)} iteration(s) "
           f"({last.get('stop')}); {last.get('labels_total')} labelled frames; log: "
-          f"{os.path.join(cfg.work_dir, 'al_log.jsonl')}")
+          f"{work_dir / 'al_log.jsonl'}")
     return 0

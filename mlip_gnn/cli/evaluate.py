@@ -37,6 +37,7 @@ def _key_map_item(text: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Model, data, key map, committee and output."""
     parser.add_argument("model", metavar="MODEL", help="exported file, checkpoint or run dir")
     parser.add_argument("data", metavar="DATA", nargs="+", help="labelled structure file(s)")
     parser.add_argument("--key-map", metavar="LABEL=NAME", nargs="+", type=_key_map_item,
@@ -56,26 +57,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlip_gnn.calculators import Committee
+    """Evaluate ``args.model`` (and its committee) on ``args.data``; print and write."""
     from mlip_gnn.cli.export import report_error
-    from mlip_gnn.data import KeyMap, read_many
-    from mlip_gnn.evaluation import error_report, format_report, predict_frames, write_outputs
+    from mlip_gnn.data import KeyMap
+    from mlip_gnn.evaluation import evaluate, format_report, write_outputs
     from mlip_gnn.evaluation.calibration import format_calibration
-    from mlip_gnn.evaluation.evaluate import add_calibration
     from mlip_gnn.export import ModelFileError
     from mlip_gnn.utils.paths import check_output_dir
 
     check_output_dir(args.output, "-o/--output", inputs=args.data)
-    key_map = KeyMap(**dict(args.key_map))
-    configs = read_many(args.data, key_map)  # DataError → exit 2 before anything runs
-    try:
-        committee = Committee([args.model, *args.committee], device=args.device,
-                              use_ema=not args.no_ema, estimator=args.uncertainty)
+    try:  # every file is read first: a DataError means exit 2 before any model runs
+        report, frames = evaluate([args.model, *args.committee], args.data,
+                                  KeyMap(**dict(args.key_map)), device=args.device,
+                                  estimator=args.uncertainty, use_ema=not args.no_ema)
     except ModelFileError as exc:
         return report_error("evaluate", exc)
-    frames = predict_frames(committee, configs)
-    report = {**error_report(frames), "data": list(args.data)}
-    add_calibration(report, frames, committee)
     print(format_report(report))
     if "calibration" in report:
         print(format_calibration(report["calibration"]))

@@ -43,6 +43,7 @@ and the ASE calculator, evaluate and md load it like any model file:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The source, output and export options."""
     parser.add_argument("source", metavar="RUN_DIR_OR_CHECKPOINT",
                         help="run directory or checkpoint (best.pt, last.pt)")
     parser.add_argument("-o", "--output", required=True, help="TorchScript file to write")
@@ -66,32 +67,20 @@ def report_error(command: str, exc: BaseException) -> int:
     return 2
 
 
-def _attach_llpr(source: str):
-    """An ``attach`` for export_model: the LLPR fit beside ``source``, when there is one
-    made for the exported weights; otherwise the export goes on without it, and says so."""
-    from mlip_gnn.uncertainty import EstimatorFitError, attach_stored_llpr
-
-    def attach(deployed) -> None:
-        try:
-            attach_stored_llpr(source, deployed)
-        except EstimatorFitError as exc:
-            print(f"LLPR fit not included: {exc}", file=sys.stderr)
-
-    return attach
-
-
 def run(args: argparse.Namespace) -> int:
-    from mlip_gnn.export import AOTIUnavailableError, ModelFileError, export_model, load_model
+    """Export ``args.source`` and print what the file holds."""
+    from mlip_gnn.export import AOTIUnavailableError, ModelFileError
+    from mlip_gnn.uncertainty.llpr import export_with_llpr
     from mlip_gnn.utils.paths import check_output_file
 
     source = Path(args.source)
     check_output_file(args.output, "-o/--output",
                       inputs=[source, source / "best.pt", source / "last.pt"])
-    attach = _attach_llpr(args.source) if args.format == "torchscript" else None
     try:
-        path = export_model(args.source, args.output, device=args.device, dtype=args.dtype,
-                            use_ema=not args.no_ema, format=args.format, attach=attach)
-        _, meta = load_model(path)
+        path, meta = export_with_llpr(args.source, args.output,
+                                      lambda line: print(line, file=sys.stderr),
+                                      format=args.format, device=args.device,
+                                      dtype=args.dtype, use_ema=not args.no_ema)
     except (ModelFileError, AOTIUnavailableError) as exc:
         return report_error("export", exc)
     print(f"wrote {path}: species {meta['symbols']}, r_max {meta['r_max']} Å, "

@@ -40,6 +40,7 @@ def user_errors() -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mlip-gnn`` parser with one subcommand per command module."""
     parser = argparse.ArgumentParser(
         prog="mlip-gnn", description="Train, evaluate, export and run E(3)-equivariant "
         "message-passing interatomic potentials.")
@@ -63,6 +64,7 @@ def _report(command: str, exc: BaseException) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command of ``argv``; user errors print one message and give status 2."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)

@@ -32,6 +32,7 @@ before anything is written."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Models, structure, ensemble, limits and output."""
     parser.add_argument("models", metavar="MODEL", nargs="+",
                         help="exported file, checkpoint or run dir; several = committee")
     parser.add_argument("structure", metavar="STRUCTURE", help="starting structure file")
@@ -72,23 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
-def _read_structure(path: str, index: str):
-    from ase.io import read
-
-    from mlip_gnn.data import KeyMap, read_configurations
-
-    # read_configurations checks the frame (NaN, zero volume) and names file and frame
-    no_labels = KeyMap(energy=None, forces=None, stress=None, virial=None, weight=None,
-                       config_type=None)
-    conf = read_configurations(path, no_labels, index=index)[0]
-    return read(path, index=index), conf
-
-
 def run(args: argparse.Namespace) -> int:
-    from mlip_gnn.calculators import MLIPCalculator
+    """Run MD as ``args`` say; print the speed, temperature and NVE drift."""
     from mlip_gnn.cli.export import report_error
     from mlip_gnn.export import ModelFileError
-    from mlip_gnn.md import ExtrapolationError, MDError, MDSettings, run_md
+    from mlip_gnn.md import ExtrapolationError, MDError, MDSettings, run_md_from_files
     from mlip_gnn.uncertainty import EstimatorFitError
     from mlip_gnn.utils.paths import check_output_dir
 
@@ -98,12 +87,11 @@ def run(args: argparse.Namespace) -> int:
         tdamp_fs=args.tdamp, pdamp_fs=args.pdamp, pressure_GPa=args.pressure,
         max_force_std=args.max_force_std, max_ood_score=args.max_ood_score, seed=args.seed)
     check_output_dir(args.output, "-o/--output", inputs=[args.structure])
-    atoms, conf = _read_structure(args.structure, args.index)
     try:
-        atoms.calc = MLIPCalculator(args.models, device=args.device, use_ema=not args.no_ema,
-                                    compile=args.compile, estimator=args.uncertainty)
-        atoms.calc.committee.graph(conf)  # overlaps, unknown elements: name file and frame
-        result = run_md(atoms, settings, args.output, progress=not args.no_progress)
+        result = run_md_from_files(args.models, args.structure, settings, args.output,
+                                   index=args.index, device=args.device,
+                                   use_ema=not args.no_ema, compile=args.compile,
+                                   estimator=args.uncertainty, progress=not args.no_progress)
     except (ModelFileError, MDError, EstimatorFitError) as exc:
         return report_error("md", exc)
     except ExtrapolationError as exc:

@@ -21,6 +21,7 @@ The prefix is set with --prefix. Exit status 2 means bad input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Models, structure file, output and key map."""
     parser.add_argument("models", metavar="MODEL", nargs="+",
                         help="exported file(s), checkpoint(s) or run dir(s); several: a "
                              "committee")
@@ -36,20 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlip_gnn.calculators import Committee
+    """Write the predictions of ``args.models`` for ``args.data``; print the count."""
     from mlip_gnn.cli.export import report_error
     from mlip_gnn.data import KeyMap
-    from mlip_gnn.evaluation.predictions import write_predictions
+    from mlip_gnn.evaluation.predictions import predict_file
     from mlip_gnn.export import ModelFileError
     from mlip_gnn.utils.paths import check_output_file
 
     check_output_file(args.output, "-o/--output", inputs=[args.data, *args.models])
     try:
-        committee = Committee(args.models, device=args.device, use_ema=not args.no_ema)
+        count = predict_file(args.models, args.data, args.output, KeyMap(**dict(args.key_map)),
+                             args.prefix, device=args.device, use_ema=not args.no_ema)
     except ModelFileError as exc:
         return report_error("predict", exc)
-    count = write_predictions(committee, [args.data], args.output,
-                              KeyMap(**dict(args.key_map)), args.prefix)
     print(f"wrote {args.output}: {count} frame(s), {len(args.models)} model(s)",
           file=sys.stdout)
     return 0

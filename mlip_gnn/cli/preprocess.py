@@ -27,6 +27,7 @@ Label fields as for evaluate: {', '.join(KEY_FIELDS)}."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs, dataset directory, cutoff, labels and workers."""
     parser.add_argument("data", metavar="DATA", nargs="+", help="structure file(s) or dirs")
     parser.add_argument("-o", "--output", required=True, metavar="DATASET_DIR",
                         help="dataset directory to write (or to resume)")
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Convert ``args.data`` into a dataset directory; print what was written."""
     from mlip_gnn.data import KeyMap
     from mlip_gnn.data.errors import DataError
     from mlip_gnn.data.preprocess import PreprocessOptions, preprocess

@@ -29,6 +29,7 @@ EXIT_INTERRUPTED = 130  # the shell's status for Ctrl-C
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Config file, overrides, resume and device."""
     parser.add_argument("config", help="YAML config file")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train from the config; status 130 when stopped by Ctrl-C."""
     from mlip_gnn.config import load_config
     from mlip_gnn.train import train
 

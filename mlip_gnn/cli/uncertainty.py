@@ -30,6 +30,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``fit`` action and its options."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     fit = sub.add_parser("fit", help="fit LLPR and descriptor distance for RUN_DIR")
     fit.add_argument("run_dir", metavar="RUN_DIR", help="training run directory")
@@ -45,41 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    """Fit the estimators of ``args.run_dir`` and print what was fitted."""
+    from mlip_gnn.active_learning import fit_run
 
-    from mlip_gnn.config import load_config
-    from mlip_gnn.export import resolve_model_path
-    from mlip_gnn.inference import Predictor
-    from mlip_gnn.train.data_setup import read_splits
-    from mlip_gnn.uncertainty import DISTANCE_FILE, LLPR_FILE, EstimatorFitError
-    from mlip_gnn.uncertainty.fit import (collect_fit_data, fit_distance, fit_llpr,
-                                          residual_summary)
-
-    run_dir = Path(args.run_dir)
-    config = run_dir / "config.yaml"
-    if not config.is_file():
-        raise EstimatorFitError(f"{run_dir}: no config.yaml; give a training run directory")
-    checkpoint = resolve_model_path(run_dir)
-    splits = read_splits(load_config(config))
-    predictor = Predictor(checkpoint, device=args.device, use_ema=not args.no_ema)
-    data = collect_fit_data(predictor, splits.train, splits.valid)
-    print(f"{checkpoint}: {data.num_train} training frames "
+    options = {"distance": {"k": args.neighbours, "max_reference": args.max_reference}}
+    fit = fit_run(args.run_dir, args.estimators, device=args.device,
+                  use_ema=not args.no_ema, options=options)
+    data = fit.data
+    print(f"{fit.checkpoint}: {data.num_train} training frames "
           f"({data.seconds['train_pass']:.1f} s), {len(data.samples)} validation frames "
           f"({data.seconds['valid_pass']:.1f} s), {data.weights.numel()} last-layer features")
-    residuals = residual_summary(data.samples)
-    print("validation RMSE: " + ", ".join(f"{k} {v:.4g}" for k, v in residuals.items()))
-    if "llpr" in args.estimators:
-        state = fit_llpr(data)
-        path = state.save(run_dir / LLPR_FILE)
-        print(f"wrote {path}: regulariser {state.regulariser:.3g}, alpha^2 energy "
-              f"{state.alpha2_energy:.3g}, forces {state.alpha2_forces:.3g} (validation NLL "
-              f"energy {state.calibration['nll_energy']:.3f}, forces "
-              f"{state.calibration['nll_forces']:.3f})")
-    if "distance" in args.estimators:
-        state = fit_distance(data, k=args.neighbours, max_reference=args.max_reference)
-        path = state.save(run_dir / DISTANCE_FILE)
-        print(f"wrote {path}: {state.reference.shape[0]} reference atoms, k {state.k}, "
-              f"sigma = c d^{state.power:g} (validation NLL forces "
-              f"{state.calibration['nll_forces']:.3f}, energy "
-              f"{state.calibration['nll_energy']:.3f})")
+    print("validation RMSE: " + ", ".join(f"{k} {v:.4g}" for k, v in fit.residuals.items()))
+    for kind, state in fit.states.items():
+        print(f"wrote {fit.paths[kind]}: {state.summary()}")
     return 0

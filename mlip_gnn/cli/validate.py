@@ -35,6 +35,7 @@ Exit status 2 means bad input (the message names the key of SYSTEM.yaml)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Models, SYSTEM.yaml, families and output."""
     parser.add_argument("models", metavar="MODEL", nargs="+",
                         help="exported file, checkpoint or run dir; several = committee")
     parser.add_argument("--system", required=True, metavar="SYSTEM.yaml",
@@ -52,42 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
-def _check_species(calc, elements, model: str) -> None:
-    from ase.data import atomic_numbers
-
-    from mlip_gnn.validation import SystemSpecError
-
-    known = set.intersection(*(set(m.spec.species) for m in calc.committee.members))
-    missing = [e for e in elements if atomic_numbers[e] not in known]
-    if missing:
-        raise SystemSpecError(f"elements: model {model!r} has no {', '.join(missing)} "
-                              "(it was trained without them)")
-
-
 def run(args: argparse.Namespace) -> int:
-    from mlip_gnn.calculators import MLIPCalculator
+    """Validate ``args.models`` against SYSTEM.yaml; print where the report went."""
     from mlip_gnn.utils.paths import check_output_dir
-    from mlip_gnn.validation import load_system, run_validation, write_report
+    from mlip_gnn.validation import validate_models, write_report
 
     check_output_dir(args.output, "-o/--output")
-    spec = load_system(args.system)
-    if args.properties:
-        spec.properties = [f for f in FAMILIES if f in args.properties]
-    if args.with_dynamics and "dynamics" not in spec.properties:
-        spec.properties.append("dynamics")
-    if "dynamics" in spec.properties and not spec.temperatures:
-        from mlip_gnn.validation import SystemSpecError
-
-        raise SystemSpecError(f"{args.system}: temperatures: dynamics needs at least one")
-    calcs = []
-    for model in args.models:
-        calc = MLIPCalculator(model, device=args.device, use_ema=not args.no_ema)
-        _check_species(calc, spec.elements, model)
-        calcs.append(calc)
-    reference = spec.reference.make_calculator()
     start = time.perf_counter()
-    result = run_validation(spec, calcs, list(args.models), reference,
-                            progress=not args.no_progress)
+    result = validate_models(args.models, args.system, only=args.properties,
+                             with_dynamics=args.with_dynamics, device=args.device,
+                             use_ema=not args.no_ema, progress=not args.no_progress)
     written = write_report(result, args.output, plots=not args.no_plots)
     print(f"validated {len(result.entries)} properties in {time.perf_counter() - start:.0f} s;"
           f" wrote {written['json']}, {written['report']}")

@@ -5,7 +5,7 @@
 (['train.xyz'], 2)
 """
 
-from ._validate import ConfigError
+from mlip_gnn.utils.schema import ConfigError
 from .loader import (config_from_dict, config_hash, config_to_dict, load_config,
                      read_yaml_mapping, save_config)
 from .schema import (

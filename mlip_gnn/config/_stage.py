@@ -3,7 +3,7 @@ or an epoch, and what it changes."""
 
 from dataclasses import dataclass
 
-from ._validate import ConfigError, Section, dotted, setting
+from mlip_gnn.utils.schema import ConfigError, Section, dotted, setting
 
 __all__ = ["StageConfig", "check_stage_order"]
 

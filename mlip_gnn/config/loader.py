@@ -11,7 +11,7 @@ import yaml
 
 from mlip_gnn.utils.files import atomic_write
 
-from ._validate import ConfigError, build, dotted, section_type, unknown_key
+from mlip_gnn.utils.schema import ConfigError, build, dotted, section_type, unknown_key
 from .schema import Config
 
 _DATA_PATH_FIELDS = ("train", "valid", "test")

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlip_gnn.defaults import ARCHITECTURE, DTYPE, PLATEAU_FACTOR, PLATEAU_PATIENCE, R_MAX
+from mlip_gnn.utils.schema import ConfigError, Section, dotted, setting
+from mlip_gnn.utils.suggest import closest
 
 from ._elements import ELEMENT_SYMBOLS
 from ._stage import StageConfig, check_stage_order
-from ._validate import ConfigError, Section, closest, dotted, setting
 
 AUTO = Literal["auto"]
 

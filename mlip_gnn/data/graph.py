@@ -30,6 +30,8 @@ class SpeciesTable:
         return len(self.atomic_numbers)
 
     def index(self, atomic_numbers: np.ndarray, source: str = "<memory>") -> np.ndarray:
+        """Species index of each atomic number [n]; an unknown element is a DataError naming
+        ``source``."""
         idx = self._lookup[np.asarray(atomic_numbers, dtype=np.int64)]
         if (idx < 0).any():
             from ase.data import chemical_symbols
@@ -42,6 +44,7 @@ class SpeciesTable:
 
     @classmethod
     def from_configurations(cls, configs: Sequence[Configuration]) -> SpeciesTable:
+        """The table of every element in ``configs``."""
         return cls(np.unique(np.concatenate([c.atomic_numbers for c in configs])))
 
 

@@ -176,6 +176,7 @@ class DiskFrames:
 
     @property
     def r_max(self) -> float:
+        """Cutoff (Å) the stored neighbour counts were made with."""
         return float(self.metadata[0]["r_max"])
 
     def statistics(self) -> DatasetStatistics:

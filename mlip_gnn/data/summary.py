@@ -178,12 +178,14 @@ class DatasetStatistics:
 
     # --- (de)serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict:
+        """Plain JSON-ready values (atomic numbers as string keys)."""
         out = dataclasses.asdict(self)
         out["isolated"] = {str(z): e for z, e in self.isolated.items()}
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> DatasetStatistics:
+        """The statistics written by :meth:`to_dict`."""
         data = dict(data)
         data["isolated"] = {int(z): float(e) for z, e in data.get("isolated", {}).items()}
         return cls(**data)

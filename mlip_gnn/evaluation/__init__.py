@@ -4,7 +4,7 @@
 >>> print(format_report(report))  # doctest: +SKIP
 """
 
-from mlip_gnn.evaluation.errors import (FramePrediction, error_report, format_report,
+from mlip_gnn.evaluation.prediction_errors import (FramePrediction, error_report, format_report,
                                         predict_frames)
 from mlip_gnn.evaluation.evaluate import METRICS_FILE, evaluate, write_outputs
 from mlip_gnn.evaluation.plots import parity_data, write_parity_plots

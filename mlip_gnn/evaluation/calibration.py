@@ -14,7 +14,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from mlip_gnn.evaluation.errors import FramePrediction
+from mlip_gnn.evaluation.prediction_errors import FramePrediction
 from mlip_gnn.uncertainty.calibration import calibration_curve, calibration_report, spearman
 from mlip_gnn.utils.files import atomic_write
 

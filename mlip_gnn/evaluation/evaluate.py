@@ -11,7 +11,7 @@ from mlip_gnn.calculators import Committee
 from mlip_gnn.data import KeyMap, read_many
 from mlip_gnn.evaluation.calibration import (calibration_section, format_calibration,
                                              write_calibration_plot)
-from mlip_gnn.evaluation.errors import (FramePrediction, error_report, format_report,
+from mlip_gnn.evaluation.prediction_errors import (FramePrediction, error_report, format_report,
                                         predict_frames)
 from mlip_gnn.evaluation.plots import write_parity_plots
 from mlip_gnn.inference import Predictor
@@ -23,23 +23,23 @@ METRICS_FILE = "metrics.json"
 
 
 def evaluate(models, data: Sequence[os.PathLike], key_map: Optional[KeyMap] = None,
-             device: str = "cpu", estimator=None) -> Tuple[Dict[str, object], list]:
+             device: str = "cpu", estimator=None, use_ema: bool = True
+             ) -> Tuple[Dict[str, object], list]:
     """Errors of ``models`` (one or a committee, whose mean is scored; or a
     :class:`~mlip_gnn.inference.Predictor`) on every frame of ``data``. Returns the report
     (see :func:`error_report`; with an uncertainty estimator — a committee's spread, or
     ``estimator`` by name or instance — also its ``calibration`` section) and the frame
-    predictions.
+    predictions. ``use_ema``: checkpoints' EMA weights (else the raw ones).
 
     Every file is read and checked before any model is run, so bad input fails early with
     a :class:`~mlip_gnn.data.DataError` naming file, frame and field.
     """
     configs = read_many(data, key_map or KeyMap())
     committee = (models if isinstance(models, Predictor)
-                 else Committee(models, device, estimator=estimator))
+                 else Committee(models, device, use_ema=use_ema, estimator=estimator))
     frames = predict_frames(committee, configs)
-    report = error_report(frames)
+    report = {**error_report(frames), "data": [str(p) for p in data]}
     add_calibration(report, frames, committee)
-    report["data"] = [str(p) for p in data]
     return report, frames
 
 

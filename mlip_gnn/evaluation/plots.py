@@ -10,7 +10,7 @@ from typing import BinaryIO, Dict, Sequence, Tuple
 
 import numpy as np
 
-from mlip_gnn.evaluation.errors import FramePrediction, frame_graphs
+from mlip_gnn.evaluation.prediction_errors import FramePrediction, frame_graphs
 from mlip_gnn.quantities import QUANTITIES, labelled_values, quantity
 from mlip_gnn.utils.files import atomic_write
 

@@ -17,13 +17,14 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from mlip_gnn.calculators import Committee
 from mlip_gnn.data import DataError, KeyMap, configuration_from_atoms
 from mlip_gnn.data.errors import unreadable
 from mlip_gnn.inference import Prediction, Predictor
 from mlip_gnn.utils.files import atomic_write
 from mlip_gnn.utils.paths import made_folder
 
-__all__ = ["write_predictions", "annotate"]
+__all__ = ["write_predictions", "predict_file", "annotate"]
 
 
 def _voigt(tensor: np.ndarray) -> np.ndarray:
@@ -84,3 +85,13 @@ def write_predictions(predictor: Predictor, data: Sequence[os.PathLike], out: os
     if not count:
         raise DataError(f"{', '.join(map(str, data))}: no structures")
     return count
+
+
+def predict_file(models: Sequence[str], data: os.PathLike, out: os.PathLike,
+                 key_map: Optional[KeyMap] = None, prefix: str = "MLIP_", device: str = "cpu",
+                 use_ema: bool = True) -> int:
+    """:func:`write_predictions` of ``models`` (one, or a committee whose mean and spread
+    are written: exported files, checkpoints or run dirs) for the structure file
+    ``data``. Returns the number of frames."""
+    committee = Committee(list(models), device=device, use_ema=use_ema)
+    return write_predictions(committee, [data], out, key_map, prefix)

@@ -42,6 +42,7 @@ class Member:
 
     @property
     def is_scripted(self) -> bool:
+        """True for a TorchScript export, False for an eager model."""
         return isinstance(self.module, torch.jit.ScriptModule)
 
 

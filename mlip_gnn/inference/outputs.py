@@ -100,6 +100,7 @@ class Prediction:
     @classmethod
     def mean_of(cls, members: List[MemberOutput],
                 uncertainty: Optional[Uncertainty] = None) -> Prediction:
+        """The members' mean prediction, with ``uncertainty`` attached."""
         def mean(name):
             values = [getattr(m, name) for m in members]
             return None if values[0] is None else np.mean(values, axis=0)

@@ -72,6 +72,7 @@ class Predictor:
 
     @property
     def models(self) -> List[torch.nn.Module]:
+        """The members' modules, in order."""
         return [m.module for m in self.members]
 
     @property

@@ -53,6 +53,8 @@ class MDSettings:
     seed: int = 0
 
     def check(self, periodic: bool, has_uncertainty: bool) -> None:
+        """An MDError for settings out of range or that this run cannot use (NPT without a
+        periodic cell, uncertainty limits without an estimator)."""
         if self.ensemble not in ENSEMBLES:
             raise MDError(f"ensemble: got {self.ensemble!r}; choose one of {sorted(ENSEMBLES)}")
         for name in ("timestep_fs", "friction_per_fs"):
@@ -142,6 +144,7 @@ class MDResult:
 
     @property
     def drift_meV_per_atom_ps(self) -> float:
+        """NVE energy drift, meV/atom/ps (see :func:`energy_drift`)."""
         return energy_drift(self.times_ps, self.total_energy, self.num_atoms)
 
 

@@ -66,12 +66,15 @@ class ModelSpec:
 
     @property
     def torch_dtype(self) -> torch.dtype:
+        """The model's precision as a torch dtype."""
         return DTYPES[self.dtype]
 
     def species_table(self) -> SpeciesTable:
+        """The species table of the model's elements."""
         return SpeciesTable(self.species)
 
     def replace(self, **changes: Any) -> ModelSpec:
+        """A copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
 
     def builder_kwargs(self) -> Dict[str, Any]:
@@ -86,6 +89,7 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
+        """The spec of :meth:`to_dict`'s output; ModelSpecError for missing or unknown fields."""
         missing = [name for name in ("species", "r_max", "dtype") if name not in d]
         if missing:
             raise ModelSpecError(f"model spec: missing {missing}")

@@ -61,6 +61,7 @@ class ErrorSums:
 
     @staticmethod
     def slot(q: Quantity) -> int:
+        """First slot of quantity ``q`` in :attr:`sums`."""
         return SLOTS_PER_QUANTITY * QUANTITIES.index(q)
 
     def update(self, pred: Graph, ref: Graph, atom_mask: Optional[Tensor] = None) -> None:
@@ -98,7 +99,9 @@ class ErrorSums:
         return out
 
     def state_dict(self) -> Dict[str, Tensor]:
+        """The sums (float64, on the CPU), to checkpoint."""
         return {"sums": self.sums.cpu().clone()}
 
     def load_state_dict(self, state: Mapping[str, Tensor]) -> None:
+        """Restore the sums of :meth:`state_dict`."""
         self.sums = state["sums"].to(self.sums.device, torch.float64).clone()

@@ -8,12 +8,17 @@ it would have seen.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-__all__ = ["FixedBatches", "PackedBatches", "epoch_order", "pack"]
+from mlip_gnn.config import Config
+from mlip_gnn.data import DataError, DiskFrames, collate, keys
+from mlip_gnn.train.splits import Frames, check_config_types, config_types
+
+__all__ = ["FixedBatches", "PackedBatches", "epoch_order", "pack", "ResumableSampler",
+           "ShardSampler", "train_batches", "eval_batches", "type_groups", "make_loader"]
 
 
 class FixedBatches(Sampler):
@@ -24,6 +29,7 @@ class FixedBatches(Sampler):
         self.sampler, self.batch_size = sampler, batch_size
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch's order and skip its first ``skip`` batches."""
         self.sampler.set_epoch(epoch, start=skip * self.batch_size)
 
     def __iter__(self) -> Iterator[List[int]]:
@@ -105,6 +111,7 @@ class PackedBatches(Sampler):
         self._batches: Optional[List[np.ndarray]] = None
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Select the epoch's batches and skip its first ``skip``."""
         self.epoch, self.skip, self._batches = epoch, skip, None
 
     def _mine(self) -> List[np.ndarray]:
@@ -126,3 +133,119 @@ class PackedBatches(Sampler):
 
     def __len__(self) -> int:
         return len(self._mine())
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler`` (order = f(seed, epoch), so a resumed run sees the same
+    order) that can start part-way into an epoch."""
+
+    def __init__(self, dataset, num_replicas: int, rank: int, seed: int, shuffle: bool = True):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle,
+                         seed=seed, drop_last=False)
+        self.start = 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Select the epoch's order and skip its first ``start`` samples of this rank."""
+        super().set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self):
+        return iter(list(super().__iter__())[self.start:])
+
+    def __len__(self) -> int:
+        return max(self.num_samples - self.start, 0)
+
+
+class ShardSampler(Sampler):
+    """Every ``num_replicas``-th frame, in order, without padding: evaluation metrics then
+    sum to exactly the single-process figures."""
+
+    def __init__(self, dataset, num_replicas: int, rank: int):
+        self.indices = list(range(rank, len(dataset), num_replicas))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _costs(batch_by: str, frames: Frames, dataset: Dataset) -> np.ndarray:
+    """Per-frame size in ``batch_by`` units, [N] (N = frames of ``frames``)."""
+    if batch_by == "structures":
+        return np.ones(len(frames), dtype=np.int64)
+    if isinstance(frames, DiskFrames):
+        return frames.per_frame("num_atoms" if batch_by == "atoms" else "num_edges")
+    if batch_by == "atoms":
+        return np.array([c.num_atoms for c in frames], dtype=np.int64)
+    return np.array([g[keys.EDGE_INDEX].shape[1] for g in dataset.graphs], dtype=np.int64)
+
+
+def train_batches(cfg: Config, frames: Frames, dataset: Dataset, groups: Sequence[int],
+                  batch: int, world: int, rank: int) -> Sampler:
+    """Training batches of one rank (``batch``: its share of data.batch_size), shuffled
+    per epoch and resumable mid-epoch through ``set_epoch(epoch, skip)``."""
+    data = cfg.data
+    if (data.batch_by == "structures" and data.train_weights is None
+            and data.type_weights is None):
+        # padded to a multiple of the world size: every rank takes the same number of steps
+        return FixedBatches(ResumableSampler(dataset, world, rank, cfg.seed), batch)
+    costs = _costs(data.batch_by, frames, dataset)
+    if data.type_weights is not None:
+        sizes, shares, grouped = type_groups(frames, data.type_weights)
+        return PackedBatches(costs, batch, world, rank, cfg.seed, group_sizes=sizes,
+                             weights=shares, grouped=grouped)
+    if data.train_weights is not None:
+        empty = [data.train[k] for k, size in enumerate(groups) if size == 0]
+        if empty:
+            raise DataError(f"{', '.join(map(str, empty))}: no training frame left (after "
+                            "the validation split) for a positive data.train_weights entry")
+    return PackedBatches(costs, batch, world, rank, cfg.seed, group_sizes=groups,
+                         weights=data.train_weights)
+
+
+def type_groups(frames: Frames, rates: Dict[str, float]
+                ) -> Tuple[List[int], List[float], np.ndarray]:
+    """The training frames grouped by config_type for ``data.type_weights``: group sizes,
+    shares (rate × size; unlisted types rate 1) and the frame indices in group order."""
+    types = config_types(frames)
+    check_config_types(types, list(rates), "data.type_weights")
+    names = sorted(set(types.tolist()))
+    members = [np.flatnonzero(types == name) for name in names]
+    sizes = [len(m) for m in members]
+    shares = [float(rates.get(name, 1.0)) * size for name, size in zip(names, sizes)]
+    return sizes, shares, np.concatenate(members)
+
+
+def eval_batches(cfg: Config, frames: Frames, dataset: Dataset, batch: int, world: int, rank: int,
+                 indices: Optional[np.ndarray] = None) -> Sampler:
+    """Evaluation batches of one rank, in order, every frame once over all ranks (no
+    padding, so metric sums are exact)."""
+    if cfg.data.batch_by == "structures":
+        return FixedBatches(_Fixed(ShardSampler(dataset, world, rank)), batch)
+    costs = _costs(cfg.data.batch_by, frames, dataset)
+    if indices is not None:
+        costs = costs[indices]
+    return PackedBatches(costs, batch, world, rank, shuffle=False, pad=False)
+
+
+class _Fixed:
+    """A sampler whose order does not depend on the epoch."""
+
+    def __init__(self, sampler: Sampler):
+        self.sampler = sampler
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        pass
+
+    def __iter__(self):
+        return iter(self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+def make_loader(dataset: Dataset, batches: Sampler, num_workers: int = 0) -> DataLoader:
+    """Batches of graphs; ``batches`` yields lists of frame indices."""
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
+                      num_workers=num_workers)

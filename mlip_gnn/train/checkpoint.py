@@ -70,17 +70,21 @@ class CheckpointManager:
 
     @property
     def last(self) -> Path:
+        """Path of the latest checkpoint."""
         return self.run_dir / LAST
 
     @property
     def previous(self) -> Path:
+        """Path of the one before it (kept until the next save)."""
         return self.run_dir / PREVIOUS
 
     @property
     def best(self) -> Path:
+        """Path of the best checkpoint by the validation metric."""
         return self.run_dir / BEST
 
     def has_checkpoint(self) -> bool:
+        """Whether there is anything to resume from."""
         return self.last.exists() or self.previous.exists() or bool(self.snapshots())
 
     def save_last(self, state: Dict[str, Any]) -> Path:
@@ -105,6 +109,7 @@ class CheckpointManager:
         return path
 
     def save_best(self, state: Dict[str, Any]) -> Path:
+        """Write ``state`` as the best checkpoint."""
         return save_checkpoint(state, self.best)
 
     def load_latest(self) -> Tuple[Dict[str, Any], Path]:

@@ -38,6 +38,7 @@ class DistInfo:
 
     @property
     def is_distributed(self) -> bool:
+        """True with more than one process."""
         return self.world_size > 1
 
 
@@ -85,6 +86,7 @@ def init_process_group(info: DistInfo, device: torch.device) -> None:
 
 
 def shutdown() -> None:
+    """End the process group, if one was started."""
     if dist.is_initialized():
         dist.destroy_process_group()
 
@@ -99,14 +101,17 @@ def release_failed_run(error: BaseException) -> None:
 
 
 def rank() -> int:
+    """This process's rank (0 without a process group)."""
     return dist.get_rank() if dist.is_initialized() else 0
 
 
 def world_size() -> int:
+    """Number of processes (1 without a process group)."""
     return dist.get_world_size() if dist.is_initialized() else 1
 
 
 def is_main() -> bool:
+    """True on rank 0, the one that writes logs and checkpoints."""
     return rank() == 0
 
 
@@ -119,6 +124,7 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
+    """Element-wise maximum of ``tensor`` over the ranks (a copy)."""
     tensor = tensor.clone()
     if dist.is_initialized():
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
@@ -134,6 +140,7 @@ def any_rank(flag: bool) -> bool:
 
 
 def barrier() -> None:
+    """Wait for every rank (nothing without a process group)."""
     if dist.is_initialized():
         dist.barrier()
 
@@ -227,4 +234,5 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper, else ``model``."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

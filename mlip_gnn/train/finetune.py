@@ -234,6 +234,7 @@ def parameter_groups(model: nn.Module, fresh: Sequence[str], pretrained_lr_facto
 
 
 def describe(groups: Sequence[dict], frozen: Sequence[str]) -> str:
+    """One log line: parameters per group with their lr factor, and the frozen count."""
     counts = ", ".join(f"{g['name']} {sum(p.numel() for p in g['params'])} "
                        f"(lr x{g['lr_factor']:g})" for g in groups)
     return f"parameters: {counts}; frozen tensors: {len(frozen)}"

@@ -111,6 +111,8 @@ class WeightedLoss:
         self.set_weights(weights)
 
     def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Set the weights of the named terms (a stage's change); unknown names are a
+        ValueError."""
         unknown = sorted(set(weights) - set(TERMS))
         if unknown:
             raise ValueError(f"unknown loss terms {unknown}; valid: {sorted(TERMS)}")
@@ -118,6 +120,7 @@ class WeightedLoss:
 
     @property
     def needs_stress(self) -> bool:
+        """True when the stress term has a positive weight."""
         return self.weights.get("stress", 0.0) > 0.0
 
     @property

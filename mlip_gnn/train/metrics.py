@@ -31,6 +31,7 @@ class MetricAccumulator(ErrorSums):
 
     def update(self, pred: Mapping[str, Tensor], ref: Mapping[str, Tensor],
                loss: Optional[Tensor] = None) -> None:
+        """Add a batch's errors and, when given, its loss (weighted by frames)."""
         super().update(pred, ref)
         if loss is not None:
             frames = ref[keys.NUM_ATOMS].numel()

@@ -52,6 +52,7 @@ def log_to(run_dir: Optional[Path], console: bool = True) -> Iterator[None]:
 
 
 def format_duration(seconds: float) -> str:
+    """``seconds`` as ``1h05m`` or ``4m07s`` (``?`` when not finite)."""
     if not math.isfinite(seconds):
         return "?"
     seconds = int(round(seconds))
@@ -61,6 +62,8 @@ def format_duration(seconds: float) -> str:
 
 
 def read_metrics(path: Path) -> List[Dict[str, Any]]:
+    """The records of a metrics JSON-lines file ([] when there is none); a line cut short
+    by a kill is dropped with a warning."""
     path = Path(path)
     if not path.exists():
         return []
@@ -136,15 +139,19 @@ class Monitor:
         self._last_progress = time.monotonic()
 
     def info(self, message: str, *args) -> None:
+        """Log on the main process only."""
         if self.enabled:
             _log.info(message, *args)
 
     def warning(self, message: str, *args) -> None:
+        """Log a warning on the main process only."""
         if self.enabled:
             _log.warning(message, *args)
 
     def step(self, *, epoch: int, global_step: int, batch: int, num_batches: int,
              loss: float, grad_norm: float, epoch_elapsed: float) -> None:
+        """Record one optimiser step: loss and gradient norm to TensorBoard, a progress
+        line with the epoch's ETA now and then."""
         if not self.enabled:
             return
         if self.writer is not None:
@@ -200,6 +207,7 @@ class Monitor:
         _log.info("\n".join(lines))
 
     def close(self) -> None:
+        """Flush and close the TensorBoard writer."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -21,6 +21,8 @@ OPTIMIZERS: Dict[str, Callable[..., torch.optim.Optimizer]] = {
 
 def build_optimizer(name: str, params: Iterable[nn.Parameter], lr: float,
                     weight_decay: float = 0.0, amsgrad: bool = False) -> torch.optim.Optimizer:
+    """The optimiser ``name`` (a key of OPTIMIZERS) over ``params``; a miss lists the valid
+    names."""
     try:
         cls = OPTIMIZERS[name]
     except KeyError:
@@ -95,8 +97,9 @@ class ExponentialMovingAverage:
 
     @torch.no_grad()
     def update(self, model: nn.Module, follow: bool = False) -> None:
-        """One step of the average; ``follow``: copy the weights instead and start the
-        average (its ramp-up included) afresh from the next update."""
+        """Move the averages towards ``model``'s current weights; ``follow``: copy the
+        weights instead and start the average (its ramp-up included) afresh from the next
+        update."""
         if follow:
             for name, value in model.state_dict().items():
                 self.shadow[name].copy_(value)
@@ -122,10 +125,12 @@ class ExponentialMovingAverage:
             model.load_state_dict(backup)
 
     def state_dict(self) -> Dict[str, object]:
+        """Decay, update count and averages, to checkpoint."""
         return {"decay": self.decay, "num_updates": self.num_updates,
                 "shadow": {k: v.detach().cpu().clone() for k, v in self.shadow.items()}}
 
     def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Restore what :meth:`state_dict` saved."""
         self.decay = float(state["decay"])
         self.num_updates = int(state["num_updates"])
         for name, value in state["shadow"].items():

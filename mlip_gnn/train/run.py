@@ -39,10 +39,10 @@ from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
                                        check_writable, checkpoint_bytes, load_checkpoint)
 from mlip_gnn.train import finetune
-from mlip_gnn.train.data_setup import (DataSplits, base_spec, complete_spec, e0_method,
-                                       eval_batches, graph_dataset, labelled_frames,
-                                       make_loader, read_splits, spec_changes, test_groups,
-                                       train_batches, train_species, train_statistics)
+from mlip_gnn.train.batching import eval_batches, make_loader, train_batches
+from mlip_gnn.train.model_spec import base_spec, complete_spec, e0_method, spec_changes
+from mlip_gnn.train.splits import (DataSplits, graph_dataset, labelled_frames, read_splits,
+                                   test_groups, train_species, train_statistics)
 from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
 from mlip_gnn.train.monitor import Monitor, log_to
 from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer, spare_from_decay

@@ -31,6 +31,7 @@ class StopRequest:
 
     @property
     def requested(self) -> bool:
+        """True once a stop signal has arrived."""
         return self.signal_name is not None
 
     def request(self, signum: int, frame=None) -> None:

@@ -26,11 +26,13 @@ class CommitteeSpread(UncertaintyEstimator):
         self.force_reference = float(force_reference)
 
     def check(self, num_members: int) -> None:
+        """A CommitteeError unless there are two or more members."""
         if num_members < 2:
             raise CommitteeError(f"a committee spread needs two or more models; got "
                                  f"{num_members}")
 
     def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
+        """The members' standard deviation: energy (eV), forces [n] (eV/Å), OOD score [n]."""
         energy = float(np.std([m.energy for m in members]))
         forces_std = np.std([m.forces for m in members], axis=0)  # [n, 3]
         extra = {}

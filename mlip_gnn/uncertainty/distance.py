@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from mlip_gnn.inference import CommitteeError, MemberOutput, Uncertainty, UncertaintyEstimator
-from mlip_gnn.uncertainty.llpr import bind_fit, gaussian_nll
+from mlip_gnn.uncertainty.llpr import gaussian_nll
 from mlip_gnn.uncertainty.readout import last_layer_features
-from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState
+from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, bind_fit
 
 __all__ = ["DescriptorDistance", "DistanceState", "DISTANCE_FILE", "knn_distance",
            "calibrate_power_law"]
@@ -83,6 +83,12 @@ class DistanceState(StoredState):
     ood_reference: float
     weights: torch.Tensor
     calibration: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The fit in one line: reference atoms, k, the power law and the validation NLL."""
+        return (f"{self.reference.shape[0]} reference atoms, k {self.k}, sigma = c "
+                f"d^{self.power:g} (validation NLL forces {self.calibration['nll_forces']:.3f}, "
+                f"energy {self.calibration['nll_energy']:.3f})")
 
     def distances(self, atom_features: torch.Tensor) -> torch.Tensor:
         """d_i [n] of features f_i [n, d]."""
@@ -149,10 +155,12 @@ class DescriptorDistance(UncertaintyEstimator):
         self.state = state
 
     def check(self, num_members: int) -> None:
+        """A CommitteeError unless there is exactly one member."""
         if num_members != 1:
             raise CommitteeError(f"descriptor distance works on one model; got {num_members}")
 
     def bind(self, members) -> None:
+        """Load (or take) the fit for the member's weights, and its readout scale."""
         member = members[0]
         self.state, self._parts = bind_fit(self.state, DistanceState, DISTANCE_FILE, member)
         potential = getattr(member.module, "model", member.module)
@@ -160,10 +168,12 @@ class DescriptorDistance(UncertaintyEstimator):
         self._lookup = member.module.species_lookup.cpu()  # atomic number → species
 
     def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
+        """Not available: the distance needs the inputs (:meth:`estimate_from`)."""
         raise EstimatorFitError("descriptor distance needs the atomic numbers: predict "
                                 "through mlip_gnn.inference.Predictor (estimate_from)")
 
     def estimate_from(self, inputs, members: Sequence[MemberOutput]) -> Uncertainty:
+        """σ_E (eV), σ_F [n] (eV/Å) and the OOD score [n] from the atoms' distances."""
         state = self.state
         recorded = {k: torch.from_numpy(v) for k, v in members[0].features.items()}
         species = self._lookup[inputs[1].cpu().long()]

@@ -2,15 +2,18 @@
 (LLPR's Σ, the descriptor distance's reference environments), one over the validation set
 (calibration).
 
->>> states = fit_estimators(Predictor("runs/cu"), splits.train, splits.valid)  # doctest: +SKIP
->>> states["llpr"].save("runs/cu/llpr.pt")  # doctest: +SKIP
+>>> data = collect_fit_data(Predictor("runs/cu"), splits.train, splits.valid)  # doctest: +SKIP
+>>> fit_estimators(data)["llpr"].save("runs/cu/llpr.pt")  # doctest: +SKIP
+
+A training run's fits (its config's split, saved beside it) are made by
+:func:`mlip_gnn.active_learning.fit_run`, for ``mlip-gnn uncertainty fit`` and the loop.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,10 +24,10 @@ from mlip_gnn.uncertainty.distance import DistanceState
 from mlip_gnn.uncertainty.llpr import LLPRState, ValidationSample, calibrate_llpr
 from mlip_gnn.uncertainty.readout import (feature_pass, readout_parts, readout_weights,
                                           structure_features)
-from mlip_gnn.uncertainty.store import EstimatorFitError
+from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState
 
 __all__ = ["FitData", "collect_fit_data", "fit_llpr", "fit_distance", "fit_estimators",
-           "KINDS"]
+           "residual_summary", "KINDS"]
 
 #: estimator name → fitted by
 KINDS = ("llpr", "distance")
@@ -126,16 +129,19 @@ def fit_distance(data: FitData, k: int = 5, max_reference: int = 5000,
     return state.calibrated(distances, [s.energy_residual for s in data.samples], forces)
 
 
-def fit_estimators(predictor: Predictor, train: Sequence[Configuration],
-                   valid: Sequence[Configuration], kinds: Sequence[str] = KINDS
-                   ) -> Dict[str, object]:
-    """Fitted states by estimator name (``llpr``, ``distance``)."""
+def fit_estimators(data: FitData, kinds: Sequence[str] = KINDS,
+                   options: Optional[Mapping[str, Mapping[str, Any]]] = None
+                   ) -> Dict[str, StoredState]:
+    """Fitted states by estimator name (``llpr``, ``distance``, in that order) from the
+    passes' ``data``; ``options[kind]`` are keyword arguments of that kind's fit
+    (:func:`fit_llpr`, :func:`fit_distance`)."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise EstimatorFitError(f"unknown estimators {unknown}; valid: {list(KINDS)}")
-    data = collect_fit_data(predictor, train, valid)
+    options = options or {}
     fitters = {"llpr": fit_llpr, "distance": fit_distance}
-    return {kind: fitters[kind](data) for kind in kinds}
+    return {kind: fitters[kind](data, **options.get(kind, {})) for kind in KINDS
+            if kind in kinds}
 
 
 def residual_summary(samples: Sequence[ValidationSample]) -> Dict[str, float]:

@@ -37,18 +37,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, Dict, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from mlip_gnn.export import export_model, load_model
 from mlip_gnn.inference import (CommitteeError, MemberOutput, ModelInputs, Uncertainty,
                                 UncertaintyEstimator)
-from mlip_gnn.uncertainty.readout import readout_parts, readout_weights
-from mlip_gnn.uncertainty.store import EstimatorFitError, StoredState, fit_path
+from mlip_gnn.uncertainty.store import (EstimatorFitError, StoredState, bind_fit,
+                                      check_weights, fit_path)
 
 __all__ = ["LLPR", "LLPRState", "LLPR_FILE", "ValidationSample", "llpr_variance",
-           "calibrate_llpr", "gaussian_nll", "check_weights", "attach_llpr",
+           "calibrate_llpr", "gaussian_nll", "attach_llpr", "export_with_llpr",
            "attach_stored_llpr"]
 
 LLPR_FILE = "llpr.pt"
@@ -69,29 +71,6 @@ def gaussian_nll(residual: np.ndarray, variance: np.ndarray) -> float:
     variance = np.maximum(np.asarray(variance, dtype=np.float64), 1e-300)
     return float(np.mean(0.5 * (np.log(2 * math.pi * variance)
                                 + np.asarray(residual) ** 2 / variance)))
-
-
-def check_weights(stored: torch.Tensor, module: torch.nn.Module, path: object) -> None:
-    """A fit belongs to the readout weights it was made with: refuse other weights (a
-    retrained model, or raw weights where the fit used the EMA)."""
-    current = readout_weights(module)
-    if current.shape != stored.shape or not torch.allclose(current, stored, rtol=1e-5,
-                                                            atol=1e-8):
-        raise EstimatorFitError(f"{path}: fitted for other model weights (retrained, or "
-                                "EMA against raw weights); refit with `mlip-gnn "
-                                "uncertainty fit`")
-
-
-def bind_fit(state: Optional[StoredState], state_type: type, file_name: str, member
-             ) -> tuple:
-    """``(state, readout parts)`` for a committee ``member``: ``state``, or the fit
-    ``file_name`` stored beside the member's source, checked to belong to its weights."""
-    path = fit_path(member.name, file_name)
-    if state is None:
-        state = state_type.load(path)
-    parts = readout_parts(member.module)
-    check_weights(state.weights, member.module, path)
-    return state, parts
 
 
 @dataclasses.dataclass
@@ -115,6 +94,13 @@ class LLPRState(StoredState):
     force_directions: Optional[torch.Tensor] = None
     #: [d] cumulative fraction of the validation force variance the first k rows carry
     force_captured: Optional[torch.Tensor] = None
+
+    def summary(self) -> str:
+        """The fitted numbers in one line: ς², α² and the validation NLL."""
+        return (f"regulariser {self.regulariser:.3g}, alpha^2 energy {self.alpha2_energy:.3g}, "
+                f"forces {self.alpha2_forces:.3g} (validation NLL energy "
+                f"{self.calibration['nll_energy']:.3f}, forces "
+                f"{self.calibration['nll_forces']:.3f})")
 
     def rows_for(self, captured: float) -> torch.Tensor:
         """The fewest rows of :attr:`force_directions` that carry ``captured`` of the
@@ -218,6 +204,24 @@ def attach_stored_llpr(source: object, deployed: torch.nn.Module,
     return True
 
 
+def export_with_llpr(source: object, output: object, warn: Callable[[str], None],
+                     format: str = "torchscript", **options: Any) -> Tuple[Path, dict]:
+    """:func:`mlip_gnn.export.export_model` of ``source`` (run directory or checkpoint)
+    that puts the LLPR fit stored beside it into a TorchScript file when it was made for
+    the exported weights; otherwise the export goes on without it and ``warn`` gets the
+    reason. ``options``: export_model's ``device``, ``dtype``, ``use_ema``. Returns the
+    path written and its metadata."""
+    def attach(deployed: torch.nn.Module) -> None:
+        try:
+            attach_stored_llpr(source, deployed)
+        except EstimatorFitError as exc:
+            warn(f"LLPR fit not included: {exc}")
+
+    path = export_model(source, output, format=format,
+                        attach=attach if format == "torchscript" else None, **options)
+    return path, load_model(path)[1]
+
+
 class LLPR(UncertaintyEstimator):
     """LLPR uncertainty of one model: a checkpoint or run directory, or a TorchScript
     export that carries its fit (``mlip-gnn export`` puts it in).
@@ -241,11 +245,13 @@ class LLPR(UncertaintyEstimator):
         self._module: Optional[torch.nn.Module] = None
 
     def check(self, num_members: int) -> None:
+        """A CommitteeError unless there is exactly one member."""
         if num_members != 1:
             raise CommitteeError(f"LLPR works on one model; got {num_members} (use the "
                                  "committee spread for several)")
 
     def bind(self, members) -> None:
+        """Attach the fit to the member (an export must carry its own)."""
         member = members[0]
         module = member.module
         if member.is_scripted:  # an export: its fit travels inside it
@@ -265,11 +271,13 @@ class LLPR(UncertaintyEstimator):
         return self._rows
 
     def estimate(self, members: Sequence[MemberOutput]) -> Uncertainty:
+        """Not available: LLPR needs the inputs (:meth:`estimate_from`)."""
         raise EstimatorFitError("LLPR needs the model's inputs: predict through "
                                 "mlip_gnn.inference.Predictor (estimate_from)")
 
     def estimate_from(self, inputs: ModelInputs,
                       members: Sequence[MemberOutput]) -> Uncertainty:
+        """σ_E (eV), σ_F [n] (eV/Å) and the OOD score [n] of one structure."""
         if self._module is None:
             raise EstimatorFitError("LLPR: bind() was not called with the model")
         out = {k: v.detach().cpu().numpy() for k, v in self._module.llpr(*inputs[:5]).items()}

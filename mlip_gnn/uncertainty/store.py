@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Dict, TypeVar
+from typing import Any, ClassVar, Dict, Optional, Tuple, TypeVar
 
 import torch
 
 from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.uncertainty.readout import readout_parts, readout_weights
 from mlip_gnn.utils.files import atomic_write
 
-__all__ = ["EstimatorFitError", "save_state", "load_state", "fit_path", "StoredState"]
+__all__ = ["EstimatorFitError", "save_state", "load_state", "fit_path", "StoredState",
+           "check_weights", "bind_fit"]
 
 FORMAT_VERSION = 1
 
@@ -73,10 +75,35 @@ class StoredState:
     KIND: ClassVar[str]
 
     def save(self, path: os.PathLike) -> Path:
+        """Write the fit to ``path`` (atomically); the path."""
         return save_state(path, self.KIND, dataclasses.asdict(self))
 
     @classmethod
     def load(cls: type[_S], path: os.PathLike) -> _S:
+        """The fit stored at ``path``; :class:`EstimatorFitError` when unusable."""
         state = load_state(path, cls.KIND)
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in state.items() if k in fields})
+
+
+def check_weights(stored: torch.Tensor, module: torch.nn.Module, path: object) -> None:
+    """A fit belongs to the readout weights it was made with: refuse other weights (a
+    retrained model, or raw weights where the fit used the EMA)."""
+    current = readout_weights(module)
+    if current.shape != stored.shape or not torch.allclose(current, stored, rtol=1e-5,
+                                                            atol=1e-8):
+        raise EstimatorFitError(f"{path}: fitted for other model weights (retrained, or "
+                                "EMA against raw weights); refit with `mlip-gnn "
+                                "uncertainty fit`")
+
+
+def bind_fit(state: Optional[StoredState], state_type: type, file_name: str, member
+             ) -> Tuple[StoredState, list]:
+    """``(state, readout parts)`` for a committee ``member``: ``state``, or the fit
+    ``file_name`` stored beside the member's source, checked to belong to its weights."""
+    path = fit_path(member.name, file_name)
+    if state is None:
+        state = state_type.load(path)
+    parts = readout_parts(member.module)
+    check_weights(state.weights, member.module, path)
+    return state, parts

@@ -17,10 +17,11 @@ from mlip_gnn.validation.report import read_report_table, write_report
 from mlip_gnn.validation.result import Check, Measurement
 from mlip_gnn.validation.runner import (DRIVERS, PropertyEntry, ValidationResult,
                                         measure_all, run_validation)
+from mlip_gnn.validation.session import check_species, select_families, validate_models
 from mlip_gnn.validation.system import (FAMILIES, SystemSpec, SystemSpecError, load_system,
                                         parse_system)
 
 __all__ = ["Check", "DRIVERS", "FAMILIES", "Measurement", "PropertyEntry", "SystemSpec",
            "SystemSpecError", "ValidationResult", "expected_names", "load_system",
            "measure_all", "parse_system", "read_report_table", "run_validation", "unit_of",
-           "write_report"]
+           "write_report", "validate_models", "select_families", "check_species"]

@@ -34,6 +34,7 @@ def vacancy_formation_energy(perfect, calc, fmax: float, steps: int, rattle: flo
 
 
 def measure_vacancy(bulk: Bulk, calc) -> Measurement:
+    """Relaxed and unrelaxed vacancy formation energies (eV) with ``calc``."""
     settings = bulk.spec.settings.vacancy
     perfect = repeat_to(bulk.conventional(), settings.min_atoms)
     relaxed, unrelaxed, converged = vacancy_formation_energy(

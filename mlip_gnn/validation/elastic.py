@@ -92,6 +92,7 @@ def born_stable(tensor: np.ndarray) -> bool:
 
 
 def measure_elastic(bulk: Bulk, calc) -> Measurement:
+    """Elastic constants C_ij (GPa) of the relaxed bulk, with the Born stability check."""
     settings = bulk.spec.settings.elastic
     tensor, converged = elastic_tensor(bulk.conventional(), calc, settings.strain,
                                        settings.fmax, settings.steps)

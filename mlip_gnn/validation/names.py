@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
+from mlip_gnn.validation.structures import primitive_cell
+
 if TYPE_CHECKING:
-    from mlip_gnn.validation.system import SystemSpec
+    from mlip_gnn.validation.spec import SystemSpec
 
 __all__ = ["UNITS", "unit_of", "expected_names", "elastic_names", "surface_name",
            "phase_name", "temperature_tag", "phonon_labels", "MODEL_ONLY"]
@@ -36,6 +38,7 @@ _GENERAL = ("C11", "C22", "C33", "C12", "C13", "C23", "C44", "C55", "C66")
 
 
 def unit_of(name: str) -> str:
+    """The unit of property ``name`` (by name or prefix)."""
     if name in UNITS:
         return UNITS[name]
     for prefix, unit in UNITS.items():
@@ -57,14 +60,17 @@ def elastic_names(lattice: str) -> Tuple[str, ...]:
 
 
 def surface_name(miller: Sequence[int]) -> str:
+    """Property name of the surface energy of ``miller``, e.g. ``surface_energy_111``."""
     return "surface_energy_" + "".join(str(int(i)) for i in miller)
 
 
 def phase_name(phase: str) -> str:
+    """Property name of the energy of ``phase``, e.g. ``phase_energy_bcc``."""
     return f"phase_energy_{phase}"
 
 
 def temperature_tag(temperature_K: float) -> str:
+    """Temperature suffix of dynamics names, e.g. ``1400K``."""
     return f"{temperature_K:g}K"
 
 
@@ -80,8 +86,6 @@ def phonon_labels(cell) -> List[str]:
 
 def expected_names(spec: SystemSpec) -> List[str]:
     """Every property name the families of ``spec`` report, in report order."""
-    from mlip_gnn.validation.structures import primitive_cell
-
     names: List[str] = []
     families = spec.properties
     if "lattice" in families:

@@ -24,6 +24,7 @@ def phase_energy(bulk: Bulk, calc, phase: str):
 
 
 def measure_phases(bulk: Bulk, calc) -> Measurement:
+    """Energy of each phase of the spec relative to the named lattice, meV/atom."""
     result = Measurement()
     for phase in bulk.spec.phases:
         try:

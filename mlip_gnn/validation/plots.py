@@ -10,7 +10,7 @@ from typing import Dict, List
 import numpy as np
 
 from mlip_gnn.utils.files import atomic_write
-from mlip_gnn.validation.structure import birch_murnaghan_energy
+from mlip_gnn.validation.lattice import birch_murnaghan_energy
 
 __all__ = ["write_plots"]
 

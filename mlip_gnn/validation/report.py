@@ -20,6 +20,7 @@ TABLE_COLUMNS = ("property", "unit", "model", "reference", "error", "relative er
 
 
 def result_dict(result) -> dict:
+    """The result as plain JSON-ready values (validation.json)."""
     return {
         "system": result.system,
         "models": result.models,
@@ -53,6 +54,7 @@ def _table(result) -> List[str]:
 
 
 def report_markdown(result, plots: List[Path]) -> str:
+    """report.md: the table, the checks, disagreements and the plots."""
     lines = [f"# Validation: {result.system}", "",
              f"- model{'s' if len(result.models) > 1 else ''}: "
              + ", ".join(f"`{m}`" for m in result.models),

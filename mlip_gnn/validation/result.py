@@ -28,6 +28,7 @@ class Measurement:
     checks: List[Check] = dataclasses.field(default_factory=list)
 
     def update(self, other: Measurement) -> None:
+        """Add ``other``'s values, curves and checks."""
         self.values.update(other.values)
         self.curves.update(other.curves)
         self.checks.extend(other.checks)

@@ -21,10 +21,10 @@ from mlip_gnn.validation.names import MODEL_ONLY, expected_names, unit_of
 from mlip_gnn.validation.phases import measure_phases
 from mlip_gnn.validation.phonons import measure_phonons
 from mlip_gnn.validation.result import Check, Measurement
-from mlip_gnn.validation.structure import measure_eos, measure_lattice
+from mlip_gnn.validation.lattice import measure_eos, measure_lattice
 from mlip_gnn.validation.structures import Bulk, RelaxationCollapse, relax_bulk
 from mlip_gnn.validation.surfaces import measure_surfaces
-from mlip_gnn.validation.system import SystemSpec
+from mlip_gnn.validation.spec import SystemSpec
 
 __all__ = ["DRIVERS", "PropertyEntry", "ValidationResult", "measure_all", "run_validation",
            "REFERENCE_LABEL"]
@@ -97,6 +97,7 @@ class PropertyEntry:
     source: Optional[str] = None
 
     def to_dict(self) -> dict:
+        """The entry as plain JSON-ready values."""
         return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
 
 

@@ -17,7 +17,7 @@ from ase.optimize import BFGS
 from mlip_gnn.errors import MlipGnnError
 
 if TYPE_CHECKING:
-    from mlip_gnn.validation.system import SystemSpec
+    from mlip_gnn.validation.spec import SystemSpec
 
 __all__ = ["IDEAL_C_OVER_A", "Bulk", "RelaxationCollapse", "lattice_structure",
            "primitive_cell", "relax_cell", "relax_positions", "relax_bulk", "repeat_to",
@@ -149,6 +149,7 @@ class Bulk:
         return atoms
 
     def lattice_values(self) -> Dict[str, float]:
+        """Lattice constant (Å) and c/a, or the volume per atom (Å³) of a structure file."""
         if self.a is None:
             return {"volume_per_atom": self.primitive.get_volume() / len(self.primitive)}
         values = {"lattice_constant": self.a}

@@ -48,6 +48,7 @@ def receptive_field(calc) -> Optional[float]:
 
 
 def measure_surfaces(bulk: Bulk, calc) -> Measurement:
+    """Relaxed surface energies (J/m²) of the spec's surfaces."""
     settings = bulk.spec.settings.surfaces
     result = Measurement()
     field = receptive_field(calc)

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlip_gnn.active_learning import (ESTIMATORS, EstimatorContext, EstimatorError,
-                                      make_estimator, register_estimator)
+from mlip_gnn.active_learning import ESTIMATOR_FACTORIES as ESTIMATORS
+from mlip_gnn.active_learning import (EstimatorContext, EstimatorError, make_estimator,
+                                      register_estimator)
 from mlip_gnn.inference import CommitteeError, Uncertainty, UncertaintyEstimator
 from mlip_gnn.uncertainty import CommitteeSpread
 

@@ -8,7 +8,7 @@ import torch
 
 from mlip_gnn.data import keys
 from mlip_gnn.evaluation import FramePrediction, error_report
-from mlip_gnn.evaluation.errors import frame_graphs
+from mlip_gnn.evaluation.prediction_errors import frame_graphs
 from mlip_gnn.quantities import QUANTITIES, ErrorSums, labelled_values, quantity
 
 

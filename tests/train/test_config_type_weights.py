@@ -10,7 +10,7 @@ from ase.io import read, write
 from mlip_gnn.config import ConfigError
 from mlip_gnn.data.preprocess import PreprocessOptions, preprocess
 from mlip_gnn.train import train
-from mlip_gnn.train.data_setup import read_splits
+from mlip_gnn.train.splits import read_splits
 from train_support import PairPotential, config_maker, write_tiny_cu
 
 WEIGHT = 3.0

@@ -8,7 +8,8 @@ from mlip_gnn.config import config_from_dict
 from mlip_gnn.data import GraphDataset, SpeciesTable, read_configurations
 from mlip_gnn.data.synthetic import write_cu_emt_dataset
 from mlip_gnn.model import build_model
-from mlip_gnn.train.data_setup import base_spec, complete_spec, train_statistics
+from mlip_gnn.train.model_spec import base_spec, complete_spec
+from mlip_gnn.train.splits import train_statistics
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_least_squares_shift_is_the_mean_residual(emt):
 
 
 def test_split_keeps_isolated_atoms_and_every_element_in_train(emt):
-    from mlip_gnn.train.data_setup import split_train_valid
+    from mlip_gnn.train.splits import split_train_valid
 
     numbers = emt[3].atomic_numbers.copy()
     numbers[0] = 13  # the only Al atom of the data set

@@ -1,7 +1,7 @@
 import pytest
 
 from mlip_gnn.train import distributed as dist
-from mlip_gnn.train.data_setup import ResumableSampler, ShardSampler
+from mlip_gnn.train.batching import ResumableSampler, ShardSampler
 
 
 def test_single_process_by_default():

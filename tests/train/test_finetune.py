@@ -14,7 +14,7 @@ from mlip_gnn.inference import Predictor
 from mlip_gnn.model import build_model
 from mlip_gnn.modelio import ModelSpecError, load_checkpoint
 from mlip_gnn.train import finetune, train
-from mlip_gnn.train.data_setup import replay_frames
+from mlip_gnn.train.splits import replay_frames
 from train_support import config_maker, label_emt, write_tiny_cu
 from test_trainer import _interrupt_after, _records, _without_times
 

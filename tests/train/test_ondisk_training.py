@@ -12,7 +12,8 @@ from mlip_gnn.config import ConfigError
 from mlip_gnn.data.preprocess import PreprocessOptions, preprocess
 from mlip_gnn.train import train
 from mlip_gnn.train.batching import PackedBatches, epoch_order, pack
-from mlip_gnn.train.data_setup import read_splits, train_batches
+from mlip_gnn.train.batching import train_batches
+from mlip_gnn.train.splits import read_splits
 from mlip_gnn.train.trainer import Trainer
 from train_support import PairPotential, config_maker, write_tiny_cu
 
@@ -187,7 +188,7 @@ def test_bad_weights_are_config_errors(data, tmp_path):
 
 
 def test_replay_with_a_dataset_on_disk_points_to_train_weights(data, tmp_path):
-    from mlip_gnn.train.data_setup import read_splits
+    from mlip_gnn.train.splits import read_splits
 
     files, dirs = data
     cfg = config_maker(dirs["train"], tmp_path)(

@@ -63,7 +63,7 @@ def test_rdf_of_fcc_peaks_at_the_nearest_neighbour_distance():
 
 
 def test_nve_production_conserves_energy_with_emt():
-    from mlip_gnn.validation.system import DynamicsSettings
+    from mlip_gnn.validation.spec import DynamicsSettings
 
     settings = DynamicsSettings(timestep_fs=1.0, equilibration="langevin",
                                 equilibration_steps=20, production_steps=40, interval=5)

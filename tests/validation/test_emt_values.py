@@ -14,7 +14,7 @@ from mlip_gnn.validation import parse_system
 from mlip_gnn.validation.defects import measure_vacancy
 from mlip_gnn.validation.elastic import measure_elastic
 from mlip_gnn.validation.phases import measure_phases
-from mlip_gnn.validation.structure import measure_eos, measure_lattice
+from mlip_gnn.validation.lattice import measure_eos, measure_lattice
 from mlip_gnn.validation.structures import relax_bulk
 from mlip_gnn.validation.surfaces import make_slab, measure_surfaces
 

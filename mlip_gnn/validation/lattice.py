@@ -46,6 +46,7 @@ def birch_murnaghan(volumes: np.ndarray, energies: np.ndarray):
 
 
 def measure_eos(bulk: Bulk, calc) -> Measurement:
+    """Bulk modulus B (GPa) and B′ from a Birch–Murnaghan fit of E(V)."""
     settings = bulk.spec.settings.eos
     volumes, energies = energy_volume(bulk, calc, settings.strain, settings.points)
     v0, e0, b0, b_prime = birch_murnaghan(volumes, energies)

@@ -1,4 +1,7 @@
-"""From a config to data sets, loaders, dataset statistics and the model spec."""
+"""Reading a run's data: train / valid / test frames (files into memory, preprocessed
+dataset directories opened on disk), the validation split, fine-tuning's replayed frames,
+and what the rest of training asks of the frames (species, config types, graphs,
+statistics)."""
 
 from __future__ import annotations
 
@@ -6,26 +9,21 @@ import dataclasses
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from ase.data import atomic_numbers as ATOMIC_NUMBERS
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import Dataset
 
+from mlip_gnn.config import Config, ConfigError
 from mlip_gnn.data import (Configuration, DataError, DatasetStatistics, DiskFrames,
-                           DiskGraphDataset, GraphDataset, KeyMap, SpeciesTable, collate,
-                           is_dataset_dir, keys, read_configurations)
-from mlip_gnn.config import ConfigError
+                           DiskGraphDataset, GraphDataset, KeyMap, SpeciesTable, is_dataset_dir,
+                           keys, read_configurations)
 from mlip_gnn.data.ondisk import check_r_max
 from mlip_gnn.modelio import ModelSpec
-from mlip_gnn.train.batching import FixedBatches, PackedBatches
 
 __all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_valid",
            "labelled_frames", "train_species", "train_statistics", "graph_dataset",
-           "config_types", "check_config_types", "test_groups", "type_groups", "e0_method",
-           "base_spec", "complete_spec", "spec_changes", "model_architecture", "replay_frames",
-           "ResumableSampler", "ShardSampler", "train_batches", "eval_batches",
-           "make_loader"]
+           "config_types", "check_config_types", "test_groups", "replay_frames"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,6 +33,9 @@ Frames = Union[List[Configuration], DiskFrames]
 
 @dataclasses.dataclass
 class DataSplits:
+    """The frames of a run's three splits, and how many training frames each
+    ``data.train`` entry (and the replay) contributed."""
+
     train: Frames
     valid: Frames
     test: Frames
@@ -119,7 +120,7 @@ def _split_on_disk(frames: DiskFrames, train: List[int], valid: List[int]):
     return frames.subset(train, stats), frames.subset(valid, held_out)
 
 
-def read_splits(cfg) -> DataSplits:
+def read_splits(cfg: Config) -> DataSplits:
     """Read train / valid / test (files into memory, dataset directories opened on disk);
     split valid off train when data.valid is not given."""
     data = cfg.data
@@ -159,6 +160,7 @@ def labelled_frames(frames: Frames, label: str) -> int:
 
 
 def train_species(frames: Frames) -> SpeciesTable:
+    """The elements of the training frames, as the model's species table."""
     if isinstance(frames, DiskFrames):
         return SpeciesTable(frames.statistics().zs)
     return SpeciesTable.from_configurations(frames)
@@ -222,7 +224,7 @@ def test_groups(frames: Frames) -> Dict[str, Optional[np.ndarray]]:
     return groups
 
 
-def _with_replay(cfg, train: Frames, groups: List[int], key_map: KeyMap):
+def _with_replay(cfg: Config, train: Frames, groups: List[int], key_map: KeyMap):
     """``train`` with the replayed old frames (``finetune.replay``) appended, as a group
     of their own."""
     if isinstance(train, DiskFrames):
@@ -252,7 +254,7 @@ def replay_frames(old: List[Configuration], num_new: int, fraction: float,
     return [old[i] for i in sorted(order)]
 
 
-def _check_labels(cfg, train: Frames) -> None:
+def _check_labels(cfg: Config, train: Frames) -> None:
     """A loss term with a positive weight (at the start or in a stage) needs at least one
     training frame with its label; frames without it are masked out of that term."""
     labels = {"energy": "energy", "forces": "forces", "stress": "stress"}
@@ -269,197 +271,3 @@ def _check_labels(cfg, train: Frames) -> None:
                         f"{term} label (looked for the field '{key}'), but "
                         f"loss.{term}_weight (or a stage's) is positive; add the labels, map "
                         f"the field with data.keys.{term}, or set loss.{term}_weight: 0")
-
-
-def e0_method(e0s: Any):
-    """The config's ``data.e0s`` for :func:`reference_energies`: symbols → atomic numbers."""
-    if isinstance(e0s, Mapping):
-        return {ATOMIC_NUMBERS[symbol]: float(value) for symbol, value in e0s.items()}
-    return e0s
-
-
-def _shift(stats: DatasetStatistics, e0s, e0_source) -> float:
-    """Mean per-atom energy after the E0s; 0 when the E0s are isolated-atom energies, since
-    an atom without neighbours gets E0 + shift and must keep its isolated energy (the
-    cohesive energy is then learnt by the network)."""
-    if e0_source == "isolated":
-        return 0.0
-    return stats.mean_interaction_energy(e0s)
-
-
-def _scale(stats: DatasetStatistics) -> float:
-    rms = stats.force_rms()
-    if not rms > 0.0:
-        _log.warning("no forces in the training data: model.scale 'auto' falls back to 1.0")
-        return 1.0
-    return rms
-
-
-def base_spec(cfg, species: SpeciesTable) -> ModelSpec:
-    """The spec's species, cutoff and precision: all that graph building needs. The E0s
-    and the architecture come with :func:`complete_spec`, once the graphs exist."""
-    return ModelSpec(species.atomic_numbers, cfg.data.r_max, cfg.dtype)
-
-
-def complete_spec(spec: ModelSpec, cfg, stats: DatasetStatistics) -> ModelSpec:
-    """``spec`` with the E0s and the architecture: the config's model section, every key
-    passed through to the builder unchanged, with its ``auto`` values taken from the
-    training set's statistics ``stats``."""
-    e0s = stats.reference_energies(e0_method(cfg.data.e0s))
-    architecture = model_architecture(cfg)
-    statistics = {
-        "avg_num_neighbors": stats.average_num_neighbours,
-        "scale": lambda: _scale(stats),
-        "shift": lambda: _shift(stats, e0s, cfg.data.e0s),
-    }
-    for name, compute in statistics.items():
-        value = architecture[name]
-        architecture[name] = float(compute()) if value == "auto" else float(value)
-    return spec.replace(e0s=e0s, architecture=architecture)
-
-
-def model_architecture(cfg) -> dict:
-    """The config's model section as builder arguments (without ``init_from``, which says
-    where the weights come from, not what the model is)."""
-    architecture = dataclasses.asdict(cfg.model)
-    architecture.pop("init_from")
-    return architecture
-
-
-def spec_changes(stored: ModelSpec, cfg, species: SpeciesTable,
-                 species_may_grow: bool = False) -> List[str]:
-    """What the config (and the species of its training data) asks for that differs from
-    the ``stored`` spec of a run, one ``field: stored -> requested`` line per field.
-    Dataset statistics set to ``auto`` are not compared: a run keeps its own.
-    ``species_may_grow``: the data may hold elements the stored spec lacks, and need not
-    hold all of its elements (fine-tuning)."""
-    requested = {"data.r_max": (stored.r_max, float(cfg.data.r_max)),
-                 "dtype": (stored.dtype, cfg.dtype)}
-    if not species_may_grow:
-        requested["species (of data.train)"] = (list(stored.species), species.atomic_numbers)
-    if isinstance(cfg.data.e0s, Mapping):
-        wanted = {z: e for z, e in e0_method(cfg.data.e0s).items() if z in stored.species}
-        requested["data.e0s"] = ({z: stored.e0s.get(z) for z in wanted}, wanted)
-    for name, value in model_architecture(cfg).items():
-        if value != "auto":
-            requested[f"model.{name}"] = (stored.architecture.get(name, "<unset>"), value)
-    return [f"{name}: {old!r} -> {new!r}" for name, (old, new) in requested.items()
-            if old != new]
-
-
-class ResumableSampler(DistributedSampler):
-    """``DistributedSampler`` (order = f(seed, epoch), so a resumed run sees the same
-    order) that can start part-way into an epoch."""
-
-    def __init__(self, dataset, num_replicas: int, rank: int, seed: int, shuffle: bool = True):
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle,
-                         seed=seed, drop_last=False)
-        self.start = 0
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        """Select the epoch's order and skip its first ``start`` samples of this rank."""
-        super().set_epoch(epoch)
-        self.start = start
-
-    def __iter__(self):
-        return iter(list(super().__iter__())[self.start:])
-
-    def __len__(self) -> int:
-        return max(self.num_samples - self.start, 0)
-
-
-class ShardSampler(Sampler):
-    """Every ``num_replicas``-th frame, in order, without padding: evaluation metrics then
-    sum to exactly the single-process figures."""
-
-    def __init__(self, dataset, num_replicas: int, rank: int):
-        self.indices = list(range(rank, len(dataset), num_replicas))
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def _costs(batch_by: str, frames: Frames, dataset: Dataset) -> np.ndarray:
-    """Per-frame size in ``batch_by`` units, [N] (N = frames of ``frames``)."""
-    if batch_by == "structures":
-        return np.ones(len(frames), dtype=np.int64)
-    if isinstance(frames, DiskFrames):
-        return frames.per_frame("num_atoms" if batch_by == "atoms" else "num_edges")
-    if batch_by == "atoms":
-        return np.array([c.num_atoms for c in frames], dtype=np.int64)
-    return np.array([g[keys.EDGE_INDEX].shape[1] for g in dataset.graphs], dtype=np.int64)
-
-
-def train_batches(cfg, frames: Frames, dataset: Dataset, groups: Sequence[int],
-                  batch: int, world: int, rank: int) -> Sampler:
-    """Training batches of one rank (``batch``: its share of data.batch_size), shuffled
-    per epoch and resumable mid-epoch through ``set_epoch(epoch, skip)``."""
-    data = cfg.data
-    if (data.batch_by == "structures" and data.train_weights is None
-            and data.type_weights is None):
-        # padded to a multiple of the world size: every rank takes the same number of steps
-        return FixedBatches(ResumableSampler(dataset, world, rank, cfg.seed), batch)
-    costs = _costs(data.batch_by, frames, dataset)
-    if data.type_weights is not None:
-        sizes, shares, grouped = type_groups(frames, data.type_weights)
-        return PackedBatches(costs, batch, world, rank, cfg.seed, group_sizes=sizes,
-                             weights=shares, grouped=grouped)
-    if data.train_weights is not None:
-        empty = [data.train[k] for k, size in enumerate(groups) if size == 0]
-        if empty:
-            raise DataError(f"{', '.join(map(str, empty))}: no training frame left (after "
-                            "the validation split) for a positive data.train_weights entry")
-    return PackedBatches(costs, batch, world, rank, cfg.seed, group_sizes=groups,
-                         weights=data.train_weights)
-
-
-def type_groups(frames: Frames, rates: Dict[str, float]
-                ) -> Tuple[List[int], List[float], np.ndarray]:
-    """The training frames grouped by config_type for ``data.type_weights``: group sizes,
-    shares (rate × size; unlisted types rate 1) and the frame indices in group order."""
-    types = config_types(frames)
-    check_config_types(types, list(rates), "data.type_weights")
-    names = sorted(set(types.tolist()))
-    members = [np.flatnonzero(types == name) for name in names]
-    sizes = [len(m) for m in members]
-    shares = [float(rates.get(name, 1.0)) * size for name, size in zip(names, sizes)]
-    return sizes, shares, np.concatenate(members)
-
-
-def eval_batches(cfg, frames: Frames, dataset: Dataset, batch: int, world: int, rank: int,
-                 indices: Optional[np.ndarray] = None) -> Sampler:
-    """Evaluation batches of one rank, in order, every frame once over all ranks (no
-    padding, so metric sums are exact)."""
-    if cfg.data.batch_by == "structures":
-        return FixedBatches(_Fixed(ShardSampler(dataset, world, rank)), batch)
-    costs = _costs(cfg.data.batch_by, frames, dataset)
-    if indices is not None:
-        costs = costs[indices]
-    return PackedBatches(costs, batch, world, rank, shuffle=False, pad=False)
-
-
-class _Fixed:
-    """A sampler whose order does not depend on the epoch."""
-
-    def __init__(self, sampler: Sampler):
-        self.sampler = sampler
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        pass
-
-    def __iter__(self):
-        return iter(self.sampler)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-
-def make_loader(dataset: Dataset, batches: Sampler, num_workers: int = 0) -> DataLoader:
-    """Batches of graphs; ``batches`` yields lists of frame indices."""
-    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate,
-                      num_workers=num_workers)
-
-

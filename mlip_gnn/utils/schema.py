@@ -1,13 +1,15 @@
-"""Generic validation of plain data (as read from YAML) against annotated dataclasses.
+"""The schema toolkit of every YAML the project reads (the training config, AL.yaml,
+SYSTEM.yaml): plain data validated against annotated dataclasses.
 
 The type annotations say what a field may hold; ``setting(...)`` adds a docstring and
 range / pattern constraints in the field's metadata. A section may add cross-field checks by
 overriding ``Section._cross_check``. Everything the user gets wrong is a ``ConfigError``
-that names the dotted field, the bad value and what is allowed.
+that names the dotted field, the bad value and what is allowed (a reader may re-raise it
+as its own error). Standard library only, so that any layer may use it without loading
+the training config.
 """
 
 import dataclasses
-import difflib
 import math
 import re
 import types
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 from mlip_gnn.errors import MlipGnnError
+from mlip_gnn.utils.suggest import did_you_mean
 
 _UNION_ORIGINS = (Union, types.UnionType)
 # PyYAML follows YAML 1.1, where a float needs a dot: "1e-3" is read as a string.
@@ -41,9 +44,8 @@ class _Mismatch(ConfigError):
     def __init__(self, where: str, expected: str, value: Any, choices=(), hint: str = ""):
         self.expected, self.value, self.choices, self.hint = expected, value, choices, hint
         message = f"{where}: got {_show(value)}; expected {expected}"
-        close = closest(value, choices) if isinstance(value, str) else None
-        if close is not None:
-            message += f" (did you mean {close!r}?)"
+        if isinstance(value, str):
+            message += did_you_mean(value, [c for c in choices if isinstance(c, str)])
         if hint:
             message += f" ({hint})"
         super().__init__(message, field=where)
@@ -90,13 +92,14 @@ def setting(
 
 
 def dotted(where: str, name: str) -> str:
+    """The dotted name of field ``name`` of the section at ``where``."""
     return f"{where}.{name}" if where else name
 
 
 def unknown_key(where: str, key: str, valid: list[str]) -> ConfigError:
+    """The error for ``key`` not among ``valid``, with the nearest valid key."""
     full = dotted(where, key)
-    close = closest(key, valid)
-    hint = f"; did you mean {close!r}?" if close else ""
+    hint = did_you_mean(key, valid, "; did you mean {!r}?")
     return ConfigError(
         f"unknown key {full!r}{hint} valid keys: {', '.join(sorted(valid))}", field=full
     )
@@ -245,16 +248,6 @@ def describe(tp: Any) -> str:
     if tp is type(None):
         return "null"
     return getattr(tp, "__name__", repr(tp))
-
-
-def closest(word: str, candidates) -> str | None:
-    strings = [c for c in candidates if isinstance(c, str)]
-    # Case-insensitive first, so that "si" finds "Si" and "Adam" finds "adam".
-    by_lower = {c.lower(): c for c in strings}
-    if word.lower() in by_lower:
-        return by_lower[word.lower()]
-    close = difflib.get_close_matches(word, strings, n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def _show(value: Any) -> str:
