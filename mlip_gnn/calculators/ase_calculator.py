@@ -56,9 +56,11 @@ class MLIPCalculator(Calculator):
 
     @property
     def r_max(self) -> float:
+        """Cutoff (Å) of the committee's models."""
         return self.committee.r_max
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        """Energy, forces, stress (periodic cells) and uncertainties of ``atoms``, as ASE asks."""
         super().calculate(atoms, properties, system_changes)
         conf = configuration_from_atoms(self.atoms, _NO_LABELS, source="atoms")
         pred = self.committee.predict(conf).results()

@@ -49,6 +49,7 @@ class Configuration:
 
     @property
     def num_atoms(self) -> int:
+        """Number of atoms in the frame."""
         return len(self.atomic_numbers)
 
 

@@ -181,6 +181,7 @@ class AOTIPotential(torch.nn.Module):
     def forward(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
                 edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
                 compute_stress: bool = True) -> Dict[str, torch.Tensor]:
+        """The compiled model's outputs (energy, forces, stress, ...) for one graph."""
         unknown = sorted(set(atomic_numbers.tolist()) - set(self.atomic_numbers))
         if unknown:
             raise ValueError(f"UnknownSpeciesError: atomic number(s) {unknown} not known to "

@@ -46,6 +46,9 @@ class Interaction(torch.nn.Module):
     def forward(self, node_feats: torch.Tensor, edge_attrs: torch.Tensor,
                 edge_feats: torch.Tensor, sender: torch.Tensor,
                 receiver: torch.Tensor) -> torch.Tensor:
+        """A [n, irreps_out] from ``node_feats`` [n, irreps_in], the edges' spherical harmonics
+        ``edge_attrs`` [e, irreps_sh] and radial features ``edge_feats`` [e, num_radial],
+        ``sender`` and ``receiver`` [e]."""
         h = self.tp.node_inputs(self.linear_up(node_feats))  # [n, D_in, C]
         n = node_feats.shape[0]
         if not torch.jit.is_scripting() and self._chunks_pay(edge_feats.shape[0]):
@@ -110,6 +113,7 @@ class GatedUpdate(torch.nn.Module):
         self.skip = o3.Linear(irreps_in, self.gate.irreps_out) if residual else None
 
     def forward(self, b: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """h' [n, irreps_out] from the product ``b`` and the layer's input features ``h``."""
         out = self.gate(self.linear(b))
         skip = self.skip
         if skip is not None:
@@ -133,6 +137,7 @@ class ScalarReadout(torch.nn.Module):
                              persistent=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Per-atom energies from node features ``h`` [n, irreps]."""
         x = self.linear(h)  # [n, hidden or 1]
         if self.hidden > 0:
             x = self.out(torch.nn.functional.silu(x))

@@ -27,6 +27,7 @@ class BesselBasis(torch.nn.Module):
                              math.pi / self.r_max * torch.arange(1, num_basis + 1).double())
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
+        """[e] Å → [e, num_basis]."""
         r = r.unsqueeze(-1)  # [e, 1]
         return self.prefactor * torch.sin(self.frequencies * r) / r
 
@@ -44,6 +45,7 @@ class PolynomialEnvelope(torch.nn.Module):
         self.p = float(p)
 
     def forward(self, r: torch.Tensor) -> torch.Tensor:
+        """[e] Å → [e]: 1 at r = 0, falling to 0 at r_max with zero slope and curvature."""
         x = r / self.r_max  # [e]
         p = self.p
         u = (1.0 - (p + 1.0) * (p + 2.0) / 2.0 * torch.pow(x, p)

@@ -245,6 +245,7 @@ class SymmetricContraction(torch.nn.Module):
         return (r * x.transpose(0, 1).unsqueeze(-1)).sum(2).transpose(0, 1)
 
     def forward(self, a: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """B [n, irreps_out] of ``a`` [n, irreps_in] for atoms of species index ``species`` [n]."""
         n = a.shape[0]
         c = self.channels
         x = torch.cat([blk.reshape(n, c, d) for blk, d in

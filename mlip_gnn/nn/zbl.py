@@ -44,6 +44,8 @@ class ZBLRepulsion(torch.nn.Module):
 
     def forward(self, species_i: torch.Tensor, species_j: torch.Tensor,
                 r: torch.Tensor) -> torch.Tensor:
+        """Pair energies [e] (eV) of edges of length ``r`` [e] (Å) between species indices
+        ``species_i``, ``species_j`` [e]."""
         z_i = self.z[species_i]  # [e]
         z_j = self.z[species_j]
         a = 0.46850 / (torch.pow(z_i, 0.23) + torch.pow(z_j, 0.23))  # screening length, Å

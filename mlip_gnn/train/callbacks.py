@@ -53,9 +53,12 @@ class LossStages(Callback):
     for ever."""
 
     def on_epoch_start(self, trainer: Trainer) -> None:
+        """Apply the stage in force at the epoch's start."""
         self.on_step_start(trainer)
 
     def on_step_start(self, trainer: Trainer) -> None:
+        """Apply every stage that the epoch or the run's progress has reached since the last
+        step."""
         s, stages = trainer.state, trainer.stages
         index = stages.index_at(s.epoch, s.progress)
         if index <= s.stage_index:
@@ -84,6 +87,8 @@ class Validation(Callback):
     is kept in hand at the end of a time budget."""
 
     def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
+        """When due, validate (EMA weights), feed the lr schedule and write ``best.pt`` on a new
+        best."""
         s, settings = trainer.state, trainer.settings
         if (s.epoch + 1) % settings.valid_interval and trainer.run_ends() is None:
             return
@@ -110,12 +115,14 @@ class Logging(Callback):
     """Progress lines, ``metrics.jsonl`` and TensorBoard through the run's monitor."""
 
     def on_step_end(self, trainer: Trainer, loss: float, grad_norm: float) -> None:
+        """Pass the step's loss and gradient norm to the monitor."""
         s = trainer.state
         trainer.monitor.step(epoch=s.epoch, global_step=s.global_step, batch=s.step_in_epoch,
                              num_batches=trainer.epoch_batches, loss=loss, grad_norm=grad_norm,
                              epoch_elapsed=s.epoch_elapsed_s)
 
     def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
+        """Pass the epoch's record and the time left to the monitor."""
         s, limit = trainer.state, trainer.settings.max_time_s
         left = math.inf if limit is None else limit - trainer.elapsed_s()
         if s.progress > 0:  # the rest of the run at the pace so far
@@ -143,9 +150,12 @@ class PlanReport(Callback):
         self.first_step_s = 0.0  # this process's first step (warm-up, slower than the rest)
 
     def on_epoch_start(self, trainer: Trainer) -> None:
+        """Note the run clock and the step at the epoch's start."""
         self.epoch_start = (trainer.state.elapsed_s, trainer.state.global_step)
 
     def on_step_end(self, trainer: Trainer, loss: float, grad_norm: float) -> None:
+        """Make and log the first plan once the first steps (or share of the budget) set the
+        pace."""
         s, budget = trainer.state, trainer.settings.length.seconds
         if trainer.plan is not None or budget is None:
             return
@@ -160,6 +170,8 @@ class PlanReport(Callback):
             self._report(trainer, pace, "plan")
 
     def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
+        """Re-plan from the epoch's pace; log it after the first validation or when the pace moved
+        by more than ``drift``."""
         s, planned = trainer.state, trainer.plan
         steps = s.global_step - self.epoch_start[1]
         if planned is None or stop_reason is not None or not steps:
@@ -189,12 +201,14 @@ class Checkpoints(Callback):
     the run stops for any reason, and after the last epoch."""
 
     def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
+        """Write ``last.pt`` when due or when the run stops (a snapshot when due)."""
         epoch, interval = trainer.state.epoch, trainer.settings.checkpoint_interval
         due = epoch % interval == 0
         if due or stop_reason is not None:  # the run's end included
             trainer.save_last(snapshot=due)
 
     def on_interrupt(self, trainer: Trainer, reason: str) -> None:
+        """Write ``last.pt`` when the run is interrupted."""
         trainer.save_last()
 
 

@@ -79,6 +79,8 @@ class Plan:
     stage_steps: List[int]  # the global step at which each fractional stage starts
 
     def describe(self, steps_per_epoch: int) -> str:
+        """One log line: the pace, the planned steps and epochs, and the step each fractional loss
+        stage is forecast to start at."""
         stages = ", ".join(f"step {s} (epoch {s // max(steps_per_epoch, 1)})"
                            for s in self.stage_steps) or "none"
         return (f"{self.seconds_per_step:.3g} s per step: the run has about "

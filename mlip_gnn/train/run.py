@@ -60,6 +60,8 @@ _log = logging.getLogger("mlip_gnn.train")
 
 @dataclasses.dataclass
 class TrainResult:
+    """What a run did: its directory, why it stopped, epochs done, the best epoch and value, and the
+    test metrics."""
     run_dir: Path
     stop_reason: str  # "max_epochs", "early stopping", "time limit", "signal SIGTERM", ...
     epochs_done: int
@@ -69,6 +71,7 @@ class TrainResult:
 
     @property
     def interrupted(self) -> bool:
+        """Whether a signal or the time limit stopped the run."""
         return self.stop_reason.startswith("signal") or self.stop_reason == "time limit"
 
 

@@ -32,23 +32,30 @@ __all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "StepDecay", "DECAYS"
 
 
 class ConstantDecay:
+    """No decay: the learning rate stays at its base value."""
+
     def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
         """The learning rate at ``progress`` of a decay that began at ``start``."""
         return base_lr
 
     def observe(self, metric: float) -> None:
+        """Take a validation value (ignored: nothing to adapt)."""
         pass
 
     def reset(self) -> None:
+        """Start afresh (nothing to forget)."""
         pass
 
     def forget_best(self) -> None:
+        """Forget the best validation value seen (none is kept)."""
         pass
 
     def state_dict(self) -> Dict[str, Any]:
+        """The decay's state for a checkpoint (empty)."""
         return {}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore from :meth:`state_dict` (nothing to restore)."""
         pass
 
 
@@ -56,6 +63,7 @@ class CosineDecay(ConstantDecay):
     """Half cosine from ``base_lr`` (at ``start``) to ``min_lr`` (at the end of the run)."""
 
     def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
+        """The learning rate at ``progress`` ∈ [0, 1] of a decay that began at ``start``."""
         span = min(max((progress - start) / max(1.0 - start, 1e-12), 0.0), 1.0)
         return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * span))
 
@@ -67,6 +75,8 @@ class StepDecay(ConstantDecay):
         self.factor, self.at = factor, sorted(at)
 
     def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
+        """``base_lr`` times ``factor`` for every point of ``at`` that ``progress`` has passed (at
+        least ``min_lr``)."""
         passed = sum(1 for a in self.at if a <= progress)
         return max(min_lr, base_lr * self.factor ** passed)
 
@@ -80,6 +90,7 @@ class PlateauDecay(ConstantDecay):
         self.reset()
 
     def reset(self) -> None:
+        """Start afresh: no best value, no waiting epochs."""
         self.scale = 1.0
         self.forget_best()
 
@@ -88,9 +99,12 @@ class PlateauDecay(ConstantDecay):
         self.best, self.bad = math.inf, 0
 
     def lr(self, base_lr: float, min_lr: float, progress: float, start: float) -> float:
+        """``base_lr`` times the factor of every plateau so far (at least ``min_lr``)."""
         return max(min_lr, base_lr * self.scale)
 
     def observe(self, metric: float) -> None:
+        """Take a validation value; after ``patience`` validations without improvement, decay
+        once."""
         if metric < self.best * (1.0 - self.threshold):
             self.best, self.bad = metric, 0
             return
@@ -100,9 +114,11 @@ class PlateauDecay(ConstantDecay):
             self.bad = 0
 
     def state_dict(self) -> Dict[str, Any]:
+        """The scale reached, the best value and the validations waited, for a checkpoint."""
         return {"scale": self.scale, "best": self.best, "bad": self.bad}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
         self.scale, self.best, self.bad = state["scale"], state["best"], state["bad"]
 
 
@@ -163,14 +179,18 @@ class LRSchedule:
         self.decay.forget_best()
 
     def set_base_lr(self, lr: float) -> None:
+        """Set the learning rate that warm-up and decay scale (a loss stage's ``lr``); a plateau
+        decay starts afresh."""
         self.base_lr = float(lr)
         self.decay.reset()
 
     def state_dict(self) -> Dict[str, Any]:
+        """The schedule's state for a checkpoint."""
         return {"base_lr": self.base_lr, "decay": self.decay.state_dict(),
                 "decay_from": self.decay_from}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
         self.base_lr = float(state["base_lr"])
         self.decay.load_state_dict(state["decay"])
         if state.get("decay_from") is not None:  # older checkpoints: none stored

@@ -49,6 +49,9 @@ class TrainingDiverged(MlipGnnError, RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class LoopSettings:
+    """How the loop runs: its length, validation and checkpoint intervals, best metric, early
+    stopping, time limit, bad-step and gradient guards, EMA start and the test set's share of the
+    reserve."""
     length: RunLength
     best_metric: str = "loss"
     valid_interval: int = 1
@@ -63,6 +66,7 @@ class LoopSettings:
 
     @classmethod
     def from_config(cls, cfg, test_share: float = 0.0) -> LoopSettings:
+        """The loop settings a training config asks for."""
         t = cfg.train
         length = RunLength(t.max_epochs, t.max_steps,
                            None if t.budget_minutes is None else 60.0 * t.budget_minutes)
@@ -134,6 +138,7 @@ class Trainer:
     # ----------------------------------------------------------------- state
     @property
     def module(self) -> nn.Module:
+        """The model itself (unwrapped from DDP)."""
         return dist.unwrap_model(self.model)
 
     def state_dict(self) -> Dict[str, Any]:
@@ -155,6 +160,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a checkpoint's state: weights, EMA, optimiser, schedules and counters."""
         configured_lr = self.lr_schedule.base_lr
         configured_decay = self.ema.decay if self.ema is not None else None
         self.module.load_state_dict(state["model"])

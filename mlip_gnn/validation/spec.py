@@ -131,6 +131,7 @@ class Settings(Section):
 
 @dataclasses.dataclass(frozen=True)
 class TableValue:
+    """A published reference value and its source."""
     value: float
     source: str
 
