@@ -13,7 +13,7 @@ from typing import Literal
 
 from mlip_gnn.defaults import ARCHITECTURE, DTYPE, PLATEAU_FACTOR, PLATEAU_PATIENCE, R_MAX
 from mlip_gnn.utils.schema import ConfigError, Section, dotted, setting
-from mlip_gnn.utils.suggest import closest
+from mlip_gnn.utils.suggest import did_you_mean
 
 from ._elements import ELEMENT_SYMBOLS
 from ._stage import StageConfig, check_stage_order
@@ -117,14 +117,9 @@ class DataConfig(Section):
         if isinstance(self.e0s, dict):
             for symbol in self.e0s:
                 if symbol not in ELEMENT_SYMBOLS:
-                    close = closest(symbol, ELEMENT_SYMBOLS)
-                    hint = f"; did you mean {close!r}?" if close else ""
-                    path = dotted(where, "e0s")
-                    raise ConfigError(
-                        f"{path}: key {symbol!r} is not an element symbol{hint} "
-                        "(keys must be symbols such as 'H', 'Si')",
-                        field=path,
-                    )
+                    raise _not_one_of(dotted(where, "e0s"), f"key {symbol!r} is not an element "
+                                      "symbol", symbol, ELEMENT_SYMBOLS,
+                                      "keys must be symbols such as 'H', 'Si'")
 
 
 @dataclass(kw_only=True)
@@ -390,14 +385,15 @@ def _check_parts(parts: list[str], where: str) -> None:
     for i, part in enumerate(parts):
         if part in FREEZE_PARTS or re.fullmatch(r"layers\.\d+", part):
             continue
-        path = f"{where}[{i}]"
-        close = closest(part, FREEZE_PARTS)
-        hint = f"; did you mean {close!r}?" if close else ""
-        raise ConfigError(
-            f"{path}: unknown part {part!r}{hint} (valid: {', '.join(FREEZE_PARTS)}, "
-            "or layers.N for interaction layer N)",
-            field=path,
-        )
+        raise _not_one_of(f"{where}[{i}]", f"unknown part {part!r}", part, FREEZE_PARTS,
+                          f"valid: {', '.join(FREEZE_PARTS)}, or layers.N for interaction "
+                          "layer N")
+
+
+def _not_one_of(path: str, problem: str, value: str, candidates, allowed: str) -> ConfigError:
+    """``path: problem; did you mean X? (allowed)``, the nearest candidate when one is close."""
+    hint = did_you_mean(value, candidates, "; did you mean {!r}?")
+    return ConfigError(f"{path}: {problem}{hint} ({allowed})", field=path)
 
 
 @dataclass(kw_only=True)
