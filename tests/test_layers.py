@@ -40,9 +40,6 @@ MAY_IMPORT = {
 #: layers that inference code (exported models, calculators, estimators) consists of:
 #: they never load the trainer or the config, not even lazily
 INFERENCE = {"nn", "model", "modelio", "export", "inference", "uncertainty", "calculators"}
-#: cycles through an import that runs only for type checkers, in files another change
-#: is rewriting (the callbacks take the trainer they are called with)
-TYPE_ONLY_EDGES = {("mlip_gnn.train.callbacks", "mlip_gnn.train.trainer")}
 
 
 def _allowed(layer: str) -> set:
@@ -163,9 +160,7 @@ def _cycles(graph: dict) -> list:
 
 
 def test_no_import_cycle_between_files():
-    graph = {m: {t for t in targets if (m, t) not in TYPE_ONLY_EDGES}
-             for m, targets in GRAPH.items()}
-    assert _cycles(graph) == []
+    assert _cycles(GRAPH) == []
 
 
 def test_the_cycle_finder_finds_a_hidden_cycle():

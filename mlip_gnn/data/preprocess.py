@@ -39,6 +39,7 @@ OPTIONS_FILE = "preprocess.json"
 class PreprocessOptions:
     """How structure files become a dataset: cutoff (Å), shard size, required labels, what to do
     with a bad frame, label keys and worker processes."""
+
     r_max: float  # Å, cutoff of the stored neighbour counts; training must use the same
     shard_size: int = 10_000  # frames per shard
     require: tuple = ("energy", "forces")  # labels a frame must carry

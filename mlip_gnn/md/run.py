@@ -41,6 +41,7 @@ class ExtrapolationError(MlipGnnError, RuntimeError):
 class MDSettings:
     """What an MD run does: ensemble, temperature (K), time step (fs), steps, output interval,
     thermostat and barostat times (fs), pressure (GPa), uncertainty limits and seed."""
+
     ensemble: str = "nve"
     temperature_K: float = 300.0  # initial velocities, and target of the thermostats
     timestep_fs: float = 1.0
@@ -139,6 +140,7 @@ def prepare_velocities(atoms, temperature_K: float, seed: int) -> None:
 class MDResult:
     """What an MD run did: steps, the logged times (ps), total energies (eV) and temperatures (K),
     atoms and wall time (s)."""
+
     steps_done: int
     times_ps: np.ndarray  # [k] of the logged steps
     total_energy: np.ndarray  # [k] eV

@@ -2,48 +2,23 @@
 logging, checkpoints. Each is a :class:`Callback`; :func:`default_callbacks` gives the
 standard run, in the order they must act, and ``train(..., callbacks=[...])`` adds more.
 
-Callbacks keep their state in the trainer's :class:`~mlip_gnn.train.trainer.LoopState`
+Callbacks keep their state in the trainer's :class:`~mlip_gnn.train.loop.LoopState`
 (saved in every checkpoint), so a resumed run continues exactly.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
-
+from typing import Any, Dict, List, Optional
 
 from mlip_gnn.train import distributed as dist
+from mlip_gnn.train.loop import Callback
 from mlip_gnn.train.optim import set_weight_decay
 from mlip_gnn.train.progress import plan
-
-if TYPE_CHECKING:  # the trainer calls callbacks; callbacks only read and update it
-    from mlip_gnn.train.trainer import Trainer
+from mlip_gnn.train.trainer import Trainer
 
 __all__ = ["Callback", "LossStages", "Validation", "Logging", "PlanReport", "Checkpoints",
            "default_callbacks"]
-
-
-class Callback:
-    """Hooks of the training loop, called in order on every rank; each does nothing unless
-    overridden. ``record`` is the epoch's line of ``metrics.jsonl`` while it is built."""
-
-    def on_epoch_start(self, trainer: Trainer) -> None:
-        """Before the epoch's learning rate is set."""
-
-    def on_step_start(self, trainer: Trainer) -> None:
-        """Before each optimiser step's learning rate is set."""
-
-    def on_step_end(self, trainer: Trainer, loss: float, grad_norm: float) -> None:
-        """After each optimiser step (or skipped step: loss NaN)."""
-
-    def on_epoch_end(self, trainer: Trainer, record: Dict[str, Any]) -> None:
-        """After the epoch's last step, before its counters move on."""
-
-    def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
-        """Once the epoch is counted; ``stop_reason``: why the run stops now, or None."""
-
-    def on_interrupt(self, trainer: Trainer, reason: str) -> None:
-        """The run stops inside an epoch (signal or time limit)."""
 
 
 class LossStages(Callback):

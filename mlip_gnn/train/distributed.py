@@ -31,6 +31,7 @@ T = TypeVar("T")
 class DistInfo:
     """Where this process stands: rank, local rank, world size, the rendezvous address and port, and
     the launcher that started it (none, torchrun or slurm)."""
+
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1

@@ -50,7 +50,8 @@ from mlip_gnn.train.rng import seed_everything
 from mlip_gnn.train.schedule import LRSchedule, Stage, StageSchedule
 from mlip_gnn.train.signals import StopRequest
 from mlip_gnn.train.callbacks import Callback, default_callbacks
-from mlip_gnn.train.trainer import LoopSettings, Trainer
+from mlip_gnn.train.loop import LoopSettings
+from mlip_gnn.train.trainer import Trainer
 
 __all__ = ["TrainResult", "train", "resolve_device", "TEST_METRICS_FILE"]
 
@@ -62,6 +63,7 @@ _log = logging.getLogger("mlip_gnn.train")
 class TrainResult:
     """What a run did: its directory, why it stopped, epochs done, the best epoch and value, and the
     test metrics."""
+
     run_dir: Path
     stop_reason: str  # "max_epochs", "early stopping", "time limit", "signal SIGTERM", ...
     epochs_done: int

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -26,18 +25,18 @@ from torch.utils.data import DataLoader
 from mlip_gnn.data import keys, to_device
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.train import distributed as dist
-from mlip_gnn.train.callbacks import Callback, default_callbacks
 from mlip_gnn.train.checkpoint import CheckpointManager, RunDirError
 from mlip_gnn.train.loss import WeightedLoss
 from mlip_gnn.train.metrics import MetricAccumulator
 from mlip_gnn.train.monitor import Monitor
 from mlip_gnn.train.optim import ExponentialMovingAverage, clip_gradients
-from mlip_gnn.train.progress import RunLength, reserve_s
+from mlip_gnn.train.loop import Callback, LoopSettings, LoopState
+from mlip_gnn.train.progress import reserve_s
 from mlip_gnn.train.rng import rng_state, set_rng_state
 from mlip_gnn.train.schedule import LRSchedule, StageSchedule
 from mlip_gnn.train.signals import StopRequest
 
-__all__ = ["LoopSettings", "LoopState", "Trainer", "TrainingDiverged"]
+__all__ = ["Trainer", "TrainingDiverged"]
 
 
 class TrainingDiverged(MlipGnnError, RuntimeError):
@@ -47,69 +46,10 @@ class TrainingDiverged(MlipGnnError, RuntimeError):
     exit_status = 1
 
 
-@dataclasses.dataclass(frozen=True)
-class LoopSettings:
-    """How the loop runs: its length, validation and checkpoint intervals, best metric, early
-    stopping, time limit, bad-step and gradient guards, EMA start and the test set's share of the
-    reserve."""
-    length: RunLength
-    best_metric: str = "loss"
-    valid_interval: int = 1
-    checkpoint_interval: int = 1
-    early_stopping_patience: Optional[int] = None
-    max_time_s: Optional[float] = None  # this process's wall-time limit
-    max_bad_steps: int = 10
-    grad_clip: Optional[float] = None
-    keep_checkpoints: int = 2
-    ema_start: float = 0.0  # fraction of the run before which the EMA follows the weights
-    test_share: float = 0.0  # test frames per validation frame: its time is kept in hand
-
-    @classmethod
-    def from_config(cls, cfg, test_share: float = 0.0) -> LoopSettings:
-        """The loop settings a training config asks for."""
-        t = cfg.train
-        length = RunLength(t.max_epochs, t.max_steps,
-                           None if t.budget_minutes is None else 60.0 * t.budget_minutes)
-        return cls(length=length, best_metric=t.best_metric,
-                   valid_interval=t.valid_interval, checkpoint_interval=t.checkpoint_interval,
-                   early_stopping_patience=t.early_stopping_patience,
-                   max_time_s=None if t.max_time_minutes is None else 60.0 * t.max_time_minutes,
-                   max_bad_steps=t.max_bad_steps, grad_clip=cfg.optim.grad_clip,
-                   keep_checkpoints=cfg.output.keep_checkpoints,
-                   ema_start=cfg.optim.ema_start, test_share=test_share)
-
-
-@dataclasses.dataclass
-class LoopState:
-    """The loop's counters; saved in every checkpoint."""
-
-    epoch: int = 0  # epoch in progress (or next to run)
-    step_in_epoch: int = 0  # optimiser steps (batches) already done in that epoch
-    global_step: int = 0
-    bad_steps: int = 0  # skipped steps with a NaN/Inf loss or gradient, whole run
-    best_value: float = math.inf
-    best_epoch: int = -1
-    rounds_since_best: int = 0  # validations without improvement
-    stage_index: int = -1  # last loss stage applied; -1: initial weights
-    epoch_elapsed_s: float = 0.0  # time spent in the epoch in progress before a stop
-    elapsed_s: float = 0.0  # seconds of training over all processes of the run, slowest rank
-    progress: float = 0.0  # fraction of the run done (RunLength.progress), as of elapsed_s
-    valid_s: float = 0.0  # longest validation so far, s (kept in hand at the end)
-    checkpoint_s: float = 0.0  # longest checkpoint write so far, s
-    epoch_lr: float = 0.0  # learning rate of the epoch's first step (its metrics line)
-
-    @classmethod
-    def from_dict(cls, loop: Mapping[str, Any]) -> LoopState:
-        """From a checkpoint's ``loop``; keys of older versions are dropped, new ones
-        default."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in loop.items() if k in names})
-
-
 class Trainer:
     """Runs epochs of optimiser steps until ``max_epochs``, early stopping, the time limit
     or a stop signal; everything else a run does (loss stages, validation and the best
-    model, logging, checkpoints) is in its ``callbacks`` (default:
+    model, logging, checkpoints) is in its ``callbacks`` (the standard ones:
     :func:`~mlip_gnn.train.callbacks.default_callbacks`)."""
 
     def __init__(self, *, model: nn.Module, loss: WeightedLoss,
@@ -118,7 +58,7 @@ class Trainer:
                  train_loader: DataLoader, valid_loader: Optional[DataLoader],
                  settings: LoopSettings, monitor: Monitor, checkpoints: CheckpointManager,
                  device: torch.device, dtype: torch.dtype, stop: StopRequest,
-                 metadata: Mapping[str, Any], callbacks: Optional[Sequence[Callback]] = None):
+                 metadata: Mapping[str, Any], callbacks: Sequence[Callback]):
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.lr_schedule, self.stages, self.ema = lr_schedule, stages, ema
         self.train_loader, self.valid_loader = train_loader, valid_loader
@@ -127,8 +67,7 @@ class Trainer:
         self.metadata = dict(metadata)  # model kwargs, config, version: copied to checkpoints
         self.state = LoopState()
         self.train_metrics = MetricAccumulator(device)
-        self.callbacks: List[Callback] = list(default_callbacks() if callbacks is None
-                                              else callbacks)
+        self.callbacks: List[Callback] = list(callbacks)
         self.started = self._now()
         self.first_epoch = self.first_step = 0  # the epoch and step this process started at
         self.elapsed_before_s = 0.0  # run time of the processes before this one

@@ -113,6 +113,7 @@ def _plain(value):
 class ValidationResult:
     """A validation: system, models, reference, families, the property entries, checks and plot data
     per calculator, and the properties the committee disagrees on."""
+
     system: str
     models: List[str]
     reference: str

@@ -132,6 +132,7 @@ class Settings(Section):
 @dataclasses.dataclass(frozen=True)
 class TableValue:
     """A published reference value and its source."""
+
     value: float
     source: str
 
