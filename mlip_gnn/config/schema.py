@@ -32,6 +32,14 @@ class KeysConfig(Section):
     virial: str | None = setting("virial", "virial, eV (used when stress is absent)")
     weight: str | None = setting("config_weight", "per-frame weight in the loss, unitless")
     config_type: str | None = setting("config_type", "frame label for per-type metrics")
+    magmoms: str = setting(
+        "initial_magmoms", "per-atom collinear magnetic moments, μB (read only with "
+        "model.spin: collinear; e.g. initial_magmoms or magmoms)"
+    )
+    magnetic_forces: str | None = setting(
+        "magnetic_forces", "per-atom -∂E/∂m labels, eV/μB (constrained-moment DFT; read only "
+        "with model.spin: collinear)"
+    )
 
 
 @dataclass(kw_only=True)
@@ -163,6 +171,14 @@ class ModelConfig(Section):
         "e0s: isolated, so that an isolated atom keeps its reference energy)"
     )
     zbl: bool = setting(ARCHITECTURE["zbl"], "add ZBL screened-nuclear repulsion at short range")
+    spin: Literal["none", "collinear"] = setting(
+        ARCHITECTURE["spin"], "collinear: per-atom magnetic moments (data.keys.magmoms) are "
+        "an input; the energy is even under flipping all of them"
+    )
+    magmom_scale: float = setting(
+        ARCHITECTURE["magmom_scale"], "typical moment that normalises the spin inputs, μB "
+        "(only with spin: collinear)", gt=0
+    )
     init_from: str | None = setting(
         None, "checkpoint or run directory whose weights start this run (fine-tuning); its "
         "architecture, r_max and dtype must match this section; new elements get fresh "
@@ -170,6 +186,13 @@ class ModelConfig(Section):
     )
 
     def _cross_check(self, where: str) -> None:
+        if self.spin == "none" and self.magmom_scale != ARCHITECTURE["magmom_scale"]:
+            path = dotted(where, "magmom_scale")
+            raise ConfigError(
+                f"{path}: set to {self.magmom_scale} but {dotted(where, 'spin')} is 'none', "
+                "so it would do nothing; set spin: collinear or drop it",
+                field=path,
+            )
         if self.hidden_ell > self.max_ell:
             path = dotted(where, "hidden_ell")
             raise ConfigError(

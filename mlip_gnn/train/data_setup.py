@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from mlip_gnn.data import (Configuration, DataError, DatasetStatistics, DiskFrames,
                            DiskGraphDataset, GraphDataset, KeyMap, SpeciesTable, collate,
                            is_dataset_dir, keys, read_configurations)
+from mlip_gnn.defaults import ARCHITECTURE
 from mlip_gnn.config import ConfigError
 from mlip_gnn.data.ondisk import check_r_max
 from mlip_gnn.modelio import ModelSpec
@@ -23,7 +24,8 @@ from mlip_gnn.train.batching import FixedBatches, PackedBatches
 __all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_valid",
            "labelled_frames", "train_species", "train_statistics", "graph_dataset",
            "config_types", "check_config_types", "test_groups", "type_groups", "e0_method",
-           "base_spec", "complete_spec", "spec_changes", "model_architecture", "replay_frames",
+           "base_spec", "complete_spec", "run_key_map", "spec_changes", "model_architecture",
+           "replay_frames",
            "ResumableSampler", "ShardSampler", "train_batches", "eval_batches",
            "make_loader"]
 
@@ -123,7 +125,7 @@ def read_splits(cfg) -> DataSplits:
     """Read train / valid / test (files into memory, dataset directories opened on disk);
     split valid off train when data.valid is not given."""
     data = cfg.data
-    key_map = KeyMap(**dataclasses.asdict(data.keys))
+    key_map = run_key_map(cfg)
     train, groups = read_frames(data.train, key_map)
     if data.valid:
         valid = read_frames(data.valid, key_map)[0]
@@ -149,6 +151,15 @@ def read_splits(cfg) -> DataSplits:
             if weights:
                 check_config_types(types, list(weights), field)
     return DataSplits(train, valid, test, groups)
+
+
+def run_key_map(cfg) -> KeyMap:
+    """The config's label names; moments (and their derivatives) are read, and then
+    required in every frame, only for a spin model."""
+    key_map = KeyMap(**dataclasses.asdict(cfg.data.keys))
+    if cfg.model.spin == "none":
+        key_map = dataclasses.replace(key_map, magmoms=None, magnetic_forces=None)
+    return key_map
 
 
 def labelled_frames(frames: Frames, label: str) -> int:
@@ -342,7 +353,9 @@ def spec_changes(stored: ModelSpec, cfg, species: SpeciesTable,
         requested["data.e0s"] = ({z: stored.e0s.get(z) for z in wanted}, wanted)
     for name, value in model_architecture(cfg).items():
         if value != "auto":
-            requested[f"model.{name}"] = (stored.architecture.get(name, "<unset>"), value)
+            # a key the stored spec lacks predates it: that run was built with its default
+            default = ARCHITECTURE.get(name, "<unset>")
+            requested[f"model.{name}"] = (stored.architecture.get(name, default), value)
     return [f"{name}: {old!r} -> {new!r}" for name, (old, new) in requested.items()
             if old != new]
 
