@@ -35,12 +35,12 @@ from ase.eos import EquationOfState
 
 from mlip_gnn.calculators import MLIPCalculator
 from mlip_gnn.data import configuration_from_atoms
-from mlip_gnn.data.spin_lattice import SpinLatticeCalculator, cubic_cell, ordered_moments
+from mlip_gnn.data.spin_lattice import (CENTRES, SpinLatticeCalculator, cubic_cell,
+                                        ordered_moments)
 from mlip_gnn.export import export_model
 from mlip_gnn.inference import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
-CENTRES = {"bcc": 2.87, "fcc": 3.81}  # Å, cubic constants near the reference minima
 MOMENT = 2.2  # μB
 MODES = ("collinear", "none")
 

@@ -26,10 +26,12 @@ from typing import Tuple
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.neighborlist import neighbor_list
 
 __all__ = ["SpinLatticeParameters", "SpinLatticeCalculator", "ORDERS", "ordered_moments",
-           "conventional_constant", "pair_terms", "cubic_cell", "REPEATS"]
+           "conventional_constant", "pair_terms", "cubic_cell", "REPEATS",
+           "CENTRES", "PATTERNS", "random_moments", "spin_lattice_frames"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,3 +144,46 @@ def cubic_cell(lattice: str, a: float):
     atoms = bulk("Fe", lattice, a, cubic=True).repeat(REPEATS[lattice])
     atoms.info["lattice"] = lattice
     return atoms
+
+
+#: cubic constants (Å) near each lattice's equilibrium in the reference
+CENTRES = {"bcc": 2.87, "fcc": 3.81}
+PATTERNS = ("fm", "afm", "random", "random_sizes")
+
+
+def random_moments(atoms, pattern: str, rng: np.random.Generator) -> np.ndarray:
+    """Moments [n] μB of ``pattern`` for a perfect cubic cell."""
+    size = rng.uniform(1.4, 2.8)
+    if pattern in ("fm", "afm"):
+        return ordered_moments(atoms, pattern, size)
+    signs = np.where(rng.random(len(atoms)) < rng.uniform(0.1, 0.9), 1.0, -1.0)
+    if pattern == "random":
+        return size * signs
+    return signs * rng.uniform(1.4, 2.8, len(atoms))
+
+
+def _frame(rng: np.random.Generator, calc: SpinLatticeCalculator):
+    """One labelled frame."""
+    lattice = str(rng.choice(sorted(CENTRES)))
+    atoms = cubic_cell(lattice, CENTRES[lattice] * rng.uniform(0.94, 1.06))
+    pattern = str(rng.choice(PATTERNS))
+    atoms.set_initial_magnetic_moments(random_moments(atoms, pattern, rng))
+    strain = rng.uniform(-0.015, 0.015, (3, 3))
+    atoms.set_cell(atoms.cell @ (np.eye(3) + 0.5 * (strain + strain.T)), scale_atoms=True)
+    atoms.positions += rng.normal(0.0, rng.uniform(0.02, 0.08), atoms.positions.shape)
+    atoms.calc = calc
+    results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
+               "stress": atoms.get_stress()}
+    atoms.arrays["magnetic_forces"] = calc.results["magnetic_forces"].copy()
+    atoms.calc = SinglePointCalculator(atoms, **results)
+    atoms.info["config_type"] = f"{lattice}_{pattern}"
+    return atoms
+
+
+def spin_lattice_frames(count: int, seed: int = 0) -> list:
+    """``count`` labelled frames (deterministic for ``seed``): energy, forces and stress in
+    ``atoms.calc``, moments as ``initial_magmoms``, -∂E/∂m as the array
+    ``magnetic_forces``, ``info['config_type']`` = lattice_pattern."""
+    rng = np.random.default_rng(seed)
+    calc = SpinLatticeCalculator()
+    return [_frame(rng, calc) for _ in range(count)]

@@ -67,7 +67,7 @@ class Potential(torch.nn.Module):
         self.num_layers: int = int(num_layers)
         self.use_zbl = bool(zbl)
         self.spin_mode: str = spin
-        self.spin = spin_module(spin, num_channels, magmom_scale)
+        self.spin = spin_module(spin, num_channels, magmom_scale, num_species)
         num_radial = num_bessel * (1 if self.spin is None else EDGE_SPIN_CHANNELS)
 
         self.embedding = torch.nn.Embedding(num_species, num_channels)
@@ -124,6 +124,8 @@ class Potential(torch.nn.Module):
         edge_feats = self.radial_basis(lengths) * self.envelope(lengths).unsqueeze(-1)
         edge_attrs = self.spherical_harmonics(edge_vectors)  # [e, (max_ell+1)²]
         h = self.embedding(species)  # [n, C]
+        energy = torch.zeros(species.shape[0], dtype=edge_vectors.dtype,
+                             device=edge_vectors.device)
         spin = self.spin
         if spin is not None:
             if magmoms is None:
@@ -132,8 +134,7 @@ class Potential(torch.nn.Module):
             moments = magmoms.to(edge_vectors.dtype)  # [n] μB
             h = h + spin.node_features(moments)
             edge_feats = spin.edge_features(edge_feats, moments, sender, receiver)
-        energy = torch.zeros(species.shape[0], dtype=edge_vectors.dtype,
-                             device=edge_vectors.device)
+            energy = energy + spin.onsite_energy(moments, species)
         features: List[torch.Tensor] = []
         for layer in self.layers:
             h, e_layer = layer(h, species, edge_attrs, edge_feats, sender, receiver)

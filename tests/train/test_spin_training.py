@@ -1,0 +1,73 @@
+"""configs/spin.yaml end to end on a few frames of the spin-lattice reference: train,
+export, and the calculator reads the moments; and frames without moments are refused."""
+
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+
+from mlip_gnn.calculators import MLIPCalculator
+from mlip_gnn.cli.main import main
+from mlip_gnn.data.spin_lattice import cubic_cell, ordered_moments, spin_lattice_frames
+
+CONFIG = Path(__file__).parents[2] / "configs" / "spin.yaml"
+SMALL = ["--set", "model.num_channels=4", "--set", "model.radial_mlp=[8]",
+         "--set", "model.num_layers=1", "--set", "model.correlation=1",
+         "--set", "train.max_epochs=2", "--set", "train.fit_to_time_limit=false",
+         "--set", "loss.stages=[]", "--set", "output.tensorboard=false",
+         "--set", "output.progress=false", "--set", "device=cpu"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("spin-data")
+    frames = spin_lattice_frames(10, seed=3)
+    ase.io.write(folder / "train.xyz", frames[:8], format="extxyz")
+    ase.io.write(folder / "test.xyz", frames[8:], format="extxyz")
+    return folder
+
+
+def test_spin_recipe_trains_exports_and_reads_moments_from_atoms(data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(CONFIG), "--set", f"data.train={data / 'train.xyz'}",
+                 "--set", f"data.test={data / 'test.xyz'}",
+                 "--set", f"output.run_dir={run}", *SMALL]) == 0
+    assert main(["export", str(run), "-o", str(tmp_path / "spin.pt")]) == 0
+    atoms = cubic_cell("bcc", 2.87)
+    atoms.calc = MLIPCalculator(tmp_path / "spin.pt")
+    energies = {}
+    for order in ("fm", "afm"):
+        atoms.set_initial_magnetic_moments(ordered_moments(atoms, order, 2.2))
+        energies[order] = atoms.get_potential_energy()
+        assert atoms.calc.results["magnetic_forces"].shape == (len(atoms),)
+    assert np.isfinite(list(energies.values())).all()
+    assert energies["fm"] != energies["afm"]  # the model sees the arrangement
+
+
+def test_frames_without_moments_are_refused_with_exit_2(data, tmp_path, capsys):
+    frames = ase.io.read(data / "train.xyz", index=":")
+    del frames[3].arrays["initial_magmoms"]
+    ase.io.write(tmp_path / "bad.xyz", frames, format="extxyz")
+    code = main(["train", str(CONFIG), "--set", f"data.train={tmp_path / 'bad.xyz'}",
+                 "--set", "data.test=null", "--set", f"output.run_dir={tmp_path / 'run'}",
+                 *SMALL])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert "bad.xyz" in err and "frame 3" in err and "initial_magmoms" in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_spin_free_training_ignores_the_moments(data, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", str(CONFIG), "--set", f"data.train={data / 'train.xyz'}",
+                 "--set", "data.test=null", "--set", "model.spin=none",
+                 "--set", f"output.run_dir={run}", *SMALL]) == 0
+    atoms = cubic_cell("bcc", 2.87)
+    atoms.calc = MLIPCalculator(run)
+    atoms.set_initial_magnetic_moments(ordered_moments(atoms, "fm", 2.2))
+    fm = atoms.get_potential_energy()
+    atoms.set_initial_magnetic_moments(ordered_moments(atoms, "afm", 2.2))
+    assert atoms.get_potential_energy() == fm
+    assert "magnetic_forces" not in atoms.calc.results
