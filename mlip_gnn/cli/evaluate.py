@@ -14,7 +14,8 @@ components (meV/Å) and stress components (meV/Å³), overall and per config_typ
 forces per element; writes OUT_DIR/metrics.json, OUT_DIR/errors.txt and
 OUT_DIR/parity_<quantity>.png for each quantity some frame is labelled with. Frames without
 a label are left out of that label's figures, and the table says which labels are missing
-(unlabelled structures are scored with mlip-gnn predict).
+(unlabelled structures are scored with mlip-gnn predict). A spin model reads each frame's
+collinear moments from the per-atom array initial_magmoms (--key-map magmoms=NAME).
 
 With an uncertainty estimator (--uncertainty committee with --committee further models,
 or llpr / distance for a run fitted with `mlip-gnn uncertainty fit`) a calibration
@@ -24,7 +25,8 @@ components), and OUT_DIR/calibration.png. All input is checked before anything i
 written; exit status 2 means bad input (the message names file, frame and field)."""
 
 # the fields of mlip_gnn.data.KeyMap, spelled out so that --help need not import torch
-KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type"]
+KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type", "magmoms",
+              "magnetic_forces"]
 
 
 def _key_map_item(text: str):
@@ -58,13 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlip_gnn.calculators import Committee
     from mlip_gnn.cli.export import report_error
-    from mlip_gnn.data import KeyMap, read_many
+    from mlip_gnn.data import KeyMap, optional_moments, read_many
     from mlip_gnn.evaluation import error_report, format_report, predict_frames, write_outputs
     from mlip_gnn.evaluation.calibration import format_calibration
     from mlip_gnn.evaluation.evaluate import add_calibration
     from mlip_gnn.export import ModelFileError
 
-    key_map = KeyMap(**dict(args.key_map))
+    key_map = optional_moments(KeyMap(**dict(args.key_map)))
     configs = read_many(args.data, key_map)  # DataError → exit 2 before anything runs
     try:
         committee = Committee([args.model, *args.committee], device=args.device,

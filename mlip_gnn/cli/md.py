@@ -22,6 +22,10 @@ pressure GPa incl. the kinetic term, and with an uncertainty estimator the large
 uncertainty eV/Å and OOD score) and md.xyz (extended XYZ frames with energy, forces,
 stress, velocities and uncertainties).
 
+A spin model (model.spin: collinear) reads the moments from the structure's per-atom
+array initial_magmoms and keeps them fixed during the run (a structure without them is
+refused); Monte Carlo moves of the moments: mlip_gnn.md.spin_monte_carlo.
+
 Uncertainty (--uncertainty): 'committee' (the default with several models), 'llpr'
 (last-layer prediction rigidity) or 'distance' (descriptor distance); the last two work
 on one checkpoint or run dir fitted with `mlip-gnn uncertainty fit RUN_DIR`. With
@@ -75,11 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_structure(path: str, index: str):
     from ase.io import read
 
-    from mlip_gnn.data import KeyMap, read_configurations
+    from mlip_gnn.data import KeyMap, optional_moments, read_configurations
 
-    # read_configurations checks the frame (NaN, zero volume) and names file and frame
-    no_labels = KeyMap(energy=None, forces=None, stress=None, virial=None, weight=None,
-                       config_type=None)
+    # read_configurations checks the frame (NaN, zero volume) and names file and frame;
+    # moments are read where present (a spin model needs them, and keeps them fixed)
+    no_labels = optional_moments(KeyMap(energy=None, forces=None, stress=None, virial=None,
+                                        weight=None, config_type=None))
     conf = read_configurations(path, no_labels, index=index)[0]
     return read(path, index=index), conf
 

@@ -12,7 +12,7 @@ import numpy as np
 from mlip_gnn.data.errors import DataError
 
 __all__ = ["KeyMap", "Configuration", "read_configurations", "read_many",
-           "configuration_from_atoms"]
+           "configuration_from_atoms", "optional_moments"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,10 +30,20 @@ class KeyMap:
     virial: Optional[str] = "virial"
     weight: Optional[str] = "config_weight"
     config_type: Optional[str] = "config_type"
-    #: per-atom collinear moments (μB); when set, every frame must carry them
+    #: per-atom collinear moments (μB); when set, every frame must carry them (unless
+    #: ``magmoms_required`` is False: then they are read where present)
     magmoms: Optional[str] = None
     #: per-atom -∂E/∂m labels (eV/μB), read where present (only with ``magmoms``)
     magnetic_forces: Optional[str] = None
+    magmoms_required: bool = True
+
+
+def optional_moments(key_map: KeyMap) -> KeyMap:
+    """``key_map`` that reads moments where a frame has them (``initial_magmoms`` unless
+    named): for inference, where a spin model refuses a frame without them and a
+    spin-free one ignores them."""
+    return dataclasses.replace(key_map, magmoms=key_map.magmoms or "initial_magmoms",
+                               magmoms_required=False)
 
 
 @dataclasses.dataclass
@@ -162,8 +172,9 @@ def configuration_from_atoms(atoms, key_map: KeyMap = KeyMap(), source: str = "<
         conf.config_type = str(atoms.info[key_map.config_type])
 
     if key_map.magmoms is not None:
-        conf.magmoms = _per_atom_scalars(atoms, key_map.magmoms, source, required=True)
-        if key_map.magnetic_forces is not None:
+        conf.magmoms = _per_atom_scalars(atoms, key_map.magmoms, source,
+                                         required=bool(key_map.magmoms_required))
+        if key_map.magnetic_forces is not None and conf.magmoms is not None:
             conf.magnetic_forces = _per_atom_scalars(atoms, key_map.magnetic_forces, source,
                                                      required=False)
     if require_energy and conf.energy is None:

@@ -8,6 +8,8 @@ detection of extrapolation.
 
 from mlip_gnn.md.run import (ENSEMBLES, LOG_FILE, TRAJECTORY_FILE, ExtrapolationError, MDError,
                              MDResult, MDSettings, energy_drift, prepare_velocities, run_md)
+from mlip_gnn.md.spin_mc import SpinMCError, SpinMCResult, SpinMCSettings, spin_monte_carlo
 
 __all__ = ["ENSEMBLES", "LOG_FILE", "TRAJECTORY_FILE", "ExtrapolationError", "MDError",
-           "MDResult", "MDSettings", "energy_drift", "prepare_velocities", "run_md"]
+           "MDResult", "MDSettings", "energy_drift", "prepare_velocities", "run_md",
+           "SpinMCError", "SpinMCResult", "SpinMCSettings", "spin_monte_carlo"]
