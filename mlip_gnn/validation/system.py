@@ -21,11 +21,12 @@ from ase.data import chemical_symbols
 from mlip_gnn.errors import MlipGnnError
 
 __all__ = ["SystemSpecError", "SystemSpec", "Settings", "Reference", "TableValue", "FAMILIES",
-           "LATTICES", "load_system", "parse_system"]
+           "LATTICES", "load_system", "parse_system", "MagnetismSpec", "MAGNETIC_ORDERS",
+           "MAGNETIC_LATTICES"]
 
 #: property families in the order they run (each later one may use the relaxed bulk)
 FAMILIES: Tuple[str, ...] = ("lattice", "eos", "elastic", "vacancy", "surfaces", "phases",
-                             "phonons", "dynamics")
+                             "magnetism", "phonons", "dynamics")
 #: named lattices: ase.build.bulk's crystal structure, atoms in the conventional cell,
 #: atoms in the primitive cell
 LATTICES: Dict[str, Tuple[int, int]] = {"fcc": (4, 1), "bcc": (2, 1), "diamond": (8, 2),
@@ -124,6 +125,25 @@ class Settings:
     dynamics: DynamicsSettings = dataclasses.field(default_factory=DynamicsSettings)
 
 
+#: magnetic orders the magnetism family builds (see mlip_gnn.data.spin_lattice.ORDERS),
+#: and the lattices whose cubic cell carries them
+MAGNETIC_ORDERS: Tuple[str, ...] = ("fm", "afm")
+MAGNETIC_LATTICES: Tuple[str, ...] = ("bcc", "fcc")
+
+
+@dataclasses.dataclass
+class MagnetismSpec:
+    """``orders``: lattice → magnetic orders, relaxed each at fixed moments of size
+    ``moment`` (μB); energies are relative to the first order of the first lattice."""
+
+    moment: float = 2.2
+    orders: Dict[str, List[str]] = dataclasses.field(default_factory=dict)
+
+    def origin(self) -> Tuple[str, str]:
+        lattice = next(iter(self.orders))
+        return lattice, self.orders[lattice][0]
+
+
 @dataclasses.dataclass(frozen=True)
 class TableValue:
     value: float
@@ -168,6 +188,7 @@ class SystemSpec:
     committee_tolerance: float = 0.05  # relative spread above which members disagree
     settings: Settings = dataclasses.field(default_factory=Settings)
     structure_file: Optional[Path] = None
+    magnetism: MagnetismSpec = dataclasses.field(default_factory=MagnetismSpec)
 
     @property
     def element(self) -> str:
@@ -328,7 +349,7 @@ def _element(value: Any, where: str) -> str:
 
 _TOP_KEYS = {"name", "elements", "lattice", "lattice_constant", "c_over_a", "properties",
              "surfaces", "phases", "temperatures", "reference", "settings",
-             "committee_tolerance"}
+             "committee_tolerance", "magnetism"}
 
 
 def parse_system(data: Any, base_dir: Optional[Path] = None) -> SystemSpec:
@@ -370,9 +391,40 @@ def parse_system(data: Any, base_dir: Optional[Path] = None) -> SystemSpec:
         phases=_parse_list(data, "phases", _phase),
         temperatures=_parse_list(data, "temperatures", _temperature),
         committee_tolerance=_positive(data, "committee_tolerance") or 0.05,
-        settings=_parse_settings(data.get("settings")), structure_file=structure_file)
+        settings=_parse_settings(data.get("settings")), structure_file=structure_file,
+        magnetism=_parse_magnetism(data.get("magnetism")))
     _check_consistency(spec)
     return spec
+
+
+def _parse_magnetism(data: Any) -> MagnetismSpec:
+    """``magnetism: {moment: 2.2, orders: {bcc: [fm, afm], fcc: [fm, afm]}}``."""
+    if data is None:
+        return MagnetismSpec()
+    if not isinstance(data, Mapping):
+        raise SystemSpecError(f"magnetism: expected a mapping, got {data!r}")
+    for key in data:
+        if key not in ("moment", "orders"):
+            raise _unknown("magnetism", key, ["moment", "orders"])
+    orders = data.get("orders") or {}
+    if not isinstance(orders, Mapping):
+        raise SystemSpecError(f"magnetism.orders: expected lattice -> list of orders, got "
+                              f"{orders!r}")
+    for lattice, names in orders.items():
+        if lattice not in MAGNETIC_LATTICES:
+            raise SystemSpecError(f"magnetism.orders: lattice {lattice!r} not one of "
+                                  f"{', '.join(MAGNETIC_LATTICES)}"
+                                  f"{_suggest(lattice, MAGNETIC_LATTICES)}")
+        if not isinstance(names, list) or not names:
+            raise SystemSpecError(f"magnetism.orders.{lattice}: expected a list of orders "
+                                  f"({', '.join(MAGNETIC_ORDERS)}), got {names!r}")
+        for name in names:
+            if name not in MAGNETIC_ORDERS:
+                raise SystemSpecError(f"magnetism.orders.{lattice}: unknown order {name!r}"
+                                      f"{_suggest(name, MAGNETIC_ORDERS)}; allowed: "
+                                      f"{', '.join(MAGNETIC_ORDERS)}")
+    moment = _positive(data, "moment") or MagnetismSpec.moment
+    return MagnetismSpec(moment, {str(k): [str(v) for v in vs] for k, vs in orders.items()})
 
 
 def _positive(data: Mapping, key: str) -> Optional[float]:
@@ -393,6 +445,8 @@ def _check_consistency(spec: SystemSpec) -> None:
         spec.properties.remove("surfaces")
     if "phases" in spec.properties and not spec.phases:
         spec.properties.remove("phases")
+    if "magnetism" in spec.properties and not spec.magnetism.orders:
+        spec.properties.remove("magnetism")
     if "dynamics" in spec.properties and not spec.temperatures:
         raise SystemSpecError("temperatures: property 'dynamics' needs at least one temperature")
     if spec.structure_file is not None:
