@@ -48,7 +48,8 @@ MODES = ("collinear", "none")
 def train(mode: str, args) -> Path:
     run_dir = args.out / f"run_{mode}"
     if not (args.reuse and (run_dir / "best.pt").exists()):
-        command = [sys.executable, "-m", "mlip_gnn.cli.main", "train", str(args.config),
+        command = [sys.executable, "-c", "import sys; from mlip_gnn.cli.main import main; "
+                   "sys.exit(main(sys.argv[1:]))", "train", str(args.config),
                    "--set", f"data.train={args.train.resolve()}",
                    "--set", f"data.test={args.test.resolve()}",
                    "--set", f"model.spin={mode}", "--set", f"output.run_dir={run_dir}",

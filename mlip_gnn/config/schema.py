@@ -211,6 +211,7 @@ class StageConfig(Section):
     energy_weight: float | None = setting(None, "null: unchanged", ge=0)
     forces_weight: float | None = setting(None, "null: unchanged", ge=0)
     stress_weight: float | None = setting(None, "null: unchanged", ge=0)
+    magnetic_forces_weight: float | None = setting(None, "null: unchanged", ge=0)
     lr: float | None = setting(None, "learning rate; null: unchanged", gt=0)
     weight_decay: float | None = setting(
         None, "optimiser weight decay from here on (as optim.weight_decay; the parts in "
@@ -230,6 +231,10 @@ class LossConfig(Section):
     )
     forces_weight: float = setting(10.0, "weight of the force term", ge=0)
     stress_weight: float = setting(0.0, "weight of the stress term", ge=0)
+    magnetic_forces_weight: float = setting(
+        0.0, "weight of the -∂E/∂m term (eV/μB; model.spin: collinear, frames with "
+        "data.keys.magnetic_forces)", ge=0
+    )
     stages: list[StageConfig] = setting(factory=list, doc="weight / lr changes during training")
     config_type_weights: dict[str, float] | None = setting(
         None,
@@ -432,6 +437,20 @@ class Config(Section):
     def _cross_check(self, where: str) -> None:
         self._check_finetune()
         keys = self.data.keys
+        magnetic = [self.loss.magnetic_forces_weight]
+        magnetic += [s.magnetic_forces_weight for s in self.loss.stages]
+        if self.model.spin == "none" and any(magnetic):
+            raise ConfigError(
+                "loss.magnetic_forces_weight (or a stage's) > 0 but model.spin is 'none': "
+                "only a spin model predicts -∂E/∂m; set model.spin: collinear",
+                field="loss.magnetic_forces_weight",
+            )
+        if any(magnetic) and keys.magnetic_forces is None:
+            raise ConfigError(
+                "loss.magnetic_forces_weight > 0 but data.keys.magnetic_forces is null; name "
+                "the per-atom array of -∂E/∂m",
+                field="loss.magnetic_forces_weight",
+            )
         if self.loss.stress_weight > 0 and keys.stress is None and keys.virial is None:
             raise ConfigError(
                 "loss.stress_weight > 0 but data.keys.stress and "

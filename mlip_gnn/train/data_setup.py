@@ -266,7 +266,8 @@ def replay_frames(old: List[Configuration], num_new: int, fraction: float,
 def _check_labels(cfg, train: Frames) -> None:
     """A loss term with a positive weight (at the start or in a stage) needs at least one
     training frame with its label; frames without it are masked out of that term."""
-    labels = {"energy": "energy", "forces": "forces", "stress": "stress"}
+    labels = {"energy": "energy", "forces": "forces", "stress": "stress",
+              "magnetic_forces": "magnetic_forces"}
     for term, attribute in labels.items():
         weights = [getattr(cfg.loss, f"{term}_weight")]
         weights += [getattr(stage, f"{term}_weight", None) for stage in cfg.loss.stages]

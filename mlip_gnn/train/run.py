@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 import mlip_gnn
 from mlip_gnn.config import Config, ConfigError, config_hash, config_to_dict, save_config
-from mlip_gnn.quantities import QUANTITY_NAMES, metric_units
+from mlip_gnn.quantities import metric_units
 from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_from_spec,
                               spec_from_state)
 from mlip_gnn.train import distributed as dist
@@ -42,7 +42,7 @@ from mlip_gnn.train.data_setup import (DataSplits, base_spec, complete_spec, e0_
                                        eval_batches, graph_dataset, labelled_frames,
                                        make_loader, read_splits, spec_changes, test_groups,
                                        train_batches, train_species, train_statistics)
-from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
+from mlip_gnn.train.loss import TERM_NAMES, WeightedLoss, elementwise_loss
 from mlip_gnn.train.monitor import Monitor, log_to
 from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer, spare_from_decay
 from mlip_gnn.train.rng import seed_everything
@@ -326,7 +326,7 @@ def _optimisation(cfg, model: nn.Module, param_groups: Optional[List[dict]] = No
     optimizer = build_optimizer(o.optimizer, params, o.lr, o.weight_decay, o.amsgrad)
     lr_schedule = LRSchedule(optimizer, o.scheduler, o.lr, o.min_lr, o.warmup_epochs,
                              cfg.train.max_epochs, o.plateau_factor, o.plateau_patience)
-    weights = {name: getattr(cfg.loss, f"{name}_weight") for name in QUANTITY_NAMES}
+    weights = {name: getattr(cfg.loss, f"{name}_weight") for name in TERM_NAMES}
     stages = StageSchedule(weights, [Stage.from_mapping(s) for s in cfg.loss.stages])
     loss = WeightedLoss(weights, elementwise_loss(cfg.loss.kind, cfg.loss.huber_delta))
     return dict(ema=ema, optimizer=optimizer, lr_schedule=lr_schedule, stages=stages, loss=loss)

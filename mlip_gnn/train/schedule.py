@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import torch
 
 from mlip_gnn.defaults import PLATEAU_FACTOR, PLATEAU_PATIENCE
-from mlip_gnn.quantities import QUANTITY_NAMES
+from mlip_gnn.train.loss import TERM_NAMES
 
 __all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "DECAYS", "LRSchedule", "Stage",
            "StageSchedule", "epochs_that_fit"]
@@ -179,7 +179,7 @@ class Stage:
         """From a config stage (mapping or object with ``epoch``, ``<term>_weight``, ``lr``,
         ``weight_decay``)."""
         get = stage.get if isinstance(stage, Mapping) else lambda k: getattr(stage, k, None)
-        weights = {term: float(get(f"{term}_weight")) for term in QUANTITY_NAMES
+        weights = {term: float(get(f"{term}_weight")) for term in TERM_NAMES
                    if get(f"{term}_weight") is not None}
         lr, decay = get("lr"), get("weight_decay")
         return cls(int(get("epoch")), weights, None if lr is None else float(lr),

@@ -71,3 +71,43 @@ def test_spin_free_training_ignores_the_moments(data, tmp_path):
     atoms.set_initial_magnetic_moments(ordered_moments(atoms, "afm", 2.2))
     assert atoms.get_potential_energy() == fm
     assert "magnetic_forces" not in atoms.calc.results
+
+
+def test_magnetic_forces_term_is_the_masked_mean_square_error():
+    import torch
+
+    from mlip_gnn.data import keys
+    from mlip_gnn.train.loss import TERMS, WeightedLoss, elementwise_loss
+
+    ref = {keys.BATCH: torch.tensor([0, 0, 1, 1, 1]), keys.WEIGHT: torch.tensor([1.0, 2.0]),
+           keys.MAGNETIC_FORCES_WEIGHT: torch.tensor([1.0, 0.0]),  # frame 1 unlabelled
+           keys.MAGNETIC_FORCES: torch.tensor([0.5, -0.5, 9.0, 9.0, 9.0])}
+    pred = {keys.MAGNETIC_FORCES: torch.tensor([0.7, -0.1, 0.0, 0.0, 0.0])}
+    expected = (0.2**2 + 0.4**2) / 2
+    term = TERMS["magnetic_forces"](pred, ref, elementwise_loss("mse"))
+    assert term.item() == pytest.approx(expected)
+    loss = WeightedLoss({"magnetic_forces": 3.0}, elementwise_loss("mse"))
+    assert loss.needs_derivative_graph
+    assert loss(pred, ref).item() == pytest.approx(3.0 * expected)
+
+
+def test_training_with_magnetic_forces_labels(data, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", str(CONFIG), "--set", f"data.train={data / 'train.xyz'}",
+                 "--set", "data.test=null", "--set", "loss.magnetic_forces_weight=1.0",
+                 "--set", f"output.run_dir={run}", *SMALL]) == 0
+    assert (run / "best.pt").exists()
+
+
+@pytest.mark.parametrize("changes, match", [
+    (["--set", "model.spin=none", "--set", "loss.magnetic_forces_weight=1.0"], "model.spin"),
+    (["--set", "data.keys.magnetic_forces=null", "--set", "loss.magnetic_forces_weight=1.0"],
+     "data.keys.magnetic_forces"),
+    (["--set", "model.spin=none", "--set", "model.magmom_scale=3.0"], "magmom_scale"),
+])
+def test_inconsistent_spin_settings_exit_2_naming_the_field(data, tmp_path, capsys, changes,
+                                                            match):
+    code = main(["train", str(CONFIG), "--set", f"data.train={data / 'train.xyz'}",
+                 "--set", f"output.run_dir={tmp_path / 'run'}", *SMALL, *changes])
+    assert code == 2
+    assert match in capsys.readouterr().err
