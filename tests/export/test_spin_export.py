@@ -80,3 +80,4 @@ def test_spin_free_export_is_called_without_moments(tmp_path):
     assert "magnetic_forces" not in result
     direct = model(graph(atoms, None), compute_forces=True)
     assert result["energy"] == pytest.approx(direct[keys.TOTAL_ENERGY].item(), rel=1e-12)
+

@@ -28,12 +28,17 @@ def data(tmp_path_factory):
     return folder
 
 
-def test_spin_recipe_trains_exports_and_reads_moments_from_atoms(data, tmp_path, capsys):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def spin_run(data, tmp_path_factory):
+    run = tmp_path_factory.mktemp("spin-run") / "run"
     assert main(["train", str(CONFIG), "--set", f"data.train={data / 'train.xyz'}",
                  "--set", f"data.test={data / 'test.xyz'}",
                  "--set", f"output.run_dir={run}", *SMALL]) == 0
-    assert main(["export", str(run), "-o", str(tmp_path / "spin.pt")]) == 0
+    return run
+
+
+def test_spin_recipe_trains_exports_and_reads_moments_from_atoms(spin_run, tmp_path):
+    assert main(["export", str(spin_run), "-o", str(tmp_path / "spin.pt")]) == 0
     atoms = cubic_cell("bcc", 2.87)
     atoms.calc = MLIPCalculator(tmp_path / "spin.pt")
     energies = {}
@@ -111,3 +116,54 @@ def test_inconsistent_spin_settings_exit_2_naming_the_field(data, tmp_path, caps
                  "--set", f"output.run_dir={tmp_path / 'run'}", *SMALL, *changes])
     assert code == 2
     assert match in capsys.readouterr().err
+
+
+def test_aoti_export_of_a_spin_run_is_refused_clearly(spin_run, tmp_path, capsys):
+    assert main(["export", str(spin_run), "-o", str(tmp_path / "m.pt2"),
+                 "--format", "aoti"]) == 2
+    assert "TorchScript" in capsys.readouterr().err
+
+
+def test_predict_and_evaluate_read_moments_and_report_magnetic_forces(spin_run, data,
+                                                                      tmp_path, capsys):
+    out = tmp_path / "pred.xyz"
+    assert main(["predict", str(spin_run), str(data / "test.xyz"), "-o", str(out)]) == 0
+    frames = ase.io.read(out, index=":")
+    reference = ase.io.read(data / "test.xyz", index=":")
+    for frame, ref in zip(frames, reference):
+        assert frame.arrays["MLIP_magnetic_forces"].shape == (len(frame),)
+        probe = ref.copy()
+        probe.calc = MLIPCalculator(spin_run)
+        assert frame.info["MLIP_energy"] == pytest.approx(probe.get_potential_energy(),
+                                                          rel=1e-6)
+    assert main(["evaluate", str(spin_run), str(data / "test.xyz"),
+                 "-o", str(tmp_path / "eval")]) == 0
+    assert (tmp_path / "eval" / "metrics.json").exists()
+    bare = reference[0].copy()
+    del bare.arrays["initial_magmoms"]
+    ase.io.write(tmp_path / "bare.xyz", bare, format="extxyz")
+    capsys.readouterr()
+    assert main(["predict", str(spin_run), str(tmp_path / "bare.xyz"),
+                 "-o", str(tmp_path / "p2.xyz")]) == 2
+    err = capsys.readouterr().err
+    assert "bare.xyz" in err and "frame 0" in err and "magnetic moments" in err
+
+
+def test_md_keeps_the_moments_fixed(spin_run, tmp_path):
+    start = cubic_cell("bcc", 2.87)
+    start.set_initial_magnetic_moments(ordered_moments(start, "afm", 2.2))
+    ase.io.write(tmp_path / "start.xyz", start, format="extxyz")
+    assert main(["md", str(spin_run), str(tmp_path / "start.xyz"), "--steps", "4",
+                 "--interval", "2", "--ensemble", "nve", "--no-progress",
+                 "-o", str(tmp_path / "md")]) == 0
+    frames = ase.io.read(tmp_path / "md" / "md.xyz", index=":")
+    assert len(frames) >= 2
+    for frame in frames:
+        np.testing.assert_array_equal(frame.get_initial_magnetic_moments(),
+                                      start.get_initial_magnetic_moments())
+        assert frame.arrays["magnetic_forces"].shape == (len(start),)
+    bare = start.copy()
+    del bare.arrays["initial_magmoms"]
+    ase.io.write(tmp_path / "bare.xyz", bare, format="extxyz")
+    assert main(["md", str(spin_run), str(tmp_path / "bare.xyz"), "--steps", "2",
+                 "--no-progress", "-o", str(tmp_path / "md2")]) == 2
