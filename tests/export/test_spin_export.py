@@ -81,3 +81,39 @@ def test_spin_free_export_is_called_without_moments(tmp_path):
     direct = model(graph(atoms, None), compute_forces=True)
     assert result["energy"] == pytest.approx(direct[keys.TOTAL_ENERGY].item(), rel=1e-12)
 
+
+
+class _SixArguments(torch.nn.Module):
+    """The interface of an export that predates moments: forward without them, and no
+    ``spin`` attribute."""
+
+    def __init__(self, deployed):
+        super().__init__()
+        self.inner = deployed
+        self.atomic_numbers = deployed.atomic_numbers
+        self.symbols = deployed.symbols
+        self.r_max = deployed.r_max
+        self.model_dtype = deployed.model_dtype
+        self.metadata_json = deployed.metadata_json
+
+    def forward(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
+                edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
+                compute_stress: bool = True):
+        return self.inner(positions, atomic_numbers, edge_index, cell_shifts, cell,
+                          compute_stress)
+
+
+def test_an_export_without_the_moments_argument_is_still_called_as_before():
+    from e3nn.util.jit import script
+
+    from mlip_gnn.data import configuration_from_atoms
+
+    model = spin_model(spin="none")
+    old = script(_SixArguments(deploy(model)[0]), in_place=False)
+    assert not hasattr(old, "spin")
+    atoms, m = magnetic_crystal()
+    conf = configuration_from_atoms(atoms)
+    conf.magmoms = m
+    result = Predictor(old).predict(conf).results()
+    direct = model(graph(atoms, None), compute_forces=True)
+    assert result["energy"] == pytest.approx(direct[keys.TOTAL_ENERGY].item(), rel=1e-12)
