@@ -127,6 +127,20 @@ def cost(paths: dict, repeats: int) -> dict:
             "ratio": medians["collinear"] / medians["none"]}
 
 
+def default_size_cost(out: Path, repeats: int) -> dict:
+    """The cost ratio of untrained models of the default architecture (32 channels,
+    l ≤ 2, correlation 2; the spin inputs then add a smaller share than in the recipe's
+    small model), exported and timed as in :func:`cost`."""
+    from mlip_gnn.export import export_potential
+    from mlip_gnn.model import build_model
+
+    paths = {}
+    for mode in MODES:
+        model = build_model(species=[26], r_max=4.5, spin=mode, seed=0)
+        paths[mode] = export_potential(model, out / f"default_{mode}.pt")
+    return cost(paths, repeats)
+
+
 def machine() -> dict:
     return {"platform": platform.platform(), "processor": platform.processor(),
             "cpus": os.cpu_count(), "torch": torch.__version__,
@@ -170,8 +184,18 @@ def main(argv=None) -> None:
     parser.add_argument("--reuse", action="store_true", help="keep trained runs in --out")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for both trainings (repeatable)")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="only time default-size untrained models, spin on / off")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.cost_only:
+        result = {"machine": machine(), "cost_default_size": default_size_cost(
+            args.out, args.repeats)}
+        result["machine"]["loadavg_end"] = os.getloadavg()
+        print(json.dumps(result, indent=1, default=float))
+        (args.out / "cost_default_size.json").write_text(json.dumps(result, indent=1,
+                                                                    default=float))
+        return
     result = {"machine": machine(), "train": str(args.train), "test": str(args.test)}
     paths = {mode: train(mode, args) for mode in MODES}
     frames = ase.io.read(args.test, index=":")
