@@ -58,7 +58,7 @@ class Potential(torch.nn.Module):
                  scale: float, shift: float, avg_num_neighbors: float, num_layers: int,
                  num_channels: int, max_ell: int, hidden_ell: int, correlation: int,
                  num_bessel: int, envelope_p: int, radial_mlp: List[int], zbl: bool,
-                 spin: str = "none", magmom_scale: float = 2.0):
+                 spin: str, magmom_scale: float):
         super().__init__()
         num_species = len(species)
         self.atomic_numbers: List[int] = list(species)
