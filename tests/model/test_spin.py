@@ -135,3 +135,10 @@ def test_a_spin_model_without_moments_says_what_it_needs():
 def test_builder_refuses_bad_spin_settings(bad):
     with pytest.raises(ValueError, match="spin|magmom_scale"):
         spin_model(perturb=False, **bad)
+
+
+def test_magmom_scale_changes_the_model():
+    atoms, m = crystal()
+    a = run(spin_model(magmom_scale=2.0), atoms, m)[keys.TOTAL_ENERGY][0]
+    b = run(spin_model(magmom_scale=3.0), atoms, m)[keys.TOTAL_ENERGY][0]
+    assert abs(a - b) > 1e-6
