@@ -127,6 +127,10 @@ def read_splits(cfg) -> DataSplits:
     data = cfg.data
     key_map = run_key_map(cfg)
     train, groups = read_frames(data.train, key_map)
+    if cfg.model.spin != "none" and isinstance(train, DiskFrames):
+        raise DataError(f"{', '.join(map(str, data.train))}: preprocessed datasets do not "
+                        "carry magnetic moments yet; give model.spin: collinear the "
+                        "structure files")
     if data.valid:
         valid = read_frames(data.valid, key_map)[0]
     else:

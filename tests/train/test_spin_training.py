@@ -167,3 +167,16 @@ def test_md_keeps_the_moments_fixed(spin_run, tmp_path):
     ase.io.write(tmp_path / "bare.xyz", bare, format="extxyz")
     assert main(["md", str(spin_run), str(tmp_path / "bare.xyz"), "--steps", "2",
                  "--no-progress", "-o", str(tmp_path / "md2")]) == 2
+
+
+def test_a_preprocessed_dataset_is_refused_for_a_spin_model(data, tmp_path, capsys):
+    dataset = tmp_path / "ds"
+    assert main(["preprocess", str(data / "train.xyz"), "-o", str(dataset), "--r-max", "4.5",
+                 "--workers", "1"]) == 0
+    capsys.readouterr()
+    code = main(["train", str(CONFIG), "--set", f"data.train={dataset}",
+                 "--set", "data.test=null", "--set", f"output.run_dir={tmp_path / 'run'}",
+                 *SMALL])
+    assert code == 2
+    assert "preprocessed datasets do not carry magnetic moments" in " ".join(
+        capsys.readouterr().err.split())
