@@ -16,6 +16,7 @@ DTYPE = "float32"  # model precision
 ARCHITECTURE: Mapping[str, Any] = MappingProxyType({
     "num_layers": 2, "num_channels": 32, "max_ell": 2, "hidden_ell": 1, "correlation": 2,
     "num_bessel": 8, "envelope_p": 6, "radial_mlp": (64, 64), "zbl": False,
+    "spin": "none", "magmom_scale": 2.0,
 })
 PLATEAU_FACTOR = 0.8  # lr multiplier when the validation metric stalls
 PLATEAU_PATIENCE = 20  # validation rounds without improvement before the lr drops

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
+import numpy as np
+
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from mlip_gnn.calculators.committee import Committee, ModelSource
-from mlip_gnn.data import KeyMap, configuration_from_atoms
+from mlip_gnn.data import DataError, KeyMap, configuration_from_atoms
 from mlip_gnn.inference import UncertaintyEstimator
 
-__all__ = ["MLIPCalculator"]
+__all__ = ["MLIPCalculator", "collinear_moments"]
 
 _NO_LABELS = KeyMap(energy=None, forces=None, stress=None, virial=None, weight=None,
                     config_type=None)
+
+
+def collinear_moments(atoms) -> np.ndarray:
+    """``atoms``' initial magnetic moments [n] μB; non-collinear ones are refused."""
+    moments = np.asarray(atoms.get_initial_magnetic_moments(), dtype=np.float64)
+    if moments.shape != (len(atoms),):
+        raise DataError(f"atoms: initial magnetic moments have shape {moments.shape}; a "
+                        f"collinear spin model needs one value per atom ({len(atoms)},)")
+    return moments
 
 
 class MLIPCalculator(Calculator):
@@ -35,6 +46,11 @@ class MLIPCalculator(Calculator):
     system size compiles, later ones are faster; an export stays TorchScript.
     Results are cached until the atoms change (``check_state``).
 
+    A spin model (``model.spin: collinear``) reads the moments from
+    ``atoms.get_initial_magnetic_moments()`` (μB, one collinear value per atom; a change
+    of them is a change of the atoms) and adds ``magnetic_forces`` ([n], eV/μB,
+    -∂E/∂m_i); the moments are held fixed, so ``forces`` are at fixed moments.
+
     Raises :class:`~mlip_gnn.data.UnknownSpeciesError` for an element a model lacks and
     :class:`~mlip_gnn.data.DataError` for NaN positions, a zero-volume periodic cell or
     overlapping atoms.
@@ -43,7 +59,8 @@ class MLIPCalculator(Calculator):
     >>> atoms.get_potential_energy()  # doctest: +SKIP
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies"]
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies",
+                              "magnetic_forces"]
 
     def __init__(self, model_paths: Union[ModelSource, Sequence[ModelSource]],
                  device: str = "cpu", use_ema: bool = True,
@@ -63,6 +80,8 @@ class MLIPCalculator(Calculator):
         """Energy, forces, stress (periodic cells) and uncertainties of ``atoms``, as ASE asks."""
         super().calculate(atoms, properties, system_changes)
         conf = configuration_from_atoms(self.atoms, _NO_LABELS, source="atoms")
+        if self.committee.spin:
+            conf.magmoms = collinear_moments(self.atoms)
         pred = self.committee.predict(conf).results()
         if "stress" in properties and "stress" not in pred:
             raise PropertyNotImplementedError("stress needs a fully periodic cell with "

@@ -14,7 +14,8 @@ components (meV/Å) and stress components (meV/Å³), overall and per config_typ
 forces per element; writes OUT_DIR/metrics.json, OUT_DIR/errors.txt and
 OUT_DIR/parity_<quantity>.png for each quantity some frame is labelled with. Frames without
 a label are left out of that label's figures, and the table says which labels are missing
-(unlabelled structures are scored with mlip-gnn predict).
+(unlabelled structures are scored with mlip-gnn predict). A spin model reads each frame's
+collinear moments from the per-atom array initial_magmoms (--key-map magmoms=NAME).
 
 With an uncertainty estimator (--uncertainty committee with --committee further models,
 or llpr / distance for a run fitted with `mlip-gnn uncertainty fit`) a calibration
@@ -24,7 +25,8 @@ components), and OUT_DIR/calibration.png. All input is checked before anything i
 written; exit status 2 means bad input (the message names file, frame and field)."""
 
 # the fields of mlip_gnn.data.KeyMap, spelled out so that --help need not import torch
-KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type"]
+KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type", "magmoms",
+              "magnetic_forces"]
 
 
 def _key_map_item(text: str):
@@ -59,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate ``args.model`` (and its committee) on ``args.data``; print and write."""
     from mlip_gnn.cli.export import report_error
-    from mlip_gnn.data import KeyMap
+    from mlip_gnn.data import KeyMap, optional_moments
     from mlip_gnn.evaluation import evaluate, format_report, write_outputs
     from mlip_gnn.evaluation.calibration import format_calibration
     from mlip_gnn.export import ModelFileError
@@ -67,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_dir(args.output, "-o/--output", inputs=args.data)
     try:  # every file is read first: a DataError means exit 2 before any model runs
-        report, frames = evaluate([args.model, *args.committee], args.data,
-                                  KeyMap(**dict(args.key_map)), device=args.device,
-                                  estimator=args.uncertainty, use_ema=not args.no_ema)
+        # moments are read where the frames have them (a spin model needs them)
+        key_map = optional_moments(KeyMap(**dict(args.key_map)))
+        report, frames = evaluate([args.model, *args.committee], args.data, key_map,
+                                  device=args.device, estimator=args.uncertainty,
+                                  use_ema=not args.no_ema)
     except ModelFileError as exc:
         return report_error("evaluate", exc)
     print(format_report(report))

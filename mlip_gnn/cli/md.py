@@ -22,6 +22,10 @@ pressure GPa incl. the kinetic term, and with an uncertainty estimator the large
 uncertainty eV/Å and OOD score) and md.xyz (extended XYZ frames with energy, forces,
 stress, velocities and uncertainties).
 
+A spin model (model.spin: collinear) reads the moments from the structure's per-atom
+array initial_magmoms and keeps them fixed during the run (a structure without them is
+refused); Monte Carlo moves of the moments: mlip_gnn.md.spin_monte_carlo.
+
 Uncertainty (--uncertainty): 'committee' (the default with several models), 'llpr'
 (last-layer prediction rigidity) or 'distance' (descriptor distance); the last two work
 on one checkpoint or run dir fitted with `mlip-gnn uncertainty fit RUN_DIR`. With

@@ -17,7 +17,9 @@ MLIP_energy (eV), MLIP_stress (Voigt xx yy zz yz xz xy, eV/Å³, ASE sign; perio
 only), per-atom MLIP_forces (eV/Å) and MLIP_energies (eV). With two or more models
 (a committee), their mean is written, with the spread: MLIP_energy_std (eV),
 MLIP_max_forces_std (eV/Å), MLIP_stress_std and per-atom MLIP_forces_std (eV/Å).
-The prefix is set with --prefix. Exit status 2 means bad input."""
+A spin model (model.spin: collinear) reads each frame's moments from the per-atom array
+initial_magmoms (--key-map magmoms=NAME) and adds per-atom MLIP_magnetic_forces (-dE/dm,
+eV/μB). The prefix is set with --prefix. Exit status 2 means bad input."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

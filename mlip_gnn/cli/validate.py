@@ -9,8 +9,8 @@ import time
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 # spelled out so that --help need not import the validation stack (torch, ASE)
-FAMILIES = ["lattice", "eos", "elastic", "vacancy", "surfaces", "phases", "phonons",
-            "dynamics"]
+FAMILIES = ["lattice", "eos", "elastic", "vacancy", "surfaces", "phases", "magnetism",
+            "phonons", "dynamics"]
 
 HELP = "physical properties of a model (or committee) against a reference"
 DESCRIPTION = """\
@@ -22,7 +22,9 @@ values with their sources), and compare them.
 Families: lattice (full cell relaxation; a, c/a), eos (Birch-Murnaghan B, B'), elastic
 (C_ij by stress-strain central differences, relaxed ions, Born stability), vacancy
 (relaxed and unrelaxed E_f in >= 100 atoms), surfaces (relaxed slabs, J/m^2), phases
-(energies of fully relaxed phases relative to the named lattice, meV/atom), phonons
+(energies of fully relaxed phases relative to the named lattice, meV/atom), magnetism
+(FM / AFM orders of bcc and fcc relaxed at fixed moments: energies relative to the first,
+meV/atom, and volumes, Å^3/atom; for spin models), phonons
 (ase.phonons finite displacements, acoustic sum rule; dispersion and DOS), dynamics
 (Langevin then NVE: diffusion coefficient from the MSD with a block error bar, RDF, NVE
 energy drift, at SYSTEM.yaml's temperatures). Without 'properties' in SYSTEM.yaml every

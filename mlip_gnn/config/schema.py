@@ -34,6 +34,14 @@ class KeysConfig(Section):
     virial: str | None = setting("virial", "virial, eV (used when stress is absent)")
     weight: str | None = setting("config_weight", "per-frame weight in the loss, unitless")
     config_type: str | None = setting("config_type", "frame label for per-type metrics")
+    magmoms: str = setting(
+        "initial_magmoms", "per-atom collinear magnetic moments, μB (read only with "
+        "model.spin: collinear; e.g. initial_magmoms or magmoms)"
+    )
+    magnetic_forces: str | None = setting(
+        "magnetic_forces", "per-atom -∂E/∂m labels, eV/μB (constrained-moment DFT; read only "
+        "with model.spin: collinear)"
+    )
 
 
 @dataclass(kw_only=True)
@@ -160,6 +168,14 @@ class ModelConfig(Section):
         "e0s: isolated, so that an isolated atom keeps its reference energy)"
     )
     zbl: bool = setting(ARCHITECTURE["zbl"], "add ZBL screened-nuclear repulsion at short range")
+    spin: Literal["none", "collinear"] = setting(
+        ARCHITECTURE["spin"], "collinear: per-atom magnetic moments (data.keys.magmoms) are "
+        "an input; the energy is even under flipping all of them"
+    )
+    magmom_scale: float = setting(
+        ARCHITECTURE["magmom_scale"], "typical moment that normalises the spin inputs, μB "
+        "(only with spin: collinear)", gt=0
+    )
     init_from: str | None = setting(
         None, "checkpoint or run directory whose weights start this run (fine-tuning); its "
         "architecture, r_max and dtype must match this section; new elements get fresh "
@@ -167,6 +183,13 @@ class ModelConfig(Section):
     )
 
     def _cross_check(self, where: str) -> None:
+        if self.spin == "none" and self.magmom_scale != ARCHITECTURE["magmom_scale"]:
+            path = dotted(where, "magmom_scale")
+            raise ConfigError(
+                f"{path}: set to {self.magmom_scale} but {dotted(where, 'spin')} is 'none', "
+                "so it would do nothing; set spin: collinear or drop it",
+                field=path,
+            )
         if self.hidden_ell > self.max_ell:
             path = dotted(where, "hidden_ell")
             raise ConfigError(
@@ -188,6 +211,10 @@ class LossConfig(Section):
     )
     forces_weight: float = setting(10.0, "weight of the force term", ge=0)
     stress_weight: float = setting(0.0, "weight of the stress term", ge=0)
+    magnetic_forces_weight: float = setting(
+        0.0, "weight of the -∂E/∂m term (eV/μB; model.spin: collinear, frames with "
+        "data.keys.magnetic_forces)", ge=0
+    )
     stages: list[StageConfig] = setting(factory=list, doc="weight / lr changes during training")
     config_type_weights: dict[str, float] | None = setting(
         None,
@@ -432,6 +459,20 @@ class Config(Section):
     def _cross_check(self, where: str) -> None:
         self._check_finetune()
         keys = self.data.keys
+        magnetic = [self.loss.magnetic_forces_weight]
+        magnetic += [s.magnetic_forces_weight for s in self.loss.stages]
+        if self.model.spin == "none" and any(magnetic):
+            raise ConfigError(
+                "loss.magnetic_forces_weight (or a stage's) > 0 but model.spin is 'none': "
+                "only a spin model predicts -∂E/∂m; set model.spin: collinear",
+                field="loss.magnetic_forces_weight",
+            )
+        if any(magnetic) and keys.magnetic_forces is None:
+            raise ConfigError(
+                "loss.magnetic_forces_weight > 0 but data.keys.magnetic_forces is null; name "
+                "the per-atom array of -∂E/∂m",
+                field="loss.magnetic_forces_weight",
+            )
         if self.loss.stress_weight > 0 and keys.stress is None and keys.virial is None:
             raise ConfigError(
                 "loss.stress_weight > 0 but data.keys.stress and "

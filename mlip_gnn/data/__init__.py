@@ -2,7 +2,7 @@
 
 from mlip_gnn.data import keys
 from mlip_gnn.data.configuration import (Configuration, KeyMap, configuration_from_atoms,
-                                         read_configurations, read_many)
+                                         optional_moments, read_configurations, read_many)
 from mlip_gnn.data.dataset import DiskGraphDataset, GraphDataset
 from mlip_gnn.data.errors import DataError, UnknownSpeciesError
 from mlip_gnn.data.graph import (AtomicGraph, SpeciesTable, collate,
@@ -19,5 +19,5 @@ __all__ = [
     "SpeciesTable", "collate", "graph_from_configuration", "to_device", "neighbour_list",
     "average_num_neighbours", "force_rms", "interaction_energy_per_atom",
     "reference_energies", "DiskGraphDataset", "DiskFrames", "is_dataset_dir",
-    "DatasetStatistics",
+    "DatasetStatistics", "optional_moments",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 from mlip_gnn.data.errors import DataError, unreadable
 
 __all__ = ["KeyMap", "Configuration", "read_configurations", "read_many",
-           "configuration_from_atoms"]
+           "configuration_from_atoms", "optional_moments"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +30,20 @@ class KeyMap:
     virial: Optional[str] = "virial"
     weight: Optional[str] = "config_weight"
     config_type: Optional[str] = "config_type"
+    #: per-atom collinear moments (μB); when set, every frame must carry them (unless
+    #: ``magmoms_required`` is False: then they are read where present)
+    magmoms: Optional[str] = None
+    #: per-atom -∂E/∂m labels (eV/μB), read where present (only with ``magmoms``)
+    magnetic_forces: Optional[str] = None
+    magmoms_required: bool = True
+
+
+def optional_moments(key_map: KeyMap) -> KeyMap:
+    """``key_map`` that reads moments where a frame has them (``initial_magmoms`` unless
+    named): for inference, where a spin model refuses a frame without them and a
+    spin-free one ignores them."""
+    return dataclasses.replace(key_map, magmoms=key_map.magmoms or "initial_magmoms",
+                               magmoms_required=False)
 
 
 @dataclasses.dataclass
@@ -46,6 +60,8 @@ class Configuration:
     weight: float = 1.0
     config_type: str = "default"
     source: str = "<memory>"  # "file.xyz, frame 3": used in error messages
+    magmoms: Optional[np.ndarray] = None  # [n] μB, collinear magnetic moments
+    magnetic_forces: Optional[np.ndarray] = None  # [n] eV/μB, -∂E/∂m
 
     @property
     def num_atoms(self) -> int:
@@ -75,6 +91,23 @@ def _as_stress(value, where: str) -> np.ndarray:
 def _check_finite(name: str, value, where: str) -> None:
     if not np.all(np.isfinite(value)):
         raise DataError(f"{where}: field '{name}' contains NaN or Inf")
+
+
+def _per_atom_scalars(atoms, key: str, source: str, required: bool) -> Optional[np.ndarray]:
+    """A per-atom scalar array [n] (collinear moments or their derivatives)."""
+    value = _lookup(atoms, key, per_atom=True)
+    if value is None:
+        if required:
+            raise DataError(f"{source}: no magnetic moments: the per-atom array '{key}' is "
+                            "missing (model.spin: collinear needs them in every frame; "
+                            "name the array with data.keys.magmoms)")
+        return None
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != (len(atoms),):
+        raise DataError(f"{source}: field '{key}' has shape {value.shape}, expected "
+                        f"({len(atoms)},): one collinear value per atom")
+    _check_finite(key, value, source)
+    return value
 
 
 def configuration_from_atoms(atoms, key_map: KeyMap = KeyMap(), source: str = "<memory>",
@@ -139,6 +172,12 @@ def configuration_from_atoms(atoms, key_map: KeyMap = KeyMap(), source: str = "<
     if key_map.config_type is not None and key_map.config_type in atoms.info:
         conf.config_type = str(atoms.info[key_map.config_type])
 
+    if key_map.magmoms is not None:
+        conf.magmoms = _per_atom_scalars(atoms, key_map.magmoms, source,
+                                         required=bool(key_map.magmoms_required))
+        if key_map.magnetic_forces is not None and conf.magmoms is not None:
+            conf.magnetic_forces = _per_atom_scalars(atoms, key_map.magnetic_forces, source,
+                                                     required=False)
     if require_energy and conf.energy is None:
         raise DataError(f"{source}: missing energy (looked for key '{key_map.energy}')")
     if require_forces and conf.forces is None:

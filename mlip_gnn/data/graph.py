@@ -75,7 +75,20 @@ def graph_from_configuration(conf: Configuration, r_max: float, species: Species
         keys.STRESS: (torch.tensor(conf.stress, dtype=dtype).unsqueeze(0)
                       if conf.stress is not None else torch.zeros(1, 3, 3, dtype=dtype)),
     }
+    if conf.magmoms is not None:
+        graph.update(_spin_fields(conf, dtype))
     return graph
+
+
+def _spin_fields(conf: Configuration, dtype: torch.dtype) -> AtomicGraph:
+    """Moments and (masked where absent) -∂E/∂m labels of a frame that has moments."""
+    labelled = conf.magnetic_forces is not None
+    return {
+        keys.MAGMOMS: torch.tensor(conf.magmoms, dtype=dtype),
+        keys.MAGNETIC_FORCES: (torch.tensor(conf.magnetic_forces, dtype=dtype) if labelled
+                               else torch.zeros(conf.num_atoms, dtype=dtype)),
+        keys.MAGNETIC_FORCES_WEIGHT: torch.tensor([float(labelled)], dtype=dtype),
+    }
 
 
 def collate(graphs: Sequence[AtomicGraph]) -> AtomicGraph:

@@ -17,6 +17,7 @@ EDGE_CELL_SHIFT: Final[str] = "edge_cell_shift"  # [e, 3] float, integer lattice
 BATCH: Final[str] = "batch"  # [n] long, frame index of each atom
 PTR: Final[str] = "ptr"  # [g + 1] long, first atom of each frame
 NUM_ATOMS: Final[str] = "num_atoms"  # [g] long
+MAGMOMS: Final[str] = "magmoms"  # [n] float, μB, collinear magnetic moments (spin models)
 
 # --- targets and outputs -----------------------------------------------------------------
 TOTAL_ENERGY: Final[str] = "energy"  # [g] float, eV
@@ -25,12 +26,14 @@ FORCES: Final[str] = "forces"  # [n, 3] float, eV/Å
 STRESS: Final[str] = "stress"  # [g, 3, 3] float, eV/Å³, ASE sign (positive = tensile)
 VIRIAL: Final[str] = "virial"  # [g, 3, 3] float, eV, -Σ r_ij ⊗ dE/dr_ij
 EDGE_FORCES: Final[str] = "edge_forces"  # [e, 3] float, eV/Å, dE/dr_ij (pair forces)
+MAGNETIC_FORCES: Final[str] = "magnetic_forces"  # [n] float, eV/μB, -∂E/∂m_i
 
 # --- per-frame metadata (training only) -----------------------------------------------------
 WEIGHT: Final[str] = "weight"  # [g] float, per-config loss weight
 ENERGY_WEIGHT: Final[str] = "energy_weight"  # [g] float, 1 if the frame has an energy else 0
 FORCES_WEIGHT: Final[str] = "forces_weight"  # [g] float, 1 if the frame has forces else 0
 STRESS_WEIGHT: Final[str] = "stress_weight"  # [g] float, 1 if the frame has a stress else 0
+MAGNETIC_FORCES_WEIGHT: Final[str] = "magnetic_forces_weight"  # [g] float, 1 if labelled
 
 #: index fields shifted by the number of atoms (node offset) when frames are batched
 NODE_INDEX_FIELDS: Final[FrozenSet[str]] = frozenset({EDGE_INDEX})

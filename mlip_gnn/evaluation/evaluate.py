@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mlip_gnn.calculators import Committee
-from mlip_gnn.data import KeyMap, read_many
+from mlip_gnn.data import KeyMap, optional_moments, read_many
 from mlip_gnn.evaluation.calibration import (calibration_section, format_calibration,
                                              write_calibration_plot)
 from mlip_gnn.evaluation.prediction_errors import (FramePrediction, error_report, format_report,
@@ -34,7 +34,7 @@ def evaluate(models, data: Sequence[os.PathLike], key_map: Optional[KeyMap] = No
     Every file is read and checked before any model is run, so bad input fails early with
     a :class:`~mlip_gnn.data.DataError` naming file, frame and field.
     """
-    configs = read_many(data, key_map or KeyMap())
+    configs = read_many(data, optional_moments(key_map or KeyMap()))
     committee = (models if isinstance(models, Predictor)
                  else Committee(models, device, use_ema=use_ema, estimator=estimator))
     frames = predict_frames(committee, configs)

@@ -6,7 +6,9 @@ results added under a prefix (default ``MLIP_``): ``<prefix>energy`` (eV),
 frame info, ``<prefix>forces`` (eV/Å) and ``<prefix>energies`` (per-atom, eV) per atom. A
 committee of two or more models adds its spread: ``<prefix>energy_std`` (eV),
 ``<prefix>max_forces_std`` (eV/Å), ``<prefix>stress_std`` (Voigt, eV/Å³) and per atom
-``<prefix>forces_std`` (eV/Å). Frames need no labels.
+``<prefix>forces_std`` (eV/Å). A spin model reads each frame's moments
+(``initial_magmoms`` unless the key map names another array) and adds per atom
+``<prefix>magnetic_forces`` (-∂E/∂m, eV/μB). Frames need no labels.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from mlip_gnn.calculators import Committee
-from mlip_gnn.data import DataError, KeyMap, configuration_from_atoms
+from mlip_gnn.data import DataError, KeyMap, configuration_from_atoms, optional_moments
 from mlip_gnn.data.errors import unreadable
 from mlip_gnn.inference import Prediction, Predictor
 from mlip_gnn.utils.files import atomic_write
@@ -40,6 +42,9 @@ def annotate(atoms, prediction: Prediction, prefix: str = "MLIP_"):
     atoms.arrays[f"{prefix}energies"] = np.asarray(prediction.energies, dtype=np.float64)
     if prediction.stress is not None:
         atoms.info[f"{prefix}stress"] = _voigt(prediction.stress)
+    if prediction.magnetic_forces is not None:
+        atoms.arrays[f"{prefix}magnetic_forces"] = np.asarray(prediction.magnetic_forces,
+                                                              dtype=np.float64)
     uncertainty = prediction.uncertainty
     if uncertainty is not None:
         atoms.info[f"{prefix}energy_std"] = float(uncertainty.energy)
@@ -70,7 +75,7 @@ def write_predictions(predictor: Predictor, data: Sequence[os.PathLike], out: os
     (atomically: a failed run leaves no partial file). Returns the number of frames."""
     import ase.io
 
-    key_map = key_map or KeyMap()
+    key_map = optional_moments(key_map or KeyMap())
     count = 0
     with made_folder(Path(out).parent), atomic_write(out, "w") as handle:
         for path in map(Path, data):

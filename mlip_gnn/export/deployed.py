@@ -58,6 +58,8 @@ class DeployedPotential(torch.nn.Module):
         self.interaction_range: float = float(interface["interaction_range"])
         self.pair_method: str = str(interface["pair_method"])
         self.metadata_json: str = metadata_json
+        # "collinear": forward needs per-atom moments (μB) and returns -∂E/∂m
+        self.spin: str = str(getattr(potential, "spin_mode", "none"))
         lookup = torch.full((MAX_ATOMIC_NUMBER + 1,), -1, dtype=torch.long)
         lookup[torch.tensor(self.atomic_numbers)] = torch.arange(len(self.atomic_numbers))
         self.register_buffer("species_lookup", lookup)  # [119] atomic number → species
@@ -102,15 +104,18 @@ class DeployedPotential(torch.nn.Module):
 
     def forward(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
                 edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
-                compute_stress: bool = True) -> Dict[str, torch.Tensor]:
+                compute_stress: bool = True, magmoms: Optional[torch.Tensor] = None
+                ) -> Dict[str, torch.Tensor]:
         """positions [n, 3] Å, atomic numbers [n], edge_index [2, e] (sender i, receiver j),
         cell_shifts [e, 3] (integer multiples of the lattice vectors added to r_j),
-        cell [3, 3] Å (rows; zeros without PBC).
+        cell [3, 3] Å (rows; zeros without PBC), and for a spin model (``spin`` is
+        ``"collinear"``) magmoms [n] μB, the collinear moments (ignored otherwise).
 
         Returns energy [] eV, atomic_energies [n] eV, forces [n, 3] eV/Å, edge_forces
         [e, 3] eV/Å (dE/dr_ij) and, with ``compute_stress``, virial [3, 3] eV and stress
-        [3, 3] eV/Å³ (ASE sign, zero when the cell has no volume). Tensors are in the
-        model's dtype on its device; inputs are cast to them.
+        [3, 3] eV/Å³ (ASE sign, zero when the cell has no volume); a spin model adds
+        magnetic_forces [n] eV/μB (-∂E/∂m_i). Tensors are in the model's dtype on its
+        device; inputs are cast to them.
         """
         dtype = self._dtype()
         device = self.species_lookup.device
@@ -123,6 +128,8 @@ class DeployedPotential(torch.nn.Module):
             keys.CELL: cell.to(device=device, dtype=dtype).reshape(1, 3, 3),
             keys.BATCH: torch.zeros(n, dtype=torch.long, device=device),
         }
+        if magmoms is not None and self.spin != "none":
+            graph[keys.MAGMOMS] = magmoms.to(device=device, dtype=dtype).reshape(n)
         out = self.model(graph, True, compute_stress, False)
         result: Dict[str, torch.Tensor] = {
             keys.TOTAL_ENERGY: out[keys.TOTAL_ENERGY][0].detach(),
@@ -133,6 +140,8 @@ class DeployedPotential(torch.nn.Module):
         if compute_stress:
             result[keys.STRESS] = out[keys.STRESS][0]
             result[keys.VIRIAL] = out[keys.VIRIAL][0]
+        if keys.MAGNETIC_FORCES in out:
+            result[keys.MAGNETIC_FORCES] = out[keys.MAGNETIC_FORCES]
         return result
 
     @torch.jit.export

@@ -206,6 +206,9 @@ def export_model(source: os.PathLike, output: os.PathLike, device: str = "cpu",
         raise ModelFileError(f"device: got {device!r} but CUDA is not available here")
     model, spec, extra = _checkpoint_model(path, use_ema)
     if format == "aoti":
+        if spec.architecture.get("spin", "none") != "none":
+            raise ModelFileError("--format aoti: the compiled package takes no magnetic "
+                                 "moments; export a spin model as TorchScript")
         if device != "cpu":
             raise ModelFileError("--format aoti compiles for the CPU here; export "
                                  "TorchScript for other devices")

@@ -20,7 +20,7 @@ from mlip_gnn.export import DeployedPotential, deploy, load_model
 from mlip_gnn.modelio import ModelSpec
 
 __all__ = ["ModelSource", "Member", "CommitteeError", "load_member", "common_r_max",
-           "common_species"]
+           "common_species", "common_spin", "member_spin"]
 
 ModelSource = Union[str, os.PathLike, torch.nn.Module]
 
@@ -96,3 +96,20 @@ def common_species(members: Sequence[Member]) -> tuple:
     for member in members[1:]:
         common &= set(member.spec.species)
     return tuple(sorted(common))
+
+
+def member_spin(member: Member) -> bool:
+    """Whether the member reads collinear moments (an export older than spin does not)."""
+    return str(getattr(member.module, "spin", "none")) != "none"
+
+
+def common_spin(members: Sequence[Member]) -> bool:
+    """Whether the members read moments; a committee that mixes spin and spin-free
+    members is a :class:`CommitteeError`."""
+    kinds = {member_spin(m) for m in members}
+    if len(kinds) != 1:
+        listing = ", ".join(f"{m.name}: {'collinear' if member_spin(m) else 'none'}"
+                            for m in members)
+        raise CommitteeError(f"committee members disagree on spin ({listing}); use "
+                             "models that all read moments or none")
+    return kinds.pop()

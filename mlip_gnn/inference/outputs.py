@@ -16,21 +16,24 @@ __all__ = ["MemberOutput", "Uncertainty", "UncertaintyEstimator", "Prediction", 
 
 #: the exported interface's arguments for one structure: positions [n, 3] Å, atomic
 #: numbers [n], edge_index [2, e], cell_shifts [e, 3], cell [3, 3] Å (zero along
-#: non-periodic directions) and whether the stress is computed
-ModelInputs = Tuple[Any, Any, Any, Any, Any, bool]
+#: non-periodic directions), whether the stress is computed, and the collinear moments
+#: [n] μB for spin models (None for spin-free ones, which are not passed them)
+ModelInputs = Tuple[Any, Any, Any, Any, Any, bool, Any]
 
 
 @dataclasses.dataclass
 class MemberOutput:
     """One model on one structure: energy (eV), energies [n] (eV), forces [n, 3] (eV/Å),
-    stress [3, 3] (eV/Å³; None without a periodic cell with volume) and, when asked for,
-    named per-atom features [n, d] (see :mod:`mlip_gnn.inference.features`)."""
+    stress [3, 3] (eV/Å³; None without a periodic cell with volume), when asked for,
+    named per-atom features [n, d] (see :mod:`mlip_gnn.inference.features`) and, for a
+    spin model, magnetic_forces [n] (eV/μB, -∂E/∂m)."""
 
     energy: float
     energies: np.ndarray
     forces: np.ndarray
     stress: Optional[np.ndarray] = None
     features: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    magnetic_forces: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass
@@ -96,6 +99,7 @@ class Prediction:
     stress: Optional[np.ndarray]
     members: List[MemberOutput]
     uncertainty: Optional[Uncertainty] = None
+    magnetic_forces: Optional[np.ndarray] = None  # [n] eV/μB, spin models only
 
     @classmethod
     def mean_of(cls, members: List[MemberOutput],
@@ -105,18 +109,23 @@ class Prediction:
             values = [getattr(m, name) for m in members]
             return None if values[0] is None else np.mean(values, axis=0)
 
+        magnetic = [m.magnetic_forces for m in members]
+        magnetic_mean = (None if any(v is None for v in magnetic)
+                         else np.mean(magnetic, axis=0))
         return cls(float(mean("energy")), mean("energies"), mean("forces"), mean("stress"),
-                   members, uncertainty)
+                   members, uncertainty, magnetic_mean)
 
     def results(self) -> Dict[str, Any]:
-        """As a flat dict: ``energy``, ``energies``, ``forces``, ``stress`` (when present)
-        and, with an uncertainty, ``energy_std`` (eV), ``forces_std`` [n] (eV/Å),
-        ``max_forces_std`` (eV/Å), with an OOD score ``ood_score`` [n] and
-        ``max_ood_score``, and the estimator's extra results."""
+        """As a flat dict: ``energy``, ``energies``, ``forces``, ``stress`` and
+        ``magnetic_forces`` (eV/μB, -∂E/∂m; when present) and, with an uncertainty,
+        ``energy_std`` (eV), ``forces_std`` [n] (eV/Å), ``max_forces_std`` (eV/Å), with an
+        OOD score ``ood_score`` [n] and ``max_ood_score``, and the estimator's extra results."""
         out: Dict[str, Any] = {"energy": self.energy, "energies": self.energies,
                                "forces": self.forces}
         if self.stress is not None:
             out["stress"] = self.stress
+        if self.magnetic_forces is not None:
+            out["magnetic_forces"] = self.magnetic_forces
         if self.uncertainty is not None:
             out["energy_std"] = self.uncertainty.energy
             out["forces_std"] = self.uncertainty.forces

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import os
 from typing import List, Optional, Sequence, Union
@@ -16,11 +17,12 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from mlip_gnn.data import AtomicGraph, SpeciesTable, graph_from_configuration, keys
+from mlip_gnn.data import (AtomicGraph, DataError, SpeciesTable, graph_from_configuration,
+                           keys)
 from mlip_gnn.data.configuration import Configuration
 from mlip_gnn.inference.features import record_features
 from mlip_gnn.inference.members import (CommitteeError, Member, ModelSource, common_r_max,
-                                        common_species, load_member)
+                                        common_species, common_spin, load_member)
 from mlip_gnn.inference.outputs import (MemberOutput, ModelInputs, Prediction,
                                         UncertaintyEstimator)
 from mlip_gnn.model import compile_energy
@@ -62,6 +64,8 @@ class Predictor:
                 _compile_member(member)
         self.r_max = common_r_max(self.members)
         self.species = SpeciesTable(common_species(self.members))
+        #: whether the members read collinear moments (all of them or none)
+        self.spin = common_spin(self.members)
         if estimator is not None:
             estimator.check(len(self.members))
             estimator.bind(self.members)
@@ -85,6 +89,13 @@ class Predictor:
         :class:`~mlip_gnn.data.DataError` for overlapping atoms and
         :class:`~mlip_gnn.data.UnknownSpeciesError` for an element a member lacks (both
         name ``conf.source``)."""
+        if self.spin and conf.magmoms is None:
+            raise DataError(f"{conf.source}: the model reads collinear magnetic moments "
+                            "(spin 'collinear') but the structure has none; set them "
+                            "(atoms.set_initial_magnetic_moments, or the per-atom array "
+                            "initial_magmoms)")
+        if not self.spin and conf.magmoms is not None:
+            conf = dataclasses.replace(conf, magmoms=None, magnetic_forces=None)
         return graph_from_configuration(conf, self.r_max, self.species, torch.float64)
 
     def model_inputs(self, conf: Configuration) -> ModelInputs:
@@ -110,20 +121,25 @@ class Predictor:
         has_volume = bool(pbc.all()) and abs(float(torch.linalg.det(cell))) > 0.0
         numbers = torch.tensor(self.species.atomic_numbers)[graph[keys.SPECIES]]
         device = self.device
+        magmoms = graph[keys.MAGMOMS].to(device) if keys.MAGMOMS in graph else None
         return (graph[keys.POSITIONS].to(device), numbers.to(device),
                 graph[keys.EDGE_INDEX].to(device), graph[keys.EDGE_CELL_SHIFT].to(device),
-                cell.to(device), has_volume)
+                cell.to(device), has_volume, magmoms)
 
     def _run(self, member: Member, args: ModelInputs, features: bool) -> MemberOutput:
         recording = (record_features(member.module, member.name) if features
                      else contextlib.nullcontext({}))
+        # a spin-free export may predate the moments argument: it gets the first six
+        call = args if args[6] is not None else args[:6]
         with recording as recorded:
-            out = member.module(*args)
+            out = member.module(*call)
+        magnetic = out.get(keys.MAGNETIC_FORCES)
         return MemberOutput(
             energy=float(_numpy(out[keys.TOTAL_ENERGY])),
             energies=_numpy(out[keys.ATOMIC_ENERGIES]), forces=_numpy(out[keys.FORCES]),
-            stress=_numpy(out[keys.STRESS]) if args[-1] else None,
-            features={name: _numpy(value) for name, value in recorded.items()})
+            stress=_numpy(out[keys.STRESS]) if args[5] else None,
+            features={name: _numpy(value) for name, value in recorded.items()},
+            magnetic_forces=None if magnetic is None else _numpy(magnetic))
 
 
 def _compile_member(member: Member) -> None:

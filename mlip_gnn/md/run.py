@@ -248,7 +248,8 @@ class _Recorder:
 
 
 def _write_frame(target, atoms) -> None:
-    """One extxyz frame with energy, forces, stress, velocities and committee spread."""
+    """One extxyz frame with energy, forces, stress, velocities, committee spread and, for
+    a spin model, its (fixed) moments and -∂E/∂m."""
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
@@ -259,7 +260,7 @@ def _write_frame(target, atoms) -> None:
     for key in ("energy_std", "max_forces_std", "max_ood_score"):
         if key in results:
             frame.info[key] = results[key]
-    for key in ("forces_std", "ood_score"):
+    for key in ("forces_std", "ood_score", "magnetic_forces"):
         if key in results:
             frame.arrays[key] = np.asarray(results[key])
     write(target, frame, format="extxyz")

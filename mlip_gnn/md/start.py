@@ -10,7 +10,7 @@ from ase import Atoms
 from ase.io import read
 
 from mlip_gnn.calculators import MLIPCalculator
-from mlip_gnn.data import Configuration, KeyMap, read_configurations
+from mlip_gnn.data import Configuration, KeyMap, optional_moments, read_configurations
 from mlip_gnn.md.run import MDResult, MDSettings, run_md
 
 __all__ = ["read_structure", "run_md_from_files"]
@@ -19,9 +19,10 @@ __all__ = ["read_structure", "run_md_from_files"]
 def read_structure(path: os.PathLike, index: str = "-1") -> Tuple[Atoms, Configuration]:
     """Frame ``index`` of the structure file ``path`` as ASE atoms and as a checked
     configuration (NaN, zero volume: a DataError that names file and frame); its labels
-    are not read."""
-    no_labels = KeyMap(energy=None, forces=None, stress=None, virial=None, weight=None,
-                       config_type=None)
+    are not read, its moments are where present (a spin model needs them, and keeps them
+    fixed)."""
+    no_labels = optional_moments(KeyMap(energy=None, forces=None, stress=None, virial=None,
+                                        weight=None, config_type=None))
     conf = read_configurations(path, no_labels, index=index)[0]
     return read(path, index=index), conf
 

@@ -7,6 +7,7 @@ import torch
 from mlip_gnn.defaults import ARCHITECTURE as _D
 from mlip_gnn.defaults import DTYPE, R_MAX
 from mlip_gnn.model.potential import Potential
+from mlip_gnn.nn import SPIN_MODES
 
 __all__ = ["build_model", "DTYPES"]
 
@@ -20,11 +21,14 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                 hidden_ell: int = _D["hidden_ell"], correlation: int = _D["correlation"],
                 num_bessel: int = _D["num_bessel"], envelope_p: int = _D["envelope_p"],
                 radial_mlp: Optional[List[int]] = None, zbl: bool = _D["zbl"],
+                spin: str = _D["spin"], magmom_scale: float = _D["magmom_scale"],
                 dtype: str = DTYPE, seed: Optional[int] = None) -> Potential:
     """Build a potential for the given species (atomic numbers, any order).
 
     ``e0s`` maps atomic number → isolated-atom reference energy (eV, default 0);
-    ``dtype`` is ``"float32"`` or ``"float64"``. The global default dtype is not touched:
+    ``dtype`` is ``"float32"`` or ``"float64"``; ``spin`` is ``"none"`` or ``"collinear"``
+    (per-atom moments as input, :mod:`mlip_gnn.nn.spin`; ``magmom_scale`` μB normalises
+    them). The global default dtype is not touched:
     the model is built and then cast. ``seed`` makes the initial weights reproducible.
     All arguments are plain Python values, so they can be stored in a checkpoint and the
     model rebuilt from it.
@@ -41,6 +45,10 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
         raise ValueError(f"build_model: correlation={correlation} must be >= 1")
     if avg_num_neighbors <= 0.0:
         raise ValueError(f"build_model: avg_num_neighbors={avg_num_neighbors} must be > 0")
+    if spin not in SPIN_MODES:
+        raise ValueError(f"build_model: spin {spin!r} not in {sorted(SPIN_MODES)}")
+    if not magmom_scale > 0.0:
+        raise ValueError(f"build_model: magmom_scale={magmom_scale} must be > 0 (μB)")
     e0s = dict(e0s or {})
     e0_list = [float(e0s.get(z, 0.0)) for z in species]
     generator_state = None
@@ -54,7 +62,8 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                           max_ell=max_ell, hidden_ell=hidden_ell, correlation=correlation,
                           num_bessel=num_bessel, envelope_p=envelope_p,
                           radial_mlp=list(_D["radial_mlp"] if radial_mlp is None
-                                          else radial_mlp), zbl=zbl)
+                                          else radial_mlp), zbl=zbl,
+                          spin=spin, magmom_scale=magmom_scale)
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)

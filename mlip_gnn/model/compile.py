@@ -26,18 +26,19 @@ class _CompiledEnergy:
         self.failure: Optional[str] = None
 
     def __call__(self, edge_vectors: torch.Tensor, species: torch.Tensor,
-                 edge_index: torch.Tensor) -> torch.Tensor:
+                 edge_index: torch.Tensor, magmoms: Optional[torch.Tensor] = None
+                 ) -> torch.Tensor:
         if self.failure is None:
             try:
                 # constants stored as python floats (cutoff, envelope power, ...) stay
                 # constants: as symbolic floats they reach a lowering inductor lacks
                 with torch._dynamo.config.patch(specialize_float=True):
-                    return self.compiled(edge_vectors, species, edge_index)
+                    return self.compiled(edge_vectors, species, edge_index, magmoms)
             except Exception as exc:  # any failure to compile: the eager path is exact
                 self.failure = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                 _log.warning("torch.compile failed (%s); using the eager model",
                              self.failure)
-        return self.eager(edge_vectors, species, edge_index)
+        return self.eager(edge_vectors, species, edge_index, magmoms)
 
 
 def compile_energy(potential: torch.nn.Module) -> torch.nn.Module:

@@ -9,8 +9,9 @@ from e3nn.util.jit import compile_mode
 from mlip_gnn.data import keys
 from mlip_gnn.model.derivatives import (forces_from_edge_gradients, stress_from_virial,
                                         virial_from_edge_gradients)
-from mlip_gnn.nn import (BesselBasis, GatedUpdate, Interaction, PolynomialEnvelope,
-                         ScalarReadout, SymmetricContraction, ZBLRepulsion, natural_irreps)
+from mlip_gnn.nn import (EDGE_SPIN_CHANNELS, BesselBasis, GatedUpdate, Interaction,
+                         PolynomialEnvelope, ScalarReadout, SymmetricContraction,
+                         ZBLRepulsion, natural_irreps, spin_module)
 
 __all__ = ["Potential"]
 
@@ -47,13 +48,17 @@ class Potential(torch.nn.Module):
 
     E_i = scale[z_i] · Σ_t readout_t(h_i^t) + shift[z_i] + E0[z_i] (+ ZBL), E = Σ_i E_i.
     Forces and stress are autograd derivatives of E (see :mod:`mlip_gnn.model.derivatives`).
+    With ``spin="collinear"`` the graph carries per-atom moments (``keys.MAGMOMS``) that
+    enter through time-reversal-even invariants (:mod:`mlip_gnn.nn.spin`), and -∂E/∂m is
+    returned as ``keys.MAGNETIC_FORCES``; with ``"none"`` (default) nothing changes.
     Build it with :func:`mlip_gnn.model.build_model`.
     """
 
     def __init__(self, species: List[int], r_max: float, e0s: List[float],
                  scale: float, shift: float, avg_num_neighbors: float, num_layers: int,
                  num_channels: int, max_ell: int, hidden_ell: int, correlation: int,
-                 num_bessel: int, envelope_p: int, radial_mlp: List[int], zbl: bool):
+                 num_bessel: int, envelope_p: int, radial_mlp: List[int], zbl: bool,
+                 spin: str, magmom_scale: float):
         super().__init__()
         num_species = len(species)
         self.atomic_numbers: List[int] = list(species)
@@ -61,6 +66,9 @@ class Potential(torch.nn.Module):
         # message-passing steps: an atom's energy depends on atoms up to num_layers × r_max
         self.num_layers: int = int(num_layers)
         self.use_zbl = bool(zbl)
+        self.spin_mode: str = spin
+        self.spin = spin_module(spin, num_channels, magmom_scale, num_species)
+        num_radial = num_bessel * (1 if self.spin is None else EDGE_SPIN_CHANNELS)
 
         self.embedding = torch.nn.Embedding(num_species, num_channels)
         self.radial_basis = BesselBasis(r_max, num_bessel)
@@ -75,7 +83,7 @@ class Potential(torch.nn.Module):
             last = t == num_layers - 1
             # the last layer feeds only the scalar readout, so it keeps only scalars
             irreps_out = natural_irreps(num_channels, 0 if last else hidden_ell)
-            layers.append(_Layer(irreps_in, irreps_a, irreps_out, irreps_sh, num_bessel,
+            layers.append(_Layer(irreps_in, irreps_a, irreps_out, irreps_sh, num_radial,
                                  radial_mlp,
                                  avg_num_neighbors, correlation, num_species,
                                  readout_hidden=16 if last else 0, residual=t > 0))
@@ -90,21 +98,25 @@ class Potential(torch.nn.Module):
                                                  dtype=torch.float64))  # [S] eV
 
     def atomic_energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
-                        edge_index: torch.Tensor) -> torch.Tensor:
-        """Per-atom energies [n] eV from edge vectors [e, 3] Å, species [n], edges [2, e]."""
-        return self._energies(edge_vectors, species, edge_index, False)[0]
+                        edge_index: torch.Tensor, magmoms: Optional[torch.Tensor] = None
+                        ) -> torch.Tensor:
+        """Per-atom energies [n] eV from edge vectors [e, 3] Å, species [n], edges [2, e]
+        and, for a spin model, moments [n] μB."""
+        return self._energies(edge_vectors, species, edge_index, False, magmoms)[0]
 
     @torch.jit.export
     def atomic_energies_and_features(self, edge_vectors: torch.Tensor, species: torch.Tensor,
-                                     edge_index: torch.Tensor
+                                     edge_index: torch.Tensor,
+                                     magmoms: Optional[torch.Tensor] = None
                                      ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per-atom energies [n] eV and last-layer features f [n, d]: E_i = w·f_i + shift
         + E0 (+ ZBL) with f_i = scale[z_i] · [each layer's ``readout.features``]; the
         features a last-layer uncertainty works on (:mod:`mlip_gnn.uncertainty.readout`)."""
-        return self._energies(edge_vectors, species, edge_index, True)
+        return self._energies(edge_vectors, species, edge_index, True, magmoms)
 
     def _energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
-                  edge_index: torch.Tensor, with_features: bool
+                  edge_index: torch.Tensor, with_features: bool,
+                  magmoms: Optional[torch.Tensor] = None
                   ) -> Tuple[torch.Tensor, torch.Tensor]:
         sender = edge_index[0]
         receiver = edge_index[1]
@@ -114,6 +126,15 @@ class Potential(torch.nn.Module):
         h = self.embedding(species)  # [n, C]
         energy = torch.zeros(species.shape[0], dtype=edge_vectors.dtype,
                              device=edge_vectors.device)
+        spin = self.spin
+        if spin is not None:
+            if magmoms is None:
+                raise ValueError("this model has spin 'collinear' and needs the magnetic "
+                                 "moments of the atoms (magmoms [n], μB)")
+            moments = magmoms.to(edge_vectors.dtype)  # [n] μB
+            h = h + spin.node_features(moments)
+            edge_feats = spin.edge_features(edge_feats, moments, sender, receiver)
+            energy = energy + spin.onsite_energy(moments, species)
         features: List[torch.Tensor] = []
         for layer in self.layers:
             h, e_layer = layer(h, species, edge_attrs, edge_feats, sender, receiver)
@@ -151,8 +172,9 @@ class Potential(torch.nn.Module):
         if need_grad:
             # a leaf of its own: pair forces dE/dr_ij come straight from autograd
             edge_vectors = edge_vectors.detach().requires_grad_(True)
+        magmoms = self._magmoms(data, need_grad)
 
-        atomic = self.atomic_energies(edge_vectors, species, edge_index)  # [n]
+        atomic = self.atomic_energies(edge_vectors, species, edge_index, magmoms)  # [n]
         energy = torch.zeros(num_graphs, dtype=atomic.dtype, device=atomic.device)
         energy = energy.index_add(0, batch, atomic)
         out: Dict[str, torch.Tensor] = {keys.TOTAL_ENERGY: energy,
@@ -160,12 +182,17 @@ class Potential(torch.nn.Module):
         if not need_grad:
             return out
 
+        inputs = [edge_vectors] if magmoms is None else [edge_vectors, magmoms]
         grads: List[Optional[torch.Tensor]] = torch.autograd.grad(
-            [energy.sum()], [edge_vectors], create_graph=training, allow_unused=True)
+            [energy.sum()], inputs, create_graph=training, allow_unused=True)
         edge_grad = grads[0]
         if edge_grad is None:  # no edges at all
             edge_grad = torch.zeros_like(edge_vectors)
         out[keys.EDGE_FORCES] = edge_grad
+        if magmoms is not None:
+            moment_grad = grads[1]
+            out[keys.MAGNETIC_FORCES] = (-moment_grad if moment_grad is not None
+                                         else torch.zeros_like(magmoms))
         if compute_forces:
             out[keys.FORCES] = forces_from_edge_gradients(edge_grad, edge_index,
                                                           positions.shape[0])
@@ -176,3 +203,17 @@ class Potential(torch.nn.Module):
             out[keys.VIRIAL] = virial
             out[keys.STRESS] = stress
         return out
+
+    def _magmoms(self, data: Dict[str, torch.Tensor], need_grad: bool
+                 ) -> Optional[torch.Tensor]:
+        """The graph's moments [n] μB for a spin model (a leaf when derivatives are
+        wanted, for -∂E/∂m); None for a spin-free one, which ignores any moments."""
+        if self.spin is None:
+            return None
+        if keys.MAGMOMS not in data:
+            raise ValueError("this model has spin 'collinear' and needs the magnetic "
+                             "moments of the atoms (graph field '" + keys.MAGMOMS + "')")
+        magmoms = data[keys.MAGMOMS].to(data[keys.POSITIONS].dtype)
+        if need_grad:
+            magmoms = magmoms.detach().requires_grad_(True)
+        return magmoms

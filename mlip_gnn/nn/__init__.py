@@ -3,8 +3,10 @@
 from mlip_gnn.nn.blocks import GatedUpdate, Interaction, ScalarReadout
 from mlip_gnn.nn.irreps import natural_irreps
 from mlip_gnn.nn.radial import BesselBasis, PolynomialEnvelope
+from mlip_gnn.nn.spin import EDGE_SPIN_CHANNELS, SPIN_MODES, CollinearSpin, spin_module
 from mlip_gnn.nn.symmetric import SymmetricContraction
 from mlip_gnn.nn.zbl import ZBLRepulsion
 
 __all__ = ["GatedUpdate", "Interaction", "ScalarReadout", "SymmetricContraction",
-           "natural_irreps", "BesselBasis", "PolynomialEnvelope", "ZBLRepulsion"]
+           "natural_irreps", "BesselBasis", "PolynomialEnvelope", "ZBLRepulsion",
+           "CollinearSpin", "SPIN_MODES", "EDGE_SPIN_CHANNELS", "spin_module"]

@@ -16,6 +16,7 @@ from typing import Dict, Tuple
 from mlip_gnn.data import keys
 
 __all__ = ["Quantity", "QUANTITIES", "QUANTITY_NAMES", "ENERGY", "FORCES", "STRESS",
+           "MAGNETIC_FORCES",
            "quantity", "metric_units", "METRIC_SCALE"]
 
 
@@ -56,6 +57,14 @@ FORCES = Quantity("forces", keys.FORCES, keys.FORCES_WEIGHT, per_atom=True, comp
 STRESS = Quantity("stress", keys.STRESS, keys.STRESS_WEIGHT, per_atom=False, components=9,
                   unit="eV/Å³", error_unit="eV/Å³", metric_unit="meV/Å³",
                   title="stress components")
+
+#: -∂E/∂m of spin models (``model.spin: collinear``): a loss term where frames carry it
+#: (constrained-moment DFT), not one of the reported :data:`QUANTITIES`, whose metrics and
+#: tables every model fills
+MAGNETIC_FORCES = Quantity("magnetic_forces", keys.MAGNETIC_FORCES,
+                           keys.MAGNETIC_FORCES_WEIGHT, per_atom=True, components=1,
+                           unit="eV/μB", error_unit="eV/μB", metric_unit="meV/μB",
+                           title="magnetic forces -dE/dm")
 
 #: every labelled quantity, in report order
 QUANTITIES: Tuple[Quantity, ...] = (ENERGY, FORCES, STRESS)

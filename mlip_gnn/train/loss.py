@@ -1,5 +1,6 @@
 """Training loss: a weighted sum of one term per labelled quantity
-(:data:`mlip_gnn.quantities.QUANTITIES`: energy per atom, forces, stress).
+(:data:`mlip_gnn.quantities.QUANTITIES`: energy per atom, forces, stress; and for spin
+models -∂E/∂m).
 
 Each term is a small function ``(pred, ref, elementwise) -> scalar`` that honours the
 per-frame label masks (``keys.ENERGY_WEIGHT`` ...) and per-config weights
@@ -9,6 +10,7 @@ may change. A term is the weighted mean over the *labelled* entries of the batch
     L_E = Σ_g w_g m_g ℓ((E_g - Ê_g) / N_g) / Σ_g m_g                       (eV/atom)²
     L_F = Σ_i Σ_c w_g(i) m_g(i) ℓ(F_ic - F̂_ic) / (3 Σ_i m_g(i))            (eV/Å)²
     L_S = Σ_g Σ_ab w_g m_g ℓ(σ_gab - σ̂_gab) / (9 Σ_g m_g)                   (eV/Å³)²
+    L_M = Σ_i w_g(i) m_g(i) ℓ(H_i - Ĥ_i) / Σ_i m_g(i),  H = -∂E/∂m         (eV/μB)²
 
 with ℓ the squared error or the Huber function. A batch with no labelled entry for a term
 contributes zero for it.
@@ -24,11 +26,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mlip_gnn.data import keys
-from mlip_gnn.quantities import ENERGY, FORCES, QUANTITIES, STRESS, Quantity
+from mlip_gnn.quantities import ENERGY, FORCES, MAGNETIC_FORCES, QUANTITIES, STRESS, Quantity
 
 __all__ = ["Elementwise", "ELEMENTWISE", "elementwise_loss", "energy_per_atom_term",
            "forces_term", "stress_term", "quantity_term", "label_count", "TERMS",
-           "LABEL_COUNTS", "WeightedLoss"]
+           "LABEL_COUNTS", "WeightedLoss", "TERM_NAMES", "LOSS_QUANTITIES"]
 
 Graph = Mapping[str, Tensor]
 #: ``(pred, ref) -> per-element loss`` with the shape of its inputs
@@ -91,14 +93,19 @@ energy_per_atom_term = functools.partial(quantity_term, ENERGY)
 forces_term = functools.partial(quantity_term, FORCES)
 stress_term = functools.partial(quantity_term, STRESS)
 
+#: the quantities with a loss term: the reported ones and -∂E/∂m of spin models
+LOSS_QUANTITIES = (*QUANTITIES, MAGNETIC_FORCES)
+#: term names, as in the config's ``<name>_weight``
+TERM_NAMES = tuple(q.name for q in LOSS_QUANTITIES)
+
 #: term name (as in the config's ``<name>_weight``) → term function
 TERMS: Dict[str, Callable[[Graph, Graph, Elementwise], Tensor]] = {
-    q.name: functools.partial(quantity_term, q) for q in QUANTITIES}
+    q.name: functools.partial(quantity_term, q) for q in LOSS_QUANTITIES}
 
 #: term name → number of labelled entries of ``ref`` (the denominator of the term); data
 #: parallel training rescales each term by its share of the global count
 LABEL_COUNTS: Dict[str, Callable[[Graph], Tensor]] = {
-    q.name: functools.partial(label_count, q) for q in QUANTITIES}
+    q.name: functools.partial(label_count, q) for q in LOSS_QUANTITIES}
 
 
 class WeightedLoss:
@@ -126,7 +133,8 @@ class WeightedLoss:
     @property
     def needs_derivative_graph(self) -> bool:
         """Whether a term differentiates forces or stress (second-order autograd)."""
-        return self.needs_stress or self.weights.get("forces", 0.0) > 0.0
+        return self.needs_stress or any(self.weights.get(name, 0.0) > 0.0
+                                        for name in ("forces", MAGNETIC_FORCES.name))
 
     def terms(self, pred: Graph, ref: Graph) -> Dict[str, Tensor]:
         """Unweighted value of every active term."""

@@ -15,6 +15,7 @@ from ase.data import atomic_numbers as ATOMIC_NUMBERS
 
 from mlip_gnn.config import Config
 from mlip_gnn.data import DatasetStatistics, SpeciesTable
+from mlip_gnn.defaults import ARCHITECTURE
 from mlip_gnn.modelio import ModelSpec
 
 __all__ = ["e0_method", "base_spec", "complete_spec", "spec_changes", "model_architecture"]
@@ -93,6 +94,8 @@ def spec_changes(stored: ModelSpec, cfg: Config, species: SpeciesTable,
         requested["data.e0s"] = ({z: stored.e0s.get(z) for z in wanted}, wanted)
     for name, value in model_architecture(cfg).items():
         if value != "auto":
-            requested[f"model.{name}"] = (stored.architecture.get(name, "<unset>"), value)
+            # a key the stored spec lacks predates it: that run was built with its default
+            default = ARCHITECTURE.get(name, "<unset>")
+            requested[f"model.{name}"] = (stored.architecture.get(name, default), value)
     return [f"{name}: {old!r} -> {new!r}" for name, (old, new) in requested.items()
             if old != new]

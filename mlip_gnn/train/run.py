@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 
 import mlip_gnn
 from mlip_gnn.config import Config, ConfigError, config_hash, config_to_dict, save_config
-from mlip_gnn.quantities import QUANTITY_NAMES, metric_units
+from mlip_gnn.quantities import metric_units
 from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_from_spec,
                               spec_from_state)
 from mlip_gnn.train import distributed as dist
@@ -43,7 +43,7 @@ from mlip_gnn.train.batching import eval_batches, make_loader, train_batches
 from mlip_gnn.train.model_spec import base_spec, complete_spec, e0_method, spec_changes
 from mlip_gnn.train.splits import (DataSplits, graph_dataset, labelled_frames, read_splits,
                                    test_groups, train_species, train_statistics)
-from mlip_gnn.train.loss import WeightedLoss, elementwise_loss
+from mlip_gnn.train.loss import TERM_NAMES, WeightedLoss, elementwise_loss
 from mlip_gnn.train.monitor import Monitor, log_to
 from mlip_gnn.train.optim import ExponentialMovingAverage, build_optimizer, spare_from_decay
 from mlip_gnn.train.rng import seed_everything
@@ -334,7 +334,7 @@ def _optimisation(cfg, model: nn.Module, param_groups: Optional[List[dict]] = No
                              warmup_epochs=o.warmup_epochs, plateau_factor=o.plateau_factor,
                              plateau_patience=o.plateau_patience, step_factor=o.step_factor,
                              step_at=o.step_at)
-    weights = {name: getattr(cfg.loss, f"{name}_weight") for name in QUANTITY_NAMES}
+    weights = {name: getattr(cfg.loss, f"{name}_weight") for name in TERM_NAMES}
     stages = StageSchedule(weights, [Stage.from_mapping(s) for s in cfg.loss.stages])
     loss = WeightedLoss(weights, elementwise_loss(cfg.loss.kind, cfg.loss.huber_delta))
     return dict(ema=ema, optimizer=optimizer, lr_schedule=lr_schedule, stages=stages, loss=loss)

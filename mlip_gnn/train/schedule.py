@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import torch
 
 from mlip_gnn.defaults import PLATEAU_FACTOR, PLATEAU_PATIENCE
-from mlip_gnn.quantities import QUANTITY_NAMES
+from mlip_gnn.train.loss import TERM_NAMES
 
 __all__ = ["ConstantDecay", "CosineDecay", "PlateauDecay", "StepDecay", "DECAYS",
            "LRSchedule", "Stage", "StageSchedule"]
@@ -214,7 +214,7 @@ class Stage:
         """From a config stage (mapping or object with ``at`` or ``epoch``,
         ``<term>_weight``, ``lr``, ``weight_decay``)."""
         get = stage.get if isinstance(stage, Mapping) else lambda k: getattr(stage, k, None)
-        weights = {term: float(get(f"{term}_weight")) for term in QUANTITY_NAMES
+        weights = {term: float(get(f"{term}_weight")) for term in TERM_NAMES
                    if get(f"{term}_weight") is not None}
         epoch, at = get("epoch"), get("at")
         lr, decay = get("lr"), get("weight_decay")

@@ -23,7 +23,7 @@ from mlip_gnn.modelio import ModelSpec
 
 __all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_valid",
            "labelled_frames", "train_species", "train_statistics", "graph_dataset",
-           "config_types", "check_config_types", "test_groups", "replay_frames"]
+           "config_types", "check_config_types", "test_groups", "replay_frames", "run_key_map"]
 
 _log = logging.getLogger(__name__)
 
@@ -124,8 +124,12 @@ def read_splits(cfg: Config) -> DataSplits:
     """Read train / valid / test (files into memory, dataset directories opened on disk);
     split valid off train when data.valid is not given."""
     data = cfg.data
-    key_map = KeyMap(**dataclasses.asdict(data.keys))
+    key_map = run_key_map(cfg)
     train, groups = read_frames(data.train, key_map)
+    if cfg.model.spin != "none" and isinstance(train, DiskFrames):
+        raise DataError(f"{', '.join(map(str, data.train))}: preprocessed datasets do not "
+                        "carry magnetic moments yet; give model.spin: collinear the "
+                        "structure files")
     if data.valid:
         valid = read_frames(data.valid, key_map)[0]
     else:
@@ -150,6 +154,15 @@ def read_splits(cfg: Config) -> DataSplits:
             if weights:
                 check_config_types(types, list(weights), field)
     return DataSplits(train, valid, test, groups)
+
+
+def run_key_map(cfg: Config) -> KeyMap:
+    """The config's label names; moments (and their derivatives) are read, and then
+    required in every frame, only for a spin model."""
+    key_map = KeyMap(**dataclasses.asdict(cfg.data.keys))
+    if cfg.model.spin == "none":
+        key_map = dataclasses.replace(key_map, magmoms=None, magnetic_forces=None)
+    return key_map
 
 
 def labelled_frames(frames: Frames, label: str) -> int:
@@ -257,7 +270,8 @@ def replay_frames(old: List[Configuration], num_new: int, fraction: float,
 def _check_labels(cfg: Config, train: Frames) -> None:
     """A loss term with a positive weight (at the start or in a stage) needs at least one
     training frame with its label; frames without it are masked out of that term."""
-    labels = {"energy": "energy", "forces": "forces", "stress": "stress"}
+    labels = {"energy": "energy", "forces": "forces", "stress": "stress",
+              "magnetic_forces": "magnetic_forces"}
     for term, attribute in labels.items():
         weights = [getattr(cfg.loss, f"{term}_weight")]
         weights += [getattr(stage, f"{term}_weight", None) for stage in cfg.loss.stages]

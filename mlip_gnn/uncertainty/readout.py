@@ -118,7 +118,8 @@ def feature_pass(module: torch.nn.Module, inputs: ModelInputs, parts: List[Reado
     :class:`~mlip_gnn.inference.Member` holds it) on ``inputs`` recording f; with
     ``gradients`` the edge vectors are a leaf that f can be differentiated against."""
     potential = _potential(module)
-    positions, numbers, edge_index, shifts, cell, _ = inputs
+    positions, numbers, edge_index, shifts, cell = inputs[:5]
+    magmoms = inputs[6]
     dtype, device = potential.e0.dtype, potential.e0.device  # the model's
     positions = positions.to(device=device, dtype=dtype)
     species = module.species(numbers.to(device))
@@ -131,7 +132,8 @@ def feature_pass(module: torch.nn.Module, inputs: ModelInputs, parts: List[Reado
             record_features(module, detach=not gradients) as recorded:
         # the class's function: eager even when the instance's energy is compiled
         # (mlip_gnn.model.compile_energy), so that the hooks see every layer
-        energies = type(potential).atomic_energies(potential, vectors, species, edge_index)
+        energies = type(potential).atomic_energies(potential, vectors, species, edge_index,
+                                                   magmoms)
         features = last_layer_features(recorded, parts, potential.scale[species].to(dtype))
     return FeaturePass(features, energies.detach(), vectors, edge_index)
 

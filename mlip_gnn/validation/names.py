@@ -5,7 +5,9 @@ The names are those of ``validation.json``: ``lattice_constant`` (Å), ``bulk_mo
 ``surface_energy_111`` (J/m²), ``phase_energy_bcc`` (meV/atom, relative to the named
 ground-state lattice), ``phonon_frequency_X`` (THz, highest branch at a special point),
 ``diffusion_coefficient_1400K`` (m²/s), ``rdf_first_peak_1400K`` (Å),
-``nve_energy_drift_1400K`` (meV/atom/ps).
+``nve_energy_drift_1400K`` (meV/atom/ps), ``magnetic_energy_bcc_afm`` (meV/atom,
+relative to the first magnetic order of the ground-state lattice), ``magnetic_volume_bcc_afm``
+(Å³/atom, relaxed at fixed moments).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from mlip_gnn.validation.spec import SystemSpec
 
 __all__ = ["UNITS", "unit_of", "expected_names", "elastic_names", "surface_name",
-           "phase_name", "temperature_tag", "phonon_labels", "MODEL_ONLY"]
+           "phase_name", "temperature_tag", "phonon_labels", "MODEL_ONLY", "magnetic_names"]
 
 #: unit of each name, or of each name prefix (ending in "_")
 UNITS: Dict[str, str] = {
@@ -28,6 +30,7 @@ UNITS: Dict[str, str] = {
     "surface_energy_": "J/m²", "phase_energy_": "meV/atom", "phonon_frequency_": "THz",
     "diffusion_coefficient_": "m²/s", "rdf_first_peak_": "Å",
     "nve_energy_drift_": "meV/atom/ps", "C": "GPa",
+    "magnetic_energy_": "meV/atom", "magnetic_volume_": "Å³",
 }
 #: prefixes of names that describe the model alone (no reference value is compared)
 MODEL_ONLY: Tuple[str, ...] = ("nve_energy_drift_",)
@@ -69,6 +72,11 @@ def phase_name(phase: str) -> str:
     return f"phase_energy_{phase}"
 
 
+def magnetic_names(lattice: str, order: str) -> Tuple[str, str]:
+    """Names of the energy and the volume of a lattice in a magnetic order."""
+    return f"magnetic_energy_{lattice}_{order}", f"magnetic_volume_{lattice}_{order}"
+
+
 def temperature_tag(temperature_K: float) -> str:
     """Temperature suffix of dynamics names, e.g. ``1400K``."""
     return f"{temperature_K:g}K"
@@ -105,6 +113,10 @@ def expected_names(spec: SystemSpec) -> List[str]:
         names += [surface_name(m) for m in spec.surfaces]
     if "phases" in families:
         names += [phase_name(p) for p in spec.phases]
+    if "magnetism" in families:
+        for lattice, orders in spec.magnetism.orders.items():
+            for order in orders:
+                names += list(magnetic_names(lattice, order))
     if "phonons" in families:
         names += [f"phonon_frequency_{k}" for k in phonon_labels(primitive_cell(spec).cell)]
     if "dynamics" in families:

@@ -17,6 +17,7 @@ import numpy as np
 from mlip_gnn.validation.defects import measure_vacancy
 from mlip_gnn.validation.dynamics import measure_dynamics
 from mlip_gnn.validation.elastic import measure_elastic
+from mlip_gnn.validation.magnetism import measure_magnetism
 from mlip_gnn.validation.names import MODEL_ONLY, expected_names, unit_of
 from mlip_gnn.validation.phases import measure_phases
 from mlip_gnn.validation.phonons import measure_phonons
@@ -40,6 +41,7 @@ DRIVERS: Dict[str, Driver] = {
     "vacancy": lambda bulk, calc, progress: measure_vacancy(bulk, calc),
     "surfaces": lambda bulk, calc, progress: measure_surfaces(bulk, calc),
     "phases": lambda bulk, calc, progress: measure_phases(bulk, calc),
+    "magnetism": lambda bulk, calc, progress: measure_magnetism(bulk, calc),
     "phonons": lambda bulk, calc, progress: measure_phonons(bulk, calc),
     "dynamics": lambda bulk, calc, progress: measure_dynamics(bulk, calc, progress),
 }

@@ -16,12 +16,12 @@ from mlip_gnn.utils.suggest import did_you_mean
 __all__ = ["SystemSpecError", "SystemSpec", "Settings", "Reference", "TableValue", "FAMILIES",
            "FAST_FAMILIES", "LATTICES", "RelaxSettings", "EOSSettings", "ElasticSettings",
            "VacancySettings", "SurfaceSettings", "PhononSettings", "DynamicsSettings",
-           "import_calculator"]
+           "import_calculator", "MagnetismSpec", "MAGNETIC_ORDERS", "MAGNETIC_LATTICES"]
 
 
 #: property families in the order they run (each later one may use the relaxed bulk)
 FAMILIES: Tuple[str, ...] = ("lattice", "eos", "elastic", "vacancy", "surfaces", "phases",
-                             "phonons", "dynamics")
+                             "magnetism", "phonons", "dynamics")
 #: named lattices: ase.build.bulk's crystal structure, atoms in the conventional cell,
 #: atoms in the primitive cell
 LATTICES: Dict[str, Tuple[int, int]] = {"fcc": (4, 1), "bcc": (2, 1), "diamond": (8, 2),
@@ -129,6 +129,26 @@ class Settings(Section):
     dynamics: DynamicsSettings = setting(factory=DynamicsSettings, doc="dynamics")
 
 
+#: magnetic orders the magnetism family builds (see mlip_gnn.data.spin_lattice.ORDERS),
+#: and the lattices whose cubic cell carries them
+MAGNETIC_ORDERS: Tuple[str, ...] = ("fm", "afm")
+MAGNETIC_LATTICES: Tuple[str, ...] = ("bcc", "fcc")
+
+
+@dataclasses.dataclass
+class MagnetismSpec:
+    """``orders``: lattice → magnetic orders, relaxed each at fixed moments of size
+    ``moment`` (μB); energies are relative to the first order of the first lattice."""
+
+    moment: float = 2.2
+    orders: Dict[str, List[str]] = dataclasses.field(default_factory=dict)
+
+    def origin(self) -> Tuple[str, str]:
+        """The (lattice, order) the magnetism family's energies are relative to."""
+        lattice = next(iter(self.orders))
+        return lattice, self.orders[lattice][0]
+
+
 @dataclasses.dataclass(frozen=True)
 class TableValue:
     """A published reference value and its source."""
@@ -179,6 +199,7 @@ class SystemSpec:
     committee_tolerance: float = 0.05  # relative spread above which members disagree
     settings: Settings = dataclasses.field(default_factory=Settings)
     structure_file: Optional[Path] = None
+    magnetism: MagnetismSpec = dataclasses.field(default_factory=MagnetismSpec)
 
     @property
     def element(self) -> str:

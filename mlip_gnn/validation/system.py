@@ -19,7 +19,8 @@ from ase.data import chemical_symbols
 from mlip_gnn.utils.schema import ConfigError, build, unknown_key
 from mlip_gnn.utils.suggest import did_you_mean
 from mlip_gnn.validation.names import expected_names
-from mlip_gnn.validation.spec import (FAMILIES, FAST_FAMILIES, LATTICES, Reference, Settings,
+from mlip_gnn.validation.spec import (FAMILIES, FAST_FAMILIES, LATTICES, MAGNETIC_LATTICES,
+                                      MAGNETIC_ORDERS, MagnetismSpec, Reference, Settings,
                                       SystemSpec, SystemSpecError, TableValue,
                                       import_calculator)
 
@@ -137,7 +138,7 @@ def _element(value: Any, where: str) -> str:
 
 _TOP_KEYS = {"name", "elements", "lattice", "lattice_constant", "c_over_a", "properties",
              "surfaces", "phases", "temperatures", "reference", "settings",
-             "committee_tolerance"}
+             "committee_tolerance", "magnetism"}
 
 
 def parse_system(data: Any, base_dir: Optional[Path] = None) -> SystemSpec:
@@ -179,8 +180,39 @@ def parse_system(data: Any, base_dir: Optional[Path] = None) -> SystemSpec:
         phases=_parse_list(data, "phases", _phase),
         temperatures=_parse_list(data, "temperatures", _temperature),
         committee_tolerance=_positive(data, "committee_tolerance") or 0.05,
-        settings=_parse_settings(data.get("settings")), structure_file=structure_file)
+        settings=_parse_settings(data.get("settings")), structure_file=structure_file,
+        magnetism=_parse_magnetism(data.get("magnetism")))
     return _runnable_families(spec)
+
+
+def _parse_magnetism(data: Any) -> MagnetismSpec:
+    """``magnetism: {moment: 2.2, orders: {bcc: [fm, afm], fcc: [fm, afm]}}``."""
+    if data is None:
+        return MagnetismSpec()
+    if not isinstance(data, Mapping):
+        raise SystemSpecError(f"magnetism: expected a mapping, got {data!r}")
+    for key in data:
+        if key not in ("moment", "orders"):
+            raise _unknown("magnetism", key, ["moment", "orders"])
+    orders = data.get("orders") or {}
+    if not isinstance(orders, Mapping):
+        raise SystemSpecError(f"magnetism.orders: expected lattice -> list of orders, got "
+                              f"{orders!r}")
+    for lattice, names in orders.items():
+        if lattice not in MAGNETIC_LATTICES:
+            raise SystemSpecError(f"magnetism.orders: lattice {lattice!r} not one of "
+                                  f"{', '.join(MAGNETIC_LATTICES)}"
+                                  f"{did_you_mean(lattice, MAGNETIC_LATTICES)}")
+        if not isinstance(names, list) or not names:
+            raise SystemSpecError(f"magnetism.orders.{lattice}: expected a list of orders "
+                                  f"({', '.join(MAGNETIC_ORDERS)}), got {names!r}")
+        for name in names:
+            if name not in MAGNETIC_ORDERS:
+                raise SystemSpecError(f"magnetism.orders.{lattice}: unknown order {name!r}"
+                                      f"{did_you_mean(name, MAGNETIC_ORDERS)}; allowed: "
+                                      f"{', '.join(MAGNETIC_ORDERS)}")
+    moment = _positive(data, "moment") or MagnetismSpec.moment
+    return MagnetismSpec(moment, {str(k): [str(v) for v in vs] for k, vs in orders.items()})
 
 
 def _positive(data: Mapping, key: str) -> Optional[float]:
@@ -193,9 +225,11 @@ def _positive(data: Mapping, key: str) -> Optional[float]:
 
 
 def _runnable_families(spec: SystemSpec) -> SystemSpec:
-    """``spec`` without the surfaces and phases families when it names no surface or
-    phase (nothing to compute), checked for what the families need."""
-    dropped = {"surfaces": not spec.surfaces, "phases": not spec.phases}
+    """``spec`` without the surfaces, phases and magnetism families when it names no
+    surface, phase or magnetic order (nothing to compute), checked for what the families
+    need."""
+    dropped = {"surfaces": not spec.surfaces, "phases": not spec.phases,
+               "magnetism": not spec.magnetism.orders}
     spec = dataclasses.replace(spec, properties=[f for f in spec.properties
                                                  if not dropped.get(f, False)])
     if "dynamics" in spec.properties and not spec.temperatures:

@@ -157,6 +157,7 @@ def test_config_to_dict_is_plain_yaml():
             "energy_weight": None,
             "forces_weight": None,
             "stress_weight": None,
+            "magnetic_forces_weight": None,
             "lr": None,
             "weight_decay": None,
         }

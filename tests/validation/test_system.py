@@ -94,7 +94,7 @@ def test_load_system_names_the_file(tmp_path):
     assert expected_names(spec)[0] == "volume_per_atom"
 
 
-@pytest.mark.parametrize("name", ["cu_emt.yaml", "si_dft.yaml", "mo_dft.yaml"])
+@pytest.mark.parametrize("name", ["cu_emt.yaml", "si_dft.yaml", "mo_dft.yaml", "fe_spin.yaml"])
 def test_shipped_systems_load(name):
     from pathlib import Path
 
