@@ -152,6 +152,11 @@ def _apply_override(raw: dict[str, Any], text: str) -> str:
     for depth, name in enumerate(parts):
         fields = {f.name: f for f in dataclasses.fields(cls)}
         where = ".".join(parts[:depth])
+        retired = getattr(cls, "_retired", {})
+        if name not in fields and name in retired:
+            path = dotted(where, name)
+            raise ConfigError(f"{path} was removed: {retired[name]}", field=path,
+                              source=f"override {text!r}")
         if name not in fields:
             raise ConfigError(
                 unknown_key(where, name, list(fields)).message,

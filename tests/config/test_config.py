@@ -362,3 +362,10 @@ def test_sections_are_exported():
     import mlip_gnn.config as config
 
     assert "DataConfig" in config.__all__ and config.DataConfig is DataConfig
+
+
+def test_a_retired_key_in_an_override_says_what_replaced_it(tmp_path):
+    path = write(tmp_path / "c.yaml", "data: {train: a.xyz}\n")
+    with pytest.raises(ConfigError, match="train.fit_to_time_limit was removed: set "
+                                          "train.budget_minutes"):
+        load_config(path, ["train.fit_to_time_limit=true"])

@@ -14,7 +14,7 @@ from mlip_gnn.data.spin_lattice import cubic_cell, ordered_moments, spin_lattice
 CONFIG = Path(__file__).parents[2] / "configs" / "spin.yaml"
 SMALL = ["--set", "model.num_channels=4", "--set", "model.radial_mlp=[8]",
          "--set", "model.num_layers=1", "--set", "model.correlation=1",
-         "--set", "train.max_epochs=2", "--set", "train.fit_to_time_limit=false",
+         "--set", "train.max_epochs=2",
          "--set", "loss.stages=[]", "--set", "output.tensorboard=false",
          "--set", "output.progress=false", "--set", "device=cpu"]
 
