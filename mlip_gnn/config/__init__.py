@@ -8,12 +8,11 @@
 from mlip_gnn.utils.schema import ConfigError
 from .loader import (config_from_dict, config_hash, config_to_dict, load_config,
                      read_yaml_mapping, save_config)
+from ._data import DataConfig, KeysConfig
 from .schema import (
     Config,
-    DataConfig,
     FinetuneConfig,
     FREEZE_PARTS,
-    KeysConfig,
     LossConfig,
     ModelConfig,
     OptimConfig,

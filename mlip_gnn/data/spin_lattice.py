@@ -81,6 +81,8 @@ class SpinLatticeCalculator(Calculator):
         self.p = parameters
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        """Energy, forces, stress (periodic cells) and -dE/dm of ``atoms`` with its initial
+        magnetic moments."""
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
         p = self.p

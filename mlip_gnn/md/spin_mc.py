@@ -34,6 +34,9 @@ class SpinMCError(MlipGnnError, ValueError):
 
 @dataclasses.dataclass
 class SpinMCSettings:
+    """A Monte Carlo run of the moments: temperature (K), sweeps, the share of trials that
+    flip a moment (the rest change its size by up to ``size_step`` μB) and the seed."""
+
     temperature_K: float = 300.0
     sweeps: int = 100  # one sweep = one trial per atom
     flip_probability: float = 0.5  # share of trials that flip; the rest change |m|
@@ -41,6 +44,7 @@ class SpinMCSettings:
     seed: int = 0
 
     def check(self) -> None:
+        """A :class:`SpinMCError` for settings out of range."""
         if self.temperature_K < 0:
             raise SpinMCError(f"temperature_K: got {self.temperature_K}; must be >= 0")
         if self.sweeps < 1:

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -21,7 +21,7 @@ from mlip_gnn.modelio.checkpoint import (CheckpointError, CheckpointFormatError,
 
 __all__ = ["CheckpointError", "RunDirError", "save_checkpoint", "load_checkpoint",
            "CheckpointManager", "check_writable", "check_free_space", "checkpoint_bytes",
-           "LAST", "PREVIOUS", "BEST"]
+           "LAST", "PREVIOUS", "BEST", "StartGuard"]
 
 LAST, PREVIOUS, BEST = "last.pt", "last.prev.pt", "best.pt"
 _log = logging.getLogger(__name__)
@@ -134,3 +134,46 @@ class CheckpointManager:
         if not errors:
             raise CheckpointError(f"no checkpoint ({LAST} or {PREVIOUS}) in {self.run_dir}")
         raise CheckpointError(f"no usable checkpoint in {self.run_dir}: " + "; ".join(errors))
+
+
+def _first_missing(path: Path) -> Optional[Path]:
+    """The outermost ancestor of ``path`` (or ``path``) that does not exist yet."""
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return missing
+        missing = candidate
+    return missing
+
+
+class StartGuard:
+    """Deletes the run directory this call created (or, in one that existed, the files
+    this call added) if the run fails before training starts (bad data, bad config, ...),
+    so no half-made run dir is left behind. Once
+    :meth:`started` is called the directory stays, whatever happens: its log then tells
+    what went wrong."""
+
+    def __init__(self, run_dir: Path, main: bool):
+        self.created = _first_missing(run_dir.resolve()) if main else None
+        # an existing run dir (e.g. --resume of an empty one) keeps what it held, and only that
+        self.run_dir = run_dir if main and self.created is None and run_dir.is_dir() else None
+        self.held = set(os.listdir(run_dir)) if self.run_dir is not None else set()
+
+    def started(self) -> None:
+        self.created = self.run_dir = None
+
+    def __enter__(self) -> StartGuard:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            return
+        if self.created is not None and self.created.is_dir():
+            shutil.rmtree(self.created, ignore_errors=True)
+        if self.run_dir is not None:
+            for name in set(os.listdir(self.run_dir)) - self.held:
+                new = self.run_dir / name
+                if new.is_dir():
+                    shutil.rmtree(new, ignore_errors=True)
+                else:
+                    new.unlink(missing_ok=True)

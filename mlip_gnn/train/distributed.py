@@ -6,22 +6,25 @@ process group is initialised. Only rank 0 writes logs and checkpoints (:func:`is
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import inspect
 import os
 import re
 import traceback
-from typing import Any, Callable, Mapping, Optional, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "detect", "init_process_group", "shutdown", "release_failed_run",
-           "is_main", "rank", "world_size", "all_reduce_sum", "all_reduce_max", "any_rank",
-           "barrier", "broadcast_object", "on_main", "wrap_model", "unwrap_model",
-           "first_slurm_host", "per_rank_batch_size"]
+from mlip_gnn.config import ConfigError
+
+__all__ = ["DistInfo", "detect", "resolve_device", "tf32", "init_process_group", "shutdown",
+           "release_failed_run", "is_main", "rank", "world_size", "all_reduce_sum",
+           "all_reduce_max", "any_rank", "barrier", "broadcast_object", "on_main", "wrap_model",
+           "unwrap_model", "first_slurm_host", "per_rank_batch_size"]
 
 DEFAULT_MASTER_PORT = 29500
 T = TypeVar("T")
@@ -239,3 +242,28 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
 def unwrap_model(model: nn.Module) -> nn.Module:
     """The model inside a DistributedDataParallel wrapper, else ``model``."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: the GPU of this local rank if CUDA is available, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device: got {name!r} but CUDA is not available on this machine; "
+                          "use 'cpu' or 'auto'", field="device")
+    if name != "cuda":
+        return torch.device(name)
+    # all GPUs of the node visible: the local rank's; one per task (srun --gpus-per-task,
+    # CUDA_VISIBLE_DEVICES set per rank): the only one
+    return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+
+
+@contextlib.contextmanager
+def tf32(enabled: bool) -> Iterator[None]:
+    """TF32 matmuls / convolutions on or off for the run; the previous flags come back."""
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old

@@ -17,14 +17,11 @@ Resume rules (documented in the CLI help too):
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
-import os
-import shutil
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -36,8 +33,9 @@ from mlip_gnn.quantities import metric_units
 from mlip_gnn.modelio import (ModelFactory, ModelSpec, ModelSpecError, build_from_spec,
                               spec_from_state)
 from mlip_gnn.train import distributed as dist
-from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, check_free_space,
-                                       check_writable, checkpoint_bytes, load_checkpoint)
+from mlip_gnn.train.checkpoint import (CheckpointManager, RunDirError, StartGuard,
+                                       check_free_space, check_writable, checkpoint_bytes,
+                                       load_checkpoint)
 from mlip_gnn.train import finetune
 from mlip_gnn.train.batching import eval_batches, make_loader, train_batches
 from mlip_gnn.train.model_spec import base_spec, complete_spec, e0_method, spec_changes
@@ -53,7 +51,7 @@ from mlip_gnn.train.callbacks import Callback, default_callbacks
 from mlip_gnn.train.loop import LoopSettings
 from mlip_gnn.train.trainer import Trainer
 
-__all__ = ["TrainResult", "train", "resolve_device", "TEST_METRICS_FILE"]
+__all__ = ["TrainResult", "train", "TEST_METRICS_FILE"]
 
 TEST_METRICS_FILE = "test_metrics.json"
 _log = logging.getLogger("mlip_gnn.train")
@@ -75,31 +73,6 @@ class TrainResult:
     def interrupted(self) -> bool:
         """Whether a signal or the time limit stopped the run."""
         return self.stop_reason.startswith("signal") or self.stop_reason == "time limit"
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: the GPU of this local rank if CUDA is available, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device: got {name!r} but CUDA is not available on this machine; "
-                          "use 'cpu' or 'auto'", field="device")
-    if name != "cuda":
-        return torch.device(name)
-    # all GPUs of the node visible: the local rank's; one per task (srun --gpus-per-task,
-    # CUDA_VISIBLE_DEVICES set per rank): the only one
-    return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
-
-
-@contextlib.contextmanager
-def _tf32(enabled: bool) -> Iterator[None]:
-    """TF32 matmuls / convolutions on or off for the run; the previous flags come back."""
-    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
 
 
 def _flatten(d: Any, prefix: str = "") -> Dict[str, Any]:
@@ -233,10 +206,10 @@ def train(cfg: Config, *, resume: Optional[str] = None,
         run_dir = str(Path(resume).resolve())
         cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, run_dir=run_dir))
     info = dist.detect()
-    device = resolve_device(cfg.device, info.local_rank)
+    device = dist.resolve_device(cfg.device, info.local_rank)
     dist.init_process_group(info, device)
     try:
-        with _tf32(cfg.tf32), StopRequest() as stop:
+        with dist.tf32(cfg.tf32), StopRequest() as stop:
             run = _Run(cfg, info, device, stop, resume is not None, model_factory,
                        [*default_callbacks(), *callbacks])
             return _train(run)
@@ -346,57 +319,14 @@ def _test_share(splits: DataSplits) -> float:
     return len(splits.test) / max(len(splits.valid), 1) if splits.test else 0.0
 
 
-def _first_missing(path: Path) -> Optional[Path]:
-    """The outermost ancestor of ``path`` (or ``path``) that does not exist yet."""
-    missing = None
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return missing
-        missing = candidate
-    return missing
-
-
-class _StartGuard:
-    """Deletes the run directory this call created (or, in one that existed, the files
-    this call added) if the run fails before training starts (bad data, bad config, ...),
-    so no half-made run dir is left behind. Once
-    :meth:`started` is called the directory stays, whatever happens: its log then tells
-    what went wrong."""
-
-    def __init__(self, run_dir: Path, main: bool):
-        self.created = _first_missing(run_dir.resolve()) if main else None
-        # an existing run dir (e.g. --resume of an empty one) keeps what it held, and only that
-        self.run_dir = run_dir if main and self.created is None and run_dir.is_dir() else None
-        self.held = set(os.listdir(run_dir)) if self.run_dir is not None else set()
-
-    def started(self) -> None:
-        self.created = self.run_dir = None
-
-    def __enter__(self) -> _StartGuard:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            return
-        if self.created is not None and self.created.is_dir():
-            shutil.rmtree(self.created, ignore_errors=True)
-        if self.run_dir is not None:
-            for name in set(os.listdir(self.run_dir)) - self.held:
-                new = self.run_dir / name
-                if new.is_dir():
-                    shutil.rmtree(new, ignore_errors=True)
-                else:
-                    new.unlink(missing_ok=True)
-
-
 def _train(run: _Run) -> TrainResult:
-    with _StartGuard(run.run_dir, run.main) as guard:
+    with StartGuard(run.run_dir, run.main) as guard:
         dist.on_main(lambda: check_writable(run.run_dir))
         with log_to(run.run_dir if run.main else None, console=run.main):
             return _run(run, guard)
 
 
-def _run(run: _Run, guard: _StartGuard) -> TrainResult:
+def _run(run: _Run, guard: StartGuard) -> TrainResult:
     cfg, run_dir, main = run.cfg, run.run_dir, run.main
     manager = CheckpointManager(run_dir)
     state = _resume_state(cfg, manager, run.explicit_resume)

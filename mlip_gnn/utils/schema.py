@@ -256,3 +256,10 @@ def _show(value: Any) -> str:
     if len(text) > 80:
         text = text[:77] + "..."
     return kind + text
+
+
+def not_one_of(path: str, problem: str, value: str, candidates, allowed: str) -> ConfigError:
+    """The error ``path: problem; did you mean X? (allowed)``, with the candidate nearest to
+    ``value`` when one is close."""
+    hint = did_you_mean(value, candidates, "; did you mean {!r}?")
+    return ConfigError(f"{path}: {problem}{hint} ({allowed})", field=path)

@@ -37,6 +37,8 @@ def _relaxed(bulk: Bulk, calc, lattice: str, order: str) -> Tuple[float, float, 
 
 
 def measure_magnetism(bulk: Bulk, calc) -> Measurement:
+    """Energies (meV/atom, relative to the first order of the first lattice) and volumes
+    (Å³/atom) of every lattice and magnetic order of the spec, relaxed at fixed moments."""
     result = Measurement()
     magnetism = bulk.spec.magnetism
     states: Dict[Tuple[str, str], Tuple[float, float, bool]] = {
