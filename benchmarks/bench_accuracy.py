@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ MODELS = ("ours", "mace")
 
 
 # ------------------------------------------------------------------------ command line
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--train", type=Path, required=True, help="training file (split here)")
     p.add_argument("--test", type=Path, required=True)
@@ -96,7 +96,7 @@ def _labelled(atoms):
 
 
 def split_data(train: Path, test: Path, work: Path, fraction: float, seed: int,
-               subset: Optional[int]) -> Dict[str, Path]:
+               subset: int | None) -> Dict[str, Path]:
     """train/valid (random, seeded) and test files under ``work``, labels under KEYS."""
     frames = [_labelled(a) for a in read(train, ":")]
     order = np.random.default_rng(seed).permutation(len(frames))
@@ -161,7 +161,7 @@ def check_ran(result: Dict[str, object], what: str, log: Path) -> None:
 
 # -------------------------------------------------------------------------------- ours
 def ours_config(args: argparse.Namespace, paths: Dict[str, Path], e0s: Dict[str, float],
-                run_dir: Path, seed: int, stage_epoch: Optional[int]) -> dict:
+                run_dir: Path, seed: int, stage_epoch: int | None) -> dict:
     """Our config: ``--ours-config`` (or the package defaults) with the protocol's data,
     model size, loss weights and stop rule on top; stage two from ``stage_epoch`` on."""
     cfg = yaml.safe_load(args.ours_config.read_text()) if args.ours_config else {}
@@ -425,7 +425,7 @@ def evaluate(args, name: str, rec: dict, test: Path, work: Path) -> None:
 METRICS = ("e_rmse", "e_mae", "f_rmse", "f_mae")
 
 
-def _mean(values: Sequence[float]) -> Optional[float]:
+def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
@@ -481,7 +481,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
     runs = []

@@ -14,7 +14,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import torch
 
@@ -81,7 +81,7 @@ def run_worker(python: str, script: str, size: str, cells: int,
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _num(value: Optional[float], fmt: str) -> str:
+def _num(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import numpy as np
 import torch
@@ -68,7 +68,7 @@ class Context:
     device: torch.device
     dry_run: bool
     work: Path
-    mace_python: Optional[str]
+    mace_python: str | None
     values: Dict[str, object] = dataclasses.field(default_factory=dict)
 
 
@@ -195,7 +195,7 @@ def _export(ctx: Context, dtype: str) -> str:
     return f"largest relative deviation {worst:.2g} (bound {bound:.2g})"
 
 
-def _mlip(*args: str, timeout: float = 600, env: Optional[dict] = None
+def _mlip(*args: str, timeout: float = 600, env: dict | None = None
           ) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, "-m", "mlip_gnn", *args], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
@@ -382,7 +382,7 @@ def run_steps(ctx: Context, names: List[str]) -> List[Step]:
     return steps
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="folder of gpu_check.json and the work files "
                         "(default: benchmarks/results/gpu_check_<device>)")

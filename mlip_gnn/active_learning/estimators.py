@@ -17,7 +17,7 @@ import dataclasses
 import importlib
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Sequence
 
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.inference import UncertaintyEstimator
@@ -73,7 +73,7 @@ class RunFit:
 
 
 def fit_run(run_dir: os.PathLike, kinds: Sequence[str] = KINDS, device: str = "cpu",
-            use_ema: bool = True, options: Optional[Mapping[str, Mapping[str, Any]]] = None
+            use_ema: bool = True, options: Mapping[str, Mapping[str, Any]] | None = None
             ) -> RunFit:
     """Fit the single-model estimators ``kinds`` of the training run in ``run_dir`` on its
     own training and validation split (as its config.yaml defines them) with its best

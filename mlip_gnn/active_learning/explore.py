@@ -12,7 +12,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -34,7 +34,7 @@ class Condition:
     """Thermostat target (K), barostat pressure (GPa; None: constant volume), MD steps."""
 
     temperature: float
-    pressure: Optional[float]
+    pressure: float | None
     steps: int
 
     @property
@@ -67,7 +67,7 @@ class Trajectory:
     condition: Condition
     frames: List[Atoms]
     planned: int
-    stopped_at: Optional[int]
+    stopped_at: int | None
 
 
 class _Stop(Exception):
@@ -150,7 +150,7 @@ def explore(out_dir: Path, starts: Dict[str, Atoms], calc, conditions: Sequence[
     return runs
 
 
-def load_exploration(out_dir: Path) -> Optional[List[Trajectory]]:
+def load_exploration(out_dir: Path) -> List[Trajectory] | None:
     """The trajectories of a complete exploration in ``out_dir``; None if it is not."""
     from ase.io import read
 

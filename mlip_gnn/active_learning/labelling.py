@@ -13,7 +13,7 @@ import importlib
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping
 
 import numpy as np
 from ase import Atoms
@@ -68,7 +68,7 @@ class CalculatorLabeller(Labeller):
     """An ASE calculator class by import path, made afresh for each structure with
     ``kwargs`` (and ``directory`` set to the structure's folder when it has one)."""
 
-    def __init__(self, calculator: str, kwargs: Optional[Mapping[str, Any]] = None):
+    def __init__(self, calculator: str, kwargs: Mapping[str, Any] | None = None):
         self.factory = import_object(calculator, "label.calculator")
         self.name = calculator
         self.kwargs: Dict[str, Any] = dict(kwargs or {})
@@ -78,7 +78,7 @@ class CalculatorLabeller(Labeller):
             raise LabelError(f"label.kwargs: {calculator} does not accept them ({err})"
                              ) from None
 
-    def calculator(self, folder: Optional[Path] = None):
+    def calculator(self, folder: Path | None = None):
         """A fresh reference calculator, working in ``folder`` when it has a directory."""
         calc = self.factory(**self.kwargs)
         if folder is not None and hasattr(calc, "directory"):
@@ -104,7 +104,7 @@ class CommandLabeller(Labeller):
 
     INPUT, OUTPUT = "input.xyz", "output.xyz"
 
-    def __init__(self, command: str, timeout_s: Optional[float] = None):
+    def __init__(self, command: str, timeout_s: float | None = None):
         self.command, self.timeout_s = command, timeout_s
 
     def label(self, atoms: Atoms, folder: Path) -> Atoms:

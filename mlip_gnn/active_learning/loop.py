@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 from ase import Atoms
@@ -55,8 +55,8 @@ class ActiveLearning:
     config's for a generated held-out set); ``train_fn`` the training function.
     """
 
-    def __init__(self, cfg: ALConfig, labeller: Optional[Labeller] = None,
-                 train_fn: Optional[TrainFunction] = None):
+    def __init__(self, cfg: ALConfig, labeller: Labeller | None = None,
+                 train_fn: TrainFunction | None = None):
         self.cfg = cfg
         self.work_dir = Path(cfg.work_dir)
         self.reference = make_labeller(cfg.label)
@@ -148,7 +148,7 @@ class ActiveLearning:
         return summary
 
     def _stop_reason(self, i: int, stage: int, hard_fraction: float,
-                     num_labels: int) -> Optional[str]:
+                     num_labels: int) -> str | None:
         stop = self.cfg.stop
         last_stage = stage == len(self.cfg.explore.schedule) - 1
         if last_stage and hard_fraction >= stop.accurate_fraction:
@@ -296,7 +296,7 @@ class ActiveLearning:
         return [path]
 
     def _label_set(self, frames: List[Atoms], folder: Path, prefix: str,
-                   labeller: Optional[Labeller] = None) -> List[Atoms]:
+                   labeller: Labeller | None = None) -> List[Atoms]:
         out = []
         for j, frame in enumerate(frames):
             frame.info["al_id"] = f"{prefix}_{j:05d}"
@@ -337,7 +337,7 @@ def _descriptors(frames: Sequence[Atoms], rows: np.ndarray, calc, kind: str) -> 
     from mlip_gnn.data import KeyMap, configuration_from_atoms
 
     no_labels = KeyMap(*(None,) * len(dataclasses.fields(KeyMap)))
-    out: Optional[np.ndarray] = None
+    out: np.ndarray | None = None
     for j in rows:
         conf = configuration_from_atoms(frames[j], no_labels, source=f"explored frame {j}")
         prediction = calc.committee.predict(conf, features=True)
@@ -371,7 +371,7 @@ def _read_frames(path: Path) -> List[Atoms]:
 
 
 
-def run_loop(config: os.PathLike, work_dir: Optional[os.PathLike] = None
+def run_loop(config: os.PathLike, work_dir: os.PathLike | None = None
              ) -> Tuple[List[dict], Path]:
     """``mlip-gnn active-learn``: the loop of the AL.yaml at ``config`` (``work_dir``
     replaces its work_dir, relative to the current folder), after checking that its work

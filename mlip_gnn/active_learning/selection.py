@@ -9,7 +9,6 @@ descriptor space, so that near-copies from one trajectory are not all labelled.
 
 from __future__ import annotations
 
-from typing import Optional
 
 import numpy as np
 
@@ -48,7 +47,7 @@ def farthest_point_sampling(points: np.ndarray, count: int, first: int = 0) -> n
     return np.array(chosen, dtype=np.int64)
 
 
-def select_candidates(scores: np.ndarray, descriptors: Optional[np.ndarray], lower: float,
+def select_candidates(scores: np.ndarray, descriptors: np.ndarray | None, lower: float,
                       upper: float, max_count: int) -> np.ndarray:
     """Indices (into ``scores``) of at most ``max_count`` candidates: frames with
     ``lower <= score <= upper``, thinned by farthest-point sampling of their

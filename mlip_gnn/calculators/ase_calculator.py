@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Sequence
 
 import numpy as np
 
@@ -62,9 +62,9 @@ class MLIPCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies",
                               "magnetic_forces"]
 
-    def __init__(self, model_paths: Union[ModelSource, Sequence[ModelSource]],
+    def __init__(self, model_paths: ModelSource | Sequence[ModelSource],
                  device: str = "cpu", use_ema: bool = True,
-                 estimator: Union[str, UncertaintyEstimator, None] = None,
+                 estimator: str | UncertaintyEstimator | None = None,
                  compile: bool = False,
                  **kwargs):
         super().__init__(**kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Sequence
 
 from mlip_gnn.inference import ModelSource, Predictor, UncertaintyEstimator
 from mlip_gnn.inference.predictor import source_list
@@ -11,7 +11,7 @@ from mlip_gnn.uncertainty import CommitteeSpread, make_estimator
 __all__ = ["Committee", "ModelSource", "default_estimator"]
 
 
-def default_estimator(num_models: int) -> Optional[UncertaintyEstimator]:
+def default_estimator(num_models: int) -> UncertaintyEstimator | None:
     """The committee spread for two or more models; none for one."""
     return CommitteeSpread() if num_models > 1 else None
 
@@ -31,9 +31,9 @@ class Committee(Predictor):
     single-model ones find their fit beside the checkpoint or in the run directory).
     """
 
-    def __init__(self, sources: Union[ModelSource, Sequence[ModelSource]], device: str = "cpu",
+    def __init__(self, sources: ModelSource | Sequence[ModelSource], device: str = "cpu",
                  use_ema: bool = True,
-                 estimator: Union[str, UncertaintyEstimator, None] = None,
+                 estimator: str | UncertaintyEstimator | None = None,
                  compile: bool = False):
         sources = source_list(sources)
         estimator = make_estimator(estimator)

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 import textwrap
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from mlip_gnn.errors import MlipGnnError
 
@@ -63,7 +63,7 @@ def _report(command: str, exc: BaseException) -> None:
                         break_long_words=False, break_on_hyphens=False), file=sys.stderr)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: List[str] | None = None) -> int:
     """Run the command of ``argv``; user errors print one message and give status 2."""
     args = build_parser().parse_args(argv)
     try:

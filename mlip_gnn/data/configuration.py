@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 
@@ -24,17 +24,17 @@ class KeyMap:
     ``atoms.info`` / ``atoms.arrays``. Both places are searched.
     """
 
-    energy: Optional[str] = "energy"
-    forces: Optional[str] = "forces"
-    stress: Optional[str] = "stress"
-    virial: Optional[str] = "virial"
-    weight: Optional[str] = "config_weight"
-    config_type: Optional[str] = "config_type"
+    energy: str | None = "energy"
+    forces: str | None = "forces"
+    stress: str | None = "stress"
+    virial: str | None = "virial"
+    weight: str | None = "config_weight"
+    config_type: str | None = "config_type"
     #: per-atom collinear moments (μB); when set, every frame must carry them (unless
     #: ``magmoms_required`` is False: then they are read where present)
-    magmoms: Optional[str] = None
+    magmoms: str | None = None
     #: per-atom -∂E/∂m labels (eV/μB), read where present (only with ``magmoms``)
-    magnetic_forces: Optional[str] = None
+    magnetic_forces: str | None = None
     magmoms_required: bool = True
 
 
@@ -54,14 +54,14 @@ class Configuration:
     positions: np.ndarray  # [n, 3] Å
     cell: np.ndarray  # [3, 3] Å, rows are lattice vectors
     pbc: np.ndarray  # [3] bool
-    energy: Optional[float] = None  # eV, total
-    forces: Optional[np.ndarray] = None  # [n, 3] eV/Å
-    stress: Optional[np.ndarray] = None  # [3, 3] eV/Å³
+    energy: float | None = None  # eV, total
+    forces: np.ndarray | None = None  # [n, 3] eV/Å
+    stress: np.ndarray | None = None  # [3, 3] eV/Å³
     weight: float = 1.0
     config_type: str = "default"
     source: str = "<memory>"  # "file.xyz, frame 3": used in error messages
-    magmoms: Optional[np.ndarray] = None  # [n] μB, collinear magnetic moments
-    magnetic_forces: Optional[np.ndarray] = None  # [n] eV/μB, -∂E/∂m
+    magmoms: np.ndarray | None = None  # [n] μB, collinear magnetic moments
+    magnetic_forces: np.ndarray | None = None  # [n] eV/μB, -∂E/∂m
 
     @property
     def num_atoms(self) -> int:
@@ -93,7 +93,7 @@ def _check_finite(name: str, value, where: str) -> None:
         raise DataError(f"{where}: field '{name}' contains NaN or Inf")
 
 
-def _per_atom_scalars(atoms, key: str, source: str, required: bool) -> Optional[np.ndarray]:
+def _per_atom_scalars(atoms, key: str, source: str, required: bool) -> np.ndarray | None:
     """A per-atom scalar array [n] (collinear moments or their derivatives)."""
     value = _lookup(atoms, key, per_atom=True)
     if value is None:

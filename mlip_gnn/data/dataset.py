@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ class GraphDataset(Dataset):
 
     def __init__(self, configs: Sequence[Configuration], r_max: float, species: SpeciesTable,
                  dtype: torch.dtype = torch.float64,
-                 weights: Optional[Sequence[float]] = None):
+                 weights: Sequence[float] | None = None):
         self.configs = list(configs)
         self.graphs: List[AtomicGraph] = [
             graph_from_configuration(c, r_max, species, dtype) for c in self.configs]
@@ -53,8 +53,8 @@ class DiskGraphDataset(Dataset):
     """
 
     def __init__(self, frames, r_max: float, species: SpeciesTable,
-                 dtype: torch.dtype = torch.float64, indices: Optional[Sequence[int]] = None,
-                 weights: Optional[Sequence[float]] = None):
+                 dtype: torch.dtype = torch.float64, indices: Sequence[int] | None = None,
+                 weights: Sequence[float] | None = None):
         self.frames, self.r_max, self.species, self.dtype = frames, r_max, species, dtype
         self.indices = None if indices is None else np.asarray(indices, dtype=np.int64)
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)

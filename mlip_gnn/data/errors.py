@@ -1,7 +1,6 @@
 """Errors raised by the data layer for bad user input."""
 
 from pathlib import Path
-from typing import Optional
 
 from mlip_gnn.errors import MlipGnnError
 
@@ -23,7 +22,7 @@ _XYZ_LAYOUT = ("an extended XYZ frame is a line with the number of atoms N, a co
                "(Lattice=\"...\" Properties=species:S:1:pos:R:3 energy=...), then N atom lines")
 
 
-def unreadable(path, exc: BaseException, after_frame: Optional[int] = None) -> DataError:
+def unreadable(path, exc: BaseException, after_frame: int | None = None) -> DataError:
     """The :class:`DataError` for a file the structure parser (ASE) rejected: our sentence
     (file, frame and line where they can be found, what was expected), then the parser's
     own words. ``after_frame``: the last frame that was read before the failure."""
@@ -37,7 +36,7 @@ def unreadable(path, exc: BaseException, after_frame: Optional[int] = None) -> D
     return DataError(f"{where}: cannot read structures: {detail} (ASE: {parser})")
 
 
-def _xyz_problem(path: Path) -> Optional[str]:
+def _xyz_problem(path: Path) -> str | None:
     """Where an (extended) XYZ file breaks its layout, as "frame F (line L): ...", or None
     when every frame has its count line and as many atom lines as it says."""
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -111,7 +111,7 @@ def collate(graphs: Sequence[AtomicGraph]) -> AtomicGraph:
 
 
 def to_device(graph: AtomicGraph, device: torch.device,
-              dtype: Optional[torch.dtype] = None) -> AtomicGraph:
+              dtype: torch.dtype | None = None) -> AtomicGraph:
     """Move a graph to ``device``; floating fields are cast to ``dtype`` when given."""
     out: AtomicGraph = {}
     for key, value in graph.items():

@@ -35,7 +35,7 @@ import os
 import shutil
 from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Sequence
 
 import numpy as np
 
@@ -145,8 +145,8 @@ class DiskFrames:
         self.max_open = max_open
         self._open: OrderedDict[int, _Shard] = OrderedDict()
         self._metas: Dict[int, dict] = {}  # small, read once per shard
-        self._select: Optional[np.ndarray] = None  # a subset: its frames' global indices
-        self._statistics: Optional[DatasetStatistics] = None
+        self._select: np.ndarray | None = None  # a subset: its frames' global indices
+        self._statistics: DatasetStatistics | None = None
 
     def subset(self, indices: Sequence[int], statistics: DatasetStatistics) -> DiskFrames:
         """The frames at ``indices`` (in that order), whose statistics are ``statistics``."""
@@ -265,7 +265,7 @@ def read_metadata(directory: os.PathLike) -> Dict:
     return meta
 
 
-def check_r_max(frames: DiskFrames, r_max: float, field: Optional[str] = None) -> None:
+def check_r_max(frames: DiskFrames, r_max: float, field: str | None = None) -> None:
     """The neighbour counts of a dataset hold for its r_max only."""
     for directory, meta in zip(frames.directories, frames.metadata):
         if float(meta["r_max"]) != float(r_max):

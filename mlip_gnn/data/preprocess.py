@@ -19,7 +19,7 @@ import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import mlip_gnn
 from mlip_gnn.data.configuration import Configuration, KeyMap, configuration_from_atoms
@@ -93,7 +93,7 @@ class _ShardWriter:
     """Collects frames of one file and writes them as shards of ``shard_size``."""
 
     def __init__(self, root: Path, file_index: int, path: Path, options: PreprocessOptions,
-                 progress: Optional[Callable[[int], None]]):
+                 progress: Callable[[int], None] | None):
         self.root, self.file_index, self.path, self.options = root, file_index, path, options
         self.progress = progress
         self.frames: List[Configuration] = []
@@ -129,7 +129,7 @@ class _ShardWriter:
 
 
 def _convert_file(root: Path, file_index: int, path: Path, options: PreprocessOptions,
-                  progress: Optional[Callable[[int], None]] = None) -> dict:
+                  progress: Callable[[int], None] | None = None) -> dict:
     """Convert one input file into shards; returns (and records) its done marker."""
     import ase.io
 

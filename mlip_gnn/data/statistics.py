@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Mapping, Sequence, Union
+from typing import Callable, Dict, Mapping, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def is_isolated_atom(conf: Configuration) -> bool:
     return conf.num_atoms == 1 and conf.energy is not None and isolated
 
 
-def choose_reference_energies(zs: Sequence[int], method: Union[str, Mapping[int, float]],
+def choose_reference_energies(zs: Sequence[int], method: str | Mapping[int, float],
                               isolated: Mapping[int, float],
                               least_squares: Callable[[], np.ndarray]) -> Dict[int, float]:
     """E0 per atomic number in ``zs`` by ``method``: a mapping that must cover ``zs``,
@@ -56,7 +56,7 @@ def choose_reference_energies(zs: Sequence[int], method: Union[str, Mapping[int,
 
 
 def reference_energies(configs: Sequence[Configuration], species: SpeciesTable,
-                       method: Union[str, Mapping[int, float]] = "least_squares"
+                       method: str | Mapping[int, float] = "least_squares"
                        ) -> Dict[int, float]:
     """Per-species reference energies E0 (eV), keyed by atomic number.
 

@@ -11,7 +11,7 @@ as fitting A directly (A⁺ = (AᵀA)⁺Aᵀ).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class DatasetStatistics:
     force_sq_sum: float = 0.0  # Σ F², (eV/Å)²
     force_components: int = 0
     num_edges: int = 0  # directed pairs within r_max
-    r_max: Optional[float] = None  # Å, cutoff of num_edges (None: not counted)
+    r_max: float | None = None  # Å, cutoff of num_edges (None: not counted)
 
     # --- accumulation --------------------------------------------------------------------
     def _grow(self, zs) -> None:
@@ -63,7 +63,7 @@ class DatasetStatistics:
         self.atoms_per_species = [int(v) for v in vectors["atoms_per_species"]]
         self.atb, self.fraction_sum = vectors["atb"].tolist(), vectors["fraction_sum"].tolist()
 
-    def add(self, conf: Configuration, num_edges: Optional[int] = None) -> None:
+    def add(self, conf: Configuration, num_edges: int | None = None) -> None:
         """Add one frame (``num_edges``: its directed pairs within :attr:`r_max`)."""
         self._grow(np.unique(conf.atomic_numbers))
         counts = np.array([(conf.atomic_numbers == z).sum() for z in self.zs], dtype=float)
@@ -145,7 +145,7 @@ class DatasetStatistics:
             num_edges=self.num_edges - other.num_edges, r_max=self.r_max)
 
     # --- results -------------------------------------------------------------------------
-    def reference_energies(self, method: Union[str, Mapping[int, float]] = "least_squares"
+    def reference_energies(self, method: str | Mapping[int, float] = "least_squares"
                            ) -> Dict[int, float]:
         """E0 per atomic number, eV; ``method`` as in
         :func:`mlip_gnn.data.reference_energies`."""

@@ -10,7 +10,7 @@ likewise. Metrics: :mod:`mlip_gnn.uncertainty.calibration`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def _arrays(frames: Sequence[FramePrediction]) -> Dict[str, np.ndarray]:
 
 
 def calibration_section(frames: Sequence[FramePrediction], estimator: str
-                        ) -> Optional[Dict[str, object]]:
+                        ) -> Dict[str, object] | None:
     """Spearman, NLL, miscalibration area (and RMSE, RMS σ) of energies and forces; None
     when the frames carry no uncertainty."""
     arrays = _arrays(frames)
@@ -81,7 +81,7 @@ def format_calibration(section: Dict[str, object]) -> str:
 
 
 def write_calibration_plot(frames: Sequence[FramePrediction], out_dir: Path,
-                           estimator: str) -> Optional[Path]:
+                           estimator: str) -> Path | None:
     """``calibration.png``: observed against expected proportion inside the Gaussian
     intervals, and per-atom σ against |force error| (log-log); None without uncertainty."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from mlip_gnn.calculators import Committee
 from mlip_gnn.data import KeyMap, optional_moments, read_many
@@ -22,7 +22,7 @@ __all__ = ["evaluate", "write_outputs", "METRICS_FILE"]
 METRICS_FILE = "metrics.json"
 
 
-def evaluate(models, data: Sequence[os.PathLike], key_map: Optional[KeyMap] = None,
+def evaluate(models, data: Sequence[os.PathLike], key_map: KeyMap | None = None,
              device: str = "cpu", estimator=None, use_ema: bool = True
              ) -> Tuple[Dict[str, object], list]:
     """Errors of ``models`` (one or a committee, whose mean is scored; or a
@@ -54,7 +54,7 @@ def add_calibration(report: Dict[str, object], frames: Sequence[FramePrediction]
 
 
 def write_outputs(report: Dict[str, object], frames: Sequence[FramePrediction],
-                  out_dir: os.PathLike, model: Optional[str] = None) -> List[Path]:
+                  out_dir: os.PathLike, model: str | None = None) -> List[Path]:
     """``metrics.json``, ``errors.txt`` (the table), ``parity_<quantity>.png`` for each
     quantity with labels and, with a calibration section, ``calibration.png`` in
     ``out_dir``; returns the paths written."""

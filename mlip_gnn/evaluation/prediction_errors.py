@@ -10,7 +10,7 @@ quantity's figures.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -34,14 +34,14 @@ class FramePrediction:
     config_type: str
     atomic_numbers: np.ndarray  # [n]
     energy: float
-    energy_ref: Optional[float]
+    energy_ref: float | None
     forces: np.ndarray  # [n, 3]
-    forces_ref: Optional[np.ndarray]
-    stress: Optional[np.ndarray]  # [3, 3]
-    stress_ref: Optional[np.ndarray]
-    energy_std: Optional[float] = None
-    forces_std: Optional[np.ndarray] = None
-    ood_score: Optional[np.ndarray] = None
+    forces_ref: np.ndarray | None
+    stress: np.ndarray | None  # [3, 3]
+    stress_ref: np.ndarray | None
+    energy_std: float | None = None
+    forces_std: np.ndarray | None = None
+    ood_score: np.ndarray | None = None
 
 
 def predict_frames(committee, configs: Sequence[Configuration]) -> List[FramePrediction]:
@@ -59,7 +59,7 @@ def predict_frames(committee, configs: Sequence[Configuration]) -> List[FramePre
     return frames
 
 
-def _rows(q: Quantity, values: Optional[np.ndarray], num_atoms: int) -> torch.Tensor:
+def _rows(q: Quantity, values: np.ndarray | None, num_atoms: int) -> torch.Tensor:
     """A frame's values of ``q`` shaped as in a one-frame graph (zeros when absent)."""
     shape = ((num_atoms, q.components) if q.per_atom
              else (1,) if q.components == 1 else (1, q.components))
@@ -84,7 +84,7 @@ def frame_graphs(frame: FramePrediction) -> Tuple[Dict[str, torch.Tensor],
     return pred, ref
 
 
-def _stats(frames: Sequence[FramePrediction], z: Optional[int] = None) -> Dict[str, float]:
+def _stats(frames: Sequence[FramePrediction], z: int | None = None) -> Dict[str, float]:
     """MAE / RMSE / counts over ``frames``; with ``z``, per-atom quantities of that element."""
     sums = ErrorSums()
     for frame in frames:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -69,8 +69,8 @@ def _frames(path: Path):
 
 
 def write_predictions(predictor: Predictor, data: Sequence[os.PathLike], out: os.PathLike,
-                      key_map: Optional[KeyMap] = None, prefix: str = "MLIP_",
-                      progress: Optional[Callable[[int], None]] = None) -> int:
+                      key_map: KeyMap | None = None, prefix: str = "MLIP_",
+                      progress: Callable[[int], None] | None = None) -> int:
     """Predict every frame of ``data`` and write them to the extended XYZ file ``out``
     (atomically: a failed run leaves no partial file). Returns the number of frames."""
     import ase.io
@@ -93,7 +93,7 @@ def write_predictions(predictor: Predictor, data: Sequence[os.PathLike], out: os
 
 
 def predict_file(models: Sequence[str], data: os.PathLike, out: os.PathLike,
-                 key_map: Optional[KeyMap] = None, prefix: str = "MLIP_", device: str = "cpu",
+                 key_map: KeyMap | None = None, prefix: str = "MLIP_", device: str = "cpu",
                  use_ema: bool = True) -> int:
     """:func:`write_predictions` of ``models`` (one, or a committee whose mean and spread
     are written: exported files, checkpoints or run dirs) for the structure file

@@ -5,7 +5,7 @@ neither our graph keys nor our species indices. It is scripted for export and al
 eagerly (calculator on a checkpoint), so both paths run the same code.
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 
@@ -104,7 +104,7 @@ class DeployedPotential(torch.nn.Module):
 
     def forward(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
                 edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
-                compute_stress: bool = True, magmoms: Optional[torch.Tensor] = None
+                compute_stress: bool = True, magmoms: torch.Tensor | None = None
                 ) -> Dict[str, torch.Tensor]:
         """positions [n, 3] Å, atomic numbers [n], edge_index [2, e] (sender i, receiver j),
         cell_shifts [e, 3] (integer multiples of the lattice vectors added to r_j),
@@ -146,7 +146,7 @@ class DeployedPotential(torch.nn.Module):
 
     @torch.jit.export
     def pair_forward(self, edge_vectors: torch.Tensor, atomic_numbers: torch.Tensor,
-                     edge_index: torch.Tensor, num_local: Optional[int] = None
+                     edge_index: torch.Tensor, num_local: int | None = None
                      ) -> Dict[str, torch.Tensor]:
         """For engines that hand over pair vectors and ghost atoms (the LAMMPS pair style).
 
@@ -164,7 +164,7 @@ class DeployedPotential(torch.nn.Module):
         vectors = edge_vectors.to(device=device, dtype=dtype).detach().requires_grad_(True)
         atomic = self.model.atomic_energies(vectors, species, edge_index)[:local]
         energy = atomic.sum()
-        grads: List[Optional[torch.Tensor]] = torch.autograd.grad(
+        grads: List[torch.Tensor | None] = torch.autograd.grad(
             [energy], [vectors], allow_unused=True)
         grad = grads[0]
         if grad is None:  # no edges
@@ -215,7 +215,7 @@ class DeployedPotential(torch.nn.Module):
             variance = torch.zeros(n, dtype=torch.float64, device=device)
             rows = projected.shape[0]
             for k in range(rows):
-                grads: List[Optional[torch.Tensor]] = torch.autograd.grad(
+                grads: List[torch.Tensor | None] = torch.autograd.grad(
                     [projected[k]], [vectors], retain_graph=k + 1 < rows, allow_unused=True)
                 grad = grads[0]
                 if grad is not None:

@@ -16,7 +16,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import torch
 
@@ -132,8 +132,8 @@ def _in_dtype(model: torch.nn.Module, spec: ModelSpec) -> torch.nn.Module:
     return rebuilt
 
 
-def deploy(model: torch.nn.Module, device: str = "cpu", dtype: Optional[str] = None,
-           spec: Optional[ModelSpec] = None, extra: Optional[Dict[str, Any]] = None
+def deploy(model: torch.nn.Module, device: str = "cpu", dtype: str | None = None,
+           spec: ModelSpec | None = None, extra: Dict[str, Any] | None = None
            ) -> Tuple[DeployedPotential, Dict[str, Any]]:
     """Wrap ``model`` (moved to ``device``, cast to ``dtype``; default: the spec's) as an
     eager :class:`DeployedPotential`, and its metadata. ``spec`` defaults to what the
@@ -155,7 +155,7 @@ Attach = Callable[[DeployedPotential], None]
 
 
 def _attached(deployed: DeployedPotential, meta: Dict[str, Any],
-              attach: Optional[Attach]) -> Dict[str, Any]:
+              attach: Attach | None) -> Dict[str, Any]:
     """Run ``attach``; the metadata then names the uncertainty fit the module carries."""
     if attach is None:
         return meta
@@ -167,8 +167,8 @@ def _attached(deployed: DeployedPotential, meta: Dict[str, Any],
 
 
 def export_potential(model: torch.nn.Module, output: os.PathLike, device: str = "cpu",
-                     dtype: Optional[str] = None, extra: Optional[Dict[str, Any]] = None,
-                     spec: Optional[ModelSpec] = None, attach: Optional[Attach] = None
+                     dtype: str | None = None, extra: Dict[str, Any] | None = None,
+                     spec: ModelSpec | None = None, attach: Attach | None = None
                      ) -> Path:
     """Script a :class:`~mlip_gnn.model.Potential` (a copy; ``model`` is untouched) and
     write it atomically to ``output`` with its metadata. ``attach`` may add to the
@@ -191,8 +191,8 @@ EXPORT_FORMATS = ("torchscript", "aoti")
 
 
 def export_model(source: os.PathLike, output: os.PathLike, device: str = "cpu",
-                 dtype: Optional[str] = None, use_ema: bool = True,
-                 format: str = "torchscript", attach: Optional[Attach] = None) -> Path:
+                 dtype: str | None = None, use_ema: bool = True,
+                 format: str = "torchscript", attach: Attach | None = None) -> Path:
     """Export the model of a run directory or checkpoint to a TorchScript file, or with
     ``format="aoti"`` to an ahead-of-time compiled ``.pt2`` package
     (:func:`mlip_gnn.export.aoti.export_aoti`; ``attach`` is for TorchScript only)."""
@@ -244,7 +244,7 @@ def read_metadata(path: os.PathLike) -> Dict[str, Any]:
 
 
 def load_model(source: os.PathLike, device: str = "cpu", use_ema: bool = True,
-               dtype: Optional[str] = None) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+               dtype: str | None = None) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """Any model source → (module with :class:`DeployedPotential`'s interface, metadata).
 
     An exported file gives the scripted module (``dtype`` must then match its dtype, or be

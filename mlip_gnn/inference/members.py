@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Mapping, Sequence, Union
+from typing import Any, Dict, Mapping, Sequence
 
 import torch
 
@@ -22,7 +22,7 @@ from mlip_gnn.modelio import ModelSpec
 __all__ = ["ModelSource", "Member", "CommitteeError", "load_member", "common_r_max",
            "common_species", "common_spin", "member_spin"]
 
-ModelSource = Union[str, os.PathLike, torch.nn.Module]
+ModelSource = str | os.PathLike | torch.nn.Module
 
 
 class CommitteeError(MlipGnnError, ValueError):

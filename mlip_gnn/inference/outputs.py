@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -31,9 +31,9 @@ class MemberOutput:
     energy: float
     energies: np.ndarray
     forces: np.ndarray
-    stress: Optional[np.ndarray] = None
+    stress: np.ndarray | None = None
     features: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    magnetic_forces: Optional[np.ndarray] = None
+    magnetic_forces: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -48,7 +48,7 @@ class Uncertainty:
     energy: float
     forces: np.ndarray
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    ood: Optional[np.ndarray] = None
+    ood: np.ndarray | None = None
 
 
 class UncertaintyEstimator(abc.ABC):
@@ -96,14 +96,14 @@ class Prediction:
     energy: float
     energies: np.ndarray
     forces: np.ndarray
-    stress: Optional[np.ndarray]
+    stress: np.ndarray | None
     members: List[MemberOutput]
-    uncertainty: Optional[Uncertainty] = None
-    magnetic_forces: Optional[np.ndarray] = None  # [n] eV/μB, spin models only
+    uncertainty: Uncertainty | None = None
+    magnetic_forces: np.ndarray | None = None  # [n] eV/μB, spin models only
 
     @classmethod
     def mean_of(cls, members: List[MemberOutput],
-                uncertainty: Optional[Uncertainty] = None) -> Prediction:
+                uncertainty: Uncertainty | None = None) -> Prediction:
         """The members' mean prediction, with ``uncertainty`` attached."""
         def mean(name):
             values = [getattr(m, name) for m in members]

@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import logging
 import os
-from typing import List, Optional, Sequence, Union
+from typing import List, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ __all__ = ["Predictor", "source_list"]
 _log = logging.getLogger(__name__)
 
 
-def source_list(sources: Union[ModelSource, Sequence[ModelSource]]) -> List[ModelSource]:
+def source_list(sources: ModelSource | Sequence[ModelSource]) -> List[ModelSource]:
     """One model source or several → a list of sources."""
     if isinstance(sources, (str, os.PathLike, torch.nn.Module)):
         return [sources]
@@ -51,9 +51,9 @@ class Predictor:
     warning.
     """
 
-    def __init__(self, sources: Union[ModelSource, Sequence[ModelSource]],
+    def __init__(self, sources: ModelSource | Sequence[ModelSource],
                  device: str = "cpu", use_ema: bool = True,
-                 estimator: Optional[UncertaintyEstimator] = None, compile: bool = False):
+                 estimator: UncertaintyEstimator | None = None, compile: bool = False):
         sources = source_list(sources)
         if not sources:
             raise CommitteeError("give at least one model")

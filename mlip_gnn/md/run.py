@@ -6,7 +6,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import numpy as np
 from ase import units
@@ -48,11 +48,11 @@ class MDSettings:
     steps: int = 1000
     interval: int = 10  # steps between log lines and trajectory frames
     friction_per_fs: float = 0.01  # Langevin
-    tdamp_fs: Optional[float] = None  # Nose-Hoover / NPT thermostat time; None: 100 dt
-    pdamp_fs: Optional[float] = None  # NPT barostat time; None: 1000 dt
+    tdamp_fs: float | None = None  # Nose-Hoover / NPT thermostat time; None: 100 dt
+    pdamp_fs: float | None = None  # NPT barostat time; None: 1000 dt
     pressure_GPa: float = 0.0  # NPT
-    max_force_std: Optional[float] = None  # eV/Å, force uncertainty that stops the run
-    max_ood_score: Optional[float] = None  # per-atom OOD score that stops the run
+    max_force_std: float | None = None  # eV/Å, force uncertainty that stops the run
+    max_ood_score: float | None = None  # per-atom OOD score that stops the run
     seed: int = 0
 
     def check(self, periodic: bool, has_uncertainty: bool) -> None:

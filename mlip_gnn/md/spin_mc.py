@@ -17,7 +17,7 @@ moves with molecular dynamics at fixed moments.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import numpy as np
 from ase import units
@@ -81,7 +81,7 @@ def _propose(m: float, flip: bool, step: float, rng: np.random.Generator) -> flo
 
 
 def spin_monte_carlo(atoms, settings: SpinMCSettings,
-                     lattice_moves: Optional[Callable[[], None]] = None) -> SpinMCResult:
+                     lattice_moves: Callable[[], None] | None = None) -> SpinMCResult:
     """Run ``settings.sweeps`` Metropolis sweeps over the moments of ``atoms`` (which
     carries the calculator); see the module docstring."""
     settings.check()

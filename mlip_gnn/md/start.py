@@ -4,7 +4,7 @@ then :func:`~mlip_gnn.md.run.run_md` (what ``mlip-gnn md`` runs)."""
 from __future__ import annotations
 
 import os
-from typing import Sequence, Tuple, Union
+from typing import Sequence, Tuple
 
 from ase import Atoms
 from ase.io import read
@@ -27,10 +27,10 @@ def read_structure(path: os.PathLike, index: str = "-1") -> Tuple[Atoms, Configu
     return read(path, index=index), conf
 
 
-def run_md_from_files(models: Union[str, Sequence[str]], structure: os.PathLike,
+def run_md_from_files(models: str | Sequence[str], structure: os.PathLike,
                       settings: MDSettings, out_dir: os.PathLike, index: str = "-1",
                       device: str = "cpu", use_ema: bool = True, compile: bool = False,
-                      estimator: Union[str, None] = None, progress: bool = False) -> MDResult:
+                      estimator: str | None = None, progress: bool = False) -> MDResult:
     """MD of frame ``index`` of ``structure`` with ``models`` (one or a committee: exported
     files, checkpoints or run dirs) and the uncertainty ``estimator`` by name. The frame
     and the models are checked (overlapping atoms, unknown elements) before anything is

@@ -1,6 +1,6 @@
 """Typed builder: hyperparameters and dataset statistics → :class:`Potential`."""
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping
 
 import torch
 
@@ -15,14 +15,14 @@ DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.flo
 
 
 def build_model(*, species: List[int], r_max: float = R_MAX,
-                e0s: Optional[Mapping[int, float]] = None, avg_num_neighbors: float = 10.0,
+                e0s: Mapping[int, float] | None = None, avg_num_neighbors: float = 10.0,
                 scale: float = 1.0, shift: float = 0.0, num_layers: int = _D["num_layers"],
                 num_channels: int = _D["num_channels"], max_ell: int = _D["max_ell"],
                 hidden_ell: int = _D["hidden_ell"], correlation: int = _D["correlation"],
                 num_bessel: int = _D["num_bessel"], envelope_p: int = _D["envelope_p"],
-                radial_mlp: Optional[List[int]] = None, zbl: bool = _D["zbl"],
+                radial_mlp: List[int] | None = None, zbl: bool = _D["zbl"],
                 spin: str = _D["spin"], magmom_scale: float = _D["magmom_scale"],
-                dtype: str = DTYPE, seed: Optional[int] = None) -> Potential:
+                dtype: str = DTYPE, seed: int | None = None) -> Potential:
     """Build a potential for the given species (atomic numbers, any order).
 
     ``e0s`` maps atomic number → isolated-atom reference energy (eV, default 0);

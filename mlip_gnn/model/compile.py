@@ -7,7 +7,7 @@ compiled graphs do not support.
 """
 
 import logging
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 
@@ -23,10 +23,10 @@ class _CompiledEnergy:
     def __init__(self, eager: Callable[..., torch.Tensor]):
         self.eager = eager
         self.compiled = torch.compile(eager, dynamic=True)
-        self.failure: Optional[str] = None
+        self.failure: str | None = None
 
     def __call__(self, edge_vectors: torch.Tensor, species: torch.Tensor,
-                 edge_index: torch.Tensor, magmoms: Optional[torch.Tensor] = None
+                 edge_index: torch.Tensor, magmoms: torch.Tensor | None = None
                  ) -> torch.Tensor:
         if self.failure is None:
             try:

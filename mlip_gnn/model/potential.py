@@ -1,6 +1,6 @@
 """The potential: atomic graph → per-atom energies → energy, forces, virial, stress."""
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from e3nn import o3
@@ -98,7 +98,7 @@ class Potential(torch.nn.Module):
                                                  dtype=torch.float64))  # [S] eV
 
     def atomic_energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
-                        edge_index: torch.Tensor, magmoms: Optional[torch.Tensor] = None
+                        edge_index: torch.Tensor, magmoms: torch.Tensor | None = None
                         ) -> torch.Tensor:
         """Per-atom energies [n] eV from edge vectors [e, 3] Å, species [n], edges [2, e]
         and, for a spin model, moments [n] μB."""
@@ -107,7 +107,7 @@ class Potential(torch.nn.Module):
     @torch.jit.export
     def atomic_energies_and_features(self, edge_vectors: torch.Tensor, species: torch.Tensor,
                                      edge_index: torch.Tensor,
-                                     magmoms: Optional[torch.Tensor] = None
+                                     magmoms: torch.Tensor | None = None
                                      ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Per-atom energies [n] eV and last-layer features f [n, d]: E_i = w·f_i + shift
         + E0 (+ ZBL) with f_i = scale[z_i] · [each layer's ``readout.features``]; the
@@ -116,7 +116,7 @@ class Potential(torch.nn.Module):
 
     def _energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
                   edge_index: torch.Tensor, with_features: bool,
-                  magmoms: Optional[torch.Tensor] = None
+                  magmoms: torch.Tensor | None = None
                   ) -> Tuple[torch.Tensor, torch.Tensor]:
         sender = edge_index[0]
         receiver = edge_index[1]
@@ -183,7 +183,7 @@ class Potential(torch.nn.Module):
             return out
 
         inputs = [edge_vectors] if magmoms is None else [edge_vectors, magmoms]
-        grads: List[Optional[torch.Tensor]] = torch.autograd.grad(
+        grads: List[torch.Tensor | None] = torch.autograd.grad(
             [energy.sum()], inputs, create_graph=training, allow_unused=True)
         edge_grad = grads[0]
         if edge_grad is None:  # no edges at all
@@ -205,7 +205,7 @@ class Potential(torch.nn.Module):
         return out
 
     def _magmoms(self, data: Dict[str, torch.Tensor], need_grad: bool
-                 ) -> Optional[torch.Tensor]:
+                 ) -> torch.Tensor | None:
         """The graph's moments [n] μB for a spin model (a leaf when derivatives are
         wanted, for -∂E/∂m); None for a spin-free one, which ignores any moments."""
         if self.spin is None:

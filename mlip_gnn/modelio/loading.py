@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 from torch import nn
 
@@ -43,7 +43,7 @@ def spec_from_state(state: Mapping[str, Any], path: os.PathLike) -> ModelSpec:
         raise CheckpointError(f"{path}: malformed model spec: {exc}") from None
 
 
-def model_from_checkpoint(path: os.PathLike, factory: Optional[ModelFactory] = None,
+def model_from_checkpoint(path: os.PathLike, factory: ModelFactory | None = None,
                           use_ema: bool = True
                           ) -> Tuple[nn.Module, ModelSpec, Dict[str, Any]]:
     """The model stored in a checkpoint (``best.pt``, ``last.pt``, ...), rebuilt from its

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 import torch
 from torch import nn
@@ -121,7 +121,7 @@ def _flat(spec: ModelSpec) -> Dict[str, Any]:
     return out
 
 
-def build_from_spec(spec: ModelSpec, factory: Optional[ModelFactory] = None) -> nn.Module:
+def build_from_spec(spec: ModelSpec, factory: ModelFactory | None = None) -> nn.Module:
     """Call ``factory`` (default :func:`mlip_gnn.model.build_model`) with the spec's
     builder arguments."""
     if factory is None:

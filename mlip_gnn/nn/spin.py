@@ -21,7 +21,7 @@ act as for the spin-free model (moments are permuted with their atoms and are sc
 under rotation: the collinear axis is not tied to the lattice).
 """
 
-from typing import Dict, Optional, Type
+from typing import Dict, Type
 
 import torch
 
@@ -72,12 +72,12 @@ class CollinearSpin(torch.nn.Module):
 
 
 #: ``model.spin`` → the module that reads the moments (None: the model sees none)
-SPIN_MODES: Dict[str, Optional[Type[CollinearSpin]]] = {"none": None,
+SPIN_MODES: Dict[str, Type[CollinearSpin] | None] = {"none": None,
                                                        "collinear": CollinearSpin}
 
 
 def spin_module(mode: str, num_channels: int, moment_scale: float, num_species: int
-                ) -> Optional[CollinearSpin]:
+                ) -> CollinearSpin | None:
     """The spin module of ``mode`` (one of :data:`SPIN_MODES`); None for ``"none"``."""
     if mode not in SPIN_MODES:
         raise ValueError(f"spin {mode!r} is not one of {sorted(SPIN_MODES)}")

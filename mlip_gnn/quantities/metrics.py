@@ -10,7 +10,7 @@ quantity's ``metric_unit`` (meV/atom, meV/Å, meV/Å³).
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Tuple
 
 import torch
 from torch import Tensor
@@ -26,7 +26,7 @@ SLOTS_PER_QUANTITY = 3
 
 
 def labelled_values(q: Quantity, pred: Graph, ref: Graph,
-                    atom_mask: Optional[Tensor] = None) -> Optional[Tuple[Tensor, Tensor]]:
+                    atom_mask: Tensor | None = None) -> Tuple[Tensor, Tensor] | None:
     """(predicted, reference) values of the labelled entries of ``q``, flattened, in
     ``q.error_unit``; None when ``pred`` has no prediction of ``q``.
 
@@ -55,7 +55,7 @@ class ErrorSums:
     own totals, so that one all-reduce carries everything.
     """
 
-    def __init__(self, device: Optional[torch.device] = None, extra_slots: int = 0):
+    def __init__(self, device: torch.device | None = None, extra_slots: int = 0):
         size = SLOTS_PER_QUANTITY * len(QUANTITIES) + extra_slots
         self.sums = torch.zeros(size, dtype=torch.float64, device=device)
 
@@ -64,7 +64,7 @@ class ErrorSums:
         """First slot of quantity ``q`` in :attr:`sums`."""
         return SLOTS_PER_QUANTITY * QUANTITIES.index(q)
 
-    def update(self, pred: Graph, ref: Graph, atom_mask: Optional[Tensor] = None) -> None:
+    def update(self, pred: Graph, ref: Graph, atom_mask: Tensor | None = None) -> None:
         """Add the errors of a batch (``pred``: model outputs; ``ref``: the graph with its
         labels and masks)."""
         with torch.no_grad():

@@ -8,7 +8,7 @@ it would have seen.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
@@ -41,7 +41,7 @@ class FixedBatches(Sampler):
         return -(-len(self.sampler) // self.batch_size)
 
 
-def epoch_order(group_sizes: Sequence[int], weights: Optional[Sequence[float]],
+def epoch_order(group_sizes: Sequence[int], weights: Sequence[float] | None,
                 rng: np.random.Generator, shuffle: bool = True) -> np.ndarray:
     """Indices (into the concatenation of the groups) of one epoch.
 
@@ -94,9 +94,9 @@ class PackedBatches(Sampler):
 
     def __init__(self, costs: np.ndarray, budget: int, num_replicas: int = 1, rank: int = 0,
                  seed: int = 0, shuffle: bool = True, pad: bool = True,
-                 group_sizes: Optional[Sequence[int]] = None,
-                 weights: Optional[Sequence[float]] = None,
-                 grouped: Optional[np.ndarray] = None):
+                 group_sizes: Sequence[int] | None = None,
+                 weights: Sequence[float] | None = None,
+                 grouped: np.ndarray | None = None):
         self.costs = np.asarray(costs, dtype=np.int64)
         self.budget, self.num_replicas, self.rank = int(budget), num_replicas, rank
         self.seed, self.shuffle, self.pad = seed, shuffle, pad
@@ -108,7 +108,7 @@ class PackedBatches(Sampler):
         # frame indices in group order, when the groups are not contiguous in the frames
         self.grouped = None if grouped is None else np.asarray(grouped, dtype=np.int64)
         self.epoch, self.skip = 0, 0
-        self._batches: Optional[List[np.ndarray]] = None
+        self._batches: List[np.ndarray] | None = None
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
         """Select the epoch's batches and skip its first ``skip``."""
@@ -218,7 +218,7 @@ def type_groups(frames: Frames, rates: Dict[str, float]
 
 
 def eval_batches(cfg: Config, frames: Frames, dataset: Dataset, batch: int, world: int, rank: int,
-                 indices: Optional[np.ndarray] = None) -> Sampler:
+                 indices: np.ndarray | None = None) -> Sampler:
     """Evaluation batches of one rank, in order, every frame once over all ranks (no
     padding, so metric sums are exact)."""
     if cfg.data.batch_by == "structures":

@@ -9,7 +9,7 @@ Callbacks keep their state in the trainer's :class:`~mlip_gnn.train.loop.LoopSta
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from mlip_gnn.train import distributed as dist
 from mlip_gnn.train.loop import Callback
@@ -144,7 +144,7 @@ class PlanReport(Callback):
             pace = (spent - self.first_step_s) / (steps - 1) if steps >= 3 else spent / steps
             self._report(trainer, pace, "plan")
 
-    def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
+    def after_epoch(self, trainer: Trainer, stop_reason: str | None) -> None:
         """Re-plan from the epoch's pace; log it after the first validation or when the pace moved
         by more than ``drift``."""
         s, planned = trainer.state, trainer.plan
@@ -160,7 +160,7 @@ class PlanReport(Callback):
             self._report(trainer, pace, None)
 
     @staticmethod
-    def _report(trainer: Trainer, pace: float, what: Optional[str]) -> None:
+    def _report(trainer: Trainer, pace: float, what: str | None) -> None:
         s = trainer.state
         fractions = [stage.at for stage in trainer.stages.stages if stage.at is not None]
         trainer.plan = plan(trainer.settings.length, trainer.reserve_s(), s.elapsed_s,
@@ -175,7 +175,7 @@ class Checkpoints(Callback):
     """``last.pt`` every ``train.checkpoint_interval`` epochs (with a kept snapshot), when
     the run stops for any reason, and after the last epoch."""
 
-    def after_epoch(self, trainer: Trainer, stop_reason: Optional[str]) -> None:
+    def after_epoch(self, trainer: Trainer, stop_reason: str | None) -> None:
         """Write ``last.pt`` when due or when the run stops (a snapshot when due)."""
         epoch, interval = trainer.state.epoch, trainer.settings.checkpoint_interval
         due = epoch % interval == 0

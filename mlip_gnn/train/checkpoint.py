@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import torch
 
@@ -136,7 +136,7 @@ class CheckpointManager:
         raise CheckpointError(f"no usable checkpoint in {self.run_dir}: " + "; ".join(errors))
 
 
-def _first_missing(path: Path) -> Optional[Path]:
+def _first_missing(path: Path) -> Path | None:
     """The outermost ancestor of ``path`` (or ``path``) that does not exist yet."""
     missing = None
     for candidate in (path, *path.parents):

@@ -13,7 +13,7 @@ import inspect
 import os
 import re
 import traceback
-from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -38,7 +38,7 @@ class DistInfo:
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
-    master_addr: Optional[str] = None  # None: torchrun's env:// rendezvous
+    master_addr: str | None = None  # None: torchrun's env:// rendezvous
     master_port: int = DEFAULT_MASTER_PORT
     launcher: str = "none"  # "none" | "torchrun" | "slurm"
 
@@ -60,7 +60,7 @@ def first_slurm_host(nodelist: str) -> str:
     return prefix + ranges.split(",")[0].split("-")[0]
 
 
-def detect(env: Optional[Mapping[str, str]] = None) -> DistInfo:
+def detect(env: Mapping[str, str] | None = None) -> DistInfo:
     """Rank and world size from torchrun (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``) or SLURM
     (``SLURM_PROCID``, ``SLURM_LOCALID``, ``SLURM_NTASKS``); single process otherwise."""
     env = os.environ if env is None else env
@@ -166,12 +166,12 @@ def broadcast_object(obj: T, src: int = 0) -> T:
     return box[0]
 
 
-def on_main(fn: Callable[[], T]) -> Optional[T]:
+def on_main(fn: Callable[[], T]) -> T | None:
     """``fn()`` on rank 0 only (writes); if it raises, every rank raises the same exception,
     so that no rank is left waiting in a collective for a rank that has given up. Returns
     ``fn``'s result on rank 0 and None elsewhere."""
     result: Any = None
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     if is_main():
         try:
             result = fn()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping
 
 from mlip_gnn.config import Config
 from mlip_gnn.train.progress import RunLength
@@ -24,10 +24,10 @@ class LoopSettings:
     best_metric: str = "loss"
     valid_interval: int = 1
     checkpoint_interval: int = 1
-    early_stopping_patience: Optional[int] = None
-    max_time_s: Optional[float] = None  # this process's wall-time limit
+    early_stopping_patience: int | None = None
+    max_time_s: float | None = None  # this process's wall-time limit
     max_bad_steps: int = 10
-    grad_clip: Optional[float] = None
+    grad_clip: float | None = None
     keep_checkpoints: int = 2
     ema_start: float = 0.0  # fraction of the run before which the EMA follows the weights
     test_share: float = 0.0  # test frames per validation frame: its time is kept in hand
@@ -91,7 +91,7 @@ class Callback:
     def on_epoch_end(self, trainer: Any, record: Dict[str, Any]) -> None:
         """After the epoch's last step, before its counters move on."""
 
-    def after_epoch(self, trainer: Any, stop_reason: Optional[str]) -> None:
+    def after_epoch(self, trainer: Any, stop_reason: str | None) -> None:
         """Once the epoch is counted; ``stop_reason``: why the run stops now, or None."""
 
     def on_interrupt(self, trainer: Any, reason: str) -> None:

@@ -8,7 +8,7 @@ as the loss function returns it.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping
 
 import torch
 from torch import Tensor
@@ -26,11 +26,11 @@ METRIC_NAMES = tuple(f"{q.name}_{m}" for q in QUANTITIES for m in ("mae", "rmse"
 class MetricAccumulator(ErrorSums):
     """Error sums and the frame-weighted loss; :meth:`compute` gives MAE / RMSE and loss."""
 
-    def __init__(self, device: Optional[torch.device] = None):
+    def __init__(self, device: torch.device | None = None):
         super().__init__(device, extra_slots=2)
 
     def update(self, pred: Mapping[str, Tensor], ref: Mapping[str, Tensor],
-               loss: Optional[Tensor] = None) -> None:
+               loss: Tensor | None = None) -> None:
         """Add a batch's errors and, when given, its loss (weighted by frames)."""
         super().update(pred, ref)
         if loss is not None:

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping
 
 from mlip_gnn.quantities import QUANTITIES, metric_units
 from mlip_gnn.train.checkpoint import RunDirError
@@ -25,7 +25,7 @@ _log = logging.getLogger("mlip_gnn.train")
 
 
 @contextlib.contextmanager
-def log_to(run_dir: Optional[Path], console: bool = True) -> Iterator[None]:
+def log_to(run_dir: Path | None, console: bool = True) -> Iterator[None]:
     """Send the package's log records to ``run_dir/train.log`` and stdout for the duration
     (handlers removed and level restored in ``finally``). ``run_dir=None``: console only."""
     logger = logging.getLogger("mlip_gnn")
@@ -123,7 +123,7 @@ class Monitor:
     """All reporting of a run; every method is a no-op on ranks other than 0."""
 
     def __init__(self, run_dir: Path, *, enabled: bool, tensorboard: bool, progress: bool,
-                 max_epochs: Optional[int], resume_epoch: int = 0, resume_step: int = 0,
+                 max_epochs: int | None, resume_epoch: int = 0, resume_step: int = 0,
                  progress_every_s: float = 10.0):
         self.enabled, self.progress, self.max_epochs = enabled, progress, max_epochs
         self.progress_every_s = progress_every_s

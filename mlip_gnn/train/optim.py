@@ -4,7 +4,7 @@ weights."""
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Collection, Dict, Iterable, Iterator, List, Mapping, Optional
+from typing import Callable, Collection, Dict, Iterable, Iterator, List, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +36,7 @@ SPARED_KEY = "decay_spared"
 
 
 def spare_from_decay(model: nn.Module, spared: Collection[str],
-                     groups: Optional[List[dict]] = None) -> List[dict]:
+                     groups: List[dict] | None = None) -> List[dict]:
     """Parameter groups in which the parameters named in ``spared`` get no weight decay.
 
     Each group (by default one of all parameters) splits in two: its other parameters keep
@@ -68,7 +68,7 @@ def set_weight_decay(optimizer: torch.optim.Optimizer, weight_decay: float) -> N
             group["weight_decay"] = weight_decay
 
 
-def clip_gradients(params: Iterable[nn.Parameter], max_norm: Optional[float]) -> Tensor:
+def clip_gradients(params: Iterable[nn.Parameter], max_norm: float | None) -> Tensor:
     """Clip the global gradient norm to ``max_norm`` (no clipping when None) and return the
     norm before clipping; a non-finite norm is returned, never raised, so the caller can
     skip the step."""

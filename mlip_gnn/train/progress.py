@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 __all__ = ["RunLength", "Plan", "plan", "reserve_s"]
 
@@ -29,9 +29,9 @@ MAX_RESERVE = 0.25
 class RunLength:
     """The run's length: any of epochs, optimiser steps and seconds (None: not limited)."""
 
-    epochs: Optional[int] = None
-    steps: Optional[int] = None
-    seconds: Optional[float] = None
+    epochs: int | None = None
+    steps: int | None = None
+    seconds: float | None = None
 
     def fractions(self, epochs: float, steps: int, seconds: float,
                   reserve: float = 0.0) -> Dict[str, float]:
@@ -53,7 +53,7 @@ class RunLength:
         return max(self.fractions(epochs, steps, seconds, reserve).values())
 
     def reached(self, epochs: float, steps: int, seconds: float,
-                reserve: float = 0.0) -> Optional[str]:
+                reserve: float = 0.0) -> str | None:
         """The config key of the length that ends the run now, or None."""
         fractions = self.fractions(epochs, steps, seconds, reserve)
         key = max(fractions, key=fractions.__getitem__)

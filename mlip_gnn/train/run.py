@@ -21,7 +21,7 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import torch
 from torch import nn
@@ -67,7 +67,7 @@ class TrainResult:
     epochs_done: int
     best_epoch: int
     best_value: float
-    test_metrics: Optional[Dict[str, Dict[str, float]]] = None
+    test_metrics: Dict[str, Dict[str, float]] | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -91,7 +91,7 @@ def _differences(old: dict, new: dict, limit: int = 6) -> List[str]:
     return diffs[:limit] + ([f"... {len(diffs) - limit} more"] if len(diffs) > limit else [])
 
 
-def _resume_state(cfg, manager: CheckpointManager, explicit: bool) -> Optional[dict]:
+def _resume_state(cfg, manager: CheckpointManager, explicit: bool) -> dict | None:
     if not explicit and not manager.has_checkpoint():
         return None
     state, path = manager.load_latest()
@@ -181,7 +181,7 @@ class _Run:
     device: torch.device
     stop: StopRequest
     explicit_resume: bool
-    model_factory: Optional[ModelFactory]
+    model_factory: ModelFactory | None
     callbacks: Sequence[Callback]
 
     @property
@@ -193,8 +193,8 @@ class _Run:
         return self.info.rank == 0
 
 
-def train(cfg: Config, *, resume: Optional[str] = None,
-          model_factory: Optional[ModelFactory] = None,
+def train(cfg: Config, *, resume: str | None = None,
+          model_factory: ModelFactory | None = None,
           callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Train as ``cfg`` says; see the module docstring for how resuming works.
 
@@ -228,11 +228,11 @@ class _Setup:
     spec: ModelSpec
     model: nn.Module
     train_loader: DataLoader
-    valid_loader: Optional[DataLoader]
-    param_groups: Optional[List[dict]] = None  # fine-tuning: groups with their lr_factor
+    valid_loader: DataLoader | None
+    param_groups: List[dict] | None = None  # fine-tuning: groups with their lr_factor
 
 
-def _setup(run: _Run, state: Optional[dict]) -> _Setup:
+def _setup(run: _Run, state: dict | None) -> _Setup:
     """Read the data, make the model spec (a resumed run: the checkpoint's, which the config
     must not contradict; a fine-tuning run: the pretrained model's) and build the model."""
     cfg, run_dir = run.cfg, run.run_dir
@@ -293,7 +293,7 @@ def _shared_spec(spec: ModelSpec) -> ModelSpec:
     return shared
 
 
-def _optimisation(cfg, model: nn.Module, param_groups: Optional[List[dict]] = None):
+def _optimisation(cfg, model: nn.Module, param_groups: List[dict] | None = None):
     """EMA, optimiser, lr schedule, loss stages and loss from the config."""
     o = cfg.optim
     ema = ExponentialMovingAverage(model, o.ema_decay) if o.ema_decay else None

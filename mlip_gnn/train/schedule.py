@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Sequence
 
 import torch
 
@@ -150,7 +150,7 @@ class LRSchedule:
         self.base_lr, self.min_lr = float(lr), float(min_lr)
         self.warmup, self.warmup_epochs = float(warmup), warmup_epochs
         # where the decay starts: the warm-up's end (a warm-up in epochs: the p it ended at)
-        self.decay_from: Optional[float] = None if warmup_epochs else self.warmup
+        self.decay_from: float | None = None if warmup_epochs else self.warmup
 
     def lr_at(self, progress: float, epoch: int = 0) -> float:
         """The learning rate at ``progress`` (fraction of the run) in ``epoch``."""
@@ -203,11 +203,11 @@ class Stage:
     loss weights given here (others unchanged), ``lr`` and ``weight_decay`` (None:
     unchanged)."""
 
-    epoch: Optional[int]
+    epoch: int | None
     weights: Mapping[str, float]
-    lr: Optional[float] = None
-    weight_decay: Optional[float] = None
-    at: Optional[float] = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    at: float | None = None
 
     @classmethod
     def from_mapping(cls, stage: Any) -> Stage:
@@ -246,7 +246,7 @@ class StageSchedule:
             weights.update(stage.weights)
         return weights
 
-    def lr_upto(self, index: int) -> Optional[float]:
+    def lr_upto(self, index: int) -> float | None:
         """The base lr set by the latest of stages ``0..index`` that gives one, or None."""
         lrs = [s.lr for s in self.stages[: index + 1] if s.lr is not None]
         return lrs[-1] if lrs else None

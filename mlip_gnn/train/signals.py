@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Dict, Optional
+from typing import Dict
 
 __all__ = ["StopRequest", "STOP_SIGNALS"]
 
@@ -26,7 +26,7 @@ class StopRequest:
 
     def __init__(self, signals=STOP_SIGNALS):
         self.signals = tuple(signals)
-        self.signal_name: Optional[str] = None
+        self.signal_name: str | None = None
         self._previous: Dict[int, object] = {}
 
     @property

@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -28,7 +28,7 @@ __all__ = ["DataSplits", "Frames", "read_frames", "read_splits", "split_train_va
 _log = logging.getLogger(__name__)
 
 #: frames of a split: read into memory (files), or opened on disk (dataset directories)
-Frames = Union[List[Configuration], DiskFrames]
+Frames = List[Configuration] | DiskFrames
 
 
 @dataclasses.dataclass
@@ -179,8 +179,8 @@ def train_species(frames: Frames) -> SpeciesTable:
     return SpeciesTable.from_configurations(frames)
 
 
-def graph_dataset(frames: Frames, spec: ModelSpec, indices: Optional[np.ndarray] = None,
-                  type_weights: Optional[Mapping[str, float]] = None) -> Dataset:
+def graph_dataset(frames: Frames, spec: ModelSpec, indices: np.ndarray | None = None,
+                  type_weights: Mapping[str, float] | None = None) -> Dataset:
     """Graphs of ``frames`` (those at ``indices``): built once in memory for frames read
     from files, built on the fly for frames on disk. ``type_weights`` (config_type ->
     factor, ``loss.config_type_weights``) multiply the frames' loss weights."""
@@ -227,10 +227,10 @@ def config_types(frames: Frames) -> np.ndarray:
     return np.array([c.config_type for c in frames], dtype=object)
 
 
-def test_groups(frames: Frames) -> Dict[str, Optional[np.ndarray]]:
+def test_groups(frames: Frames) -> Dict[str, np.ndarray | None]:
     """Indices of every config type (``all``: None), when there is more than one."""
     types = config_types(frames)
-    groups: Dict[str, Optional[np.ndarray]] = {"all": None}
+    groups: Dict[str, np.ndarray | None] = {"all": None}
     names = sorted(set(types.tolist()))
     if len(names) > 1:
         groups.update({name: np.flatnonzero(types == name) for name in names})

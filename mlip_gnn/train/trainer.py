@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -54,8 +54,8 @@ class Trainer:
 
     def __init__(self, *, model: nn.Module, loss: WeightedLoss,
                  optimizer: torch.optim.Optimizer, lr_schedule: LRSchedule,
-                 stages: StageSchedule, ema: Optional[ExponentialMovingAverage],
-                 train_loader: DataLoader, valid_loader: Optional[DataLoader],
+                 stages: StageSchedule, ema: ExponentialMovingAverage | None,
+                 train_loader: DataLoader, valid_loader: DataLoader | None,
                  settings: LoopSettings, monitor: Monitor, checkpoints: CheckpointManager,
                  device: torch.device, dtype: torch.dtype, stop: StopRequest,
                  metadata: Mapping[str, Any], callbacks: Sequence[Callback]):
@@ -197,7 +197,7 @@ class Trainer:
                 "optim.lr, set optim.grad_clip, or check the data for outliers; the last "
                 f"good checkpoint is in {self.checkpoints.run_dir}.")
 
-    def _stop_reason(self) -> Optional[str]:
+    def _stop_reason(self) -> str | None:
         """Agree with the other ranks on the run's clock (the slowest rank's) and progress,
         and on whether to stop now (a signal on any rank, this process's time limit)."""
         s = self.state
@@ -225,7 +225,7 @@ class Trainer:
         epochs = s.epoch + (s.step_in_epoch / self.epoch_batches if self.epoch_batches else 0)
         return epochs, s.global_step, s.elapsed_s, self.reserve_s()
 
-    def run_ends(self) -> Optional[str]:
+    def run_ends(self) -> str | None:
         """The length (config key) that ends the run at this point, or None."""
         return self.settings.length.reached(*self._done())
 
@@ -251,7 +251,7 @@ class Trainer:
         for callback in self.callbacks:
             getattr(callback, hook)(self, *args)
 
-    def _train_epoch(self) -> Optional[str]:
+    def _train_epoch(self) -> str | None:
         """Steps of the current epoch; returns a stop reason if stopped before its end."""
         # the epoch's batches depend on (seed, epoch) only: a resumed run skips those done
         self.train_loader.batch_sampler.set_epoch(self.state.epoch,

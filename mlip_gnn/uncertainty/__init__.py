@@ -17,7 +17,7 @@ gives the LLPR uncertainty (:func:`attach_stored_llpr`).
 >>> calc = MLIPCalculator("runs/cu", estimator="llpr")  # doctest: +SKIP
 """
 
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict
 
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.inference import Uncertainty, UncertaintyEstimator
@@ -42,8 +42,8 @@ class UnknownEstimatorError(MlipGnnError, ValueError):
     """Raised for an estimator name that is not in :data:`ESTIMATORS`."""
 
 
-def make_estimator(estimator: Union[str, UncertaintyEstimator, None]
-                   ) -> Optional[UncertaintyEstimator]:
+def make_estimator(estimator: str | UncertaintyEstimator | None
+                   ) -> UncertaintyEstimator | None:
     """An estimator from its name (see :data:`ESTIMATORS`); an instance or None as is."""
     if estimator is None or isinstance(estimator, UncertaintyEstimator):
         return estimator

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar, Dict, Optional, Sequence
+from typing import ClassVar, Dict, Sequence
 
 import numpy as np
 import torch
@@ -110,8 +110,8 @@ class DistanceState(StoredState):
         return cls(mean, std, reference, int(k), 1.0, 1.0, 1.0, 1.0, weights.clone())
 
     def calibrated(self, distances: Sequence[np.ndarray],
-                   energy_residuals: Sequence[Optional[float]],
-                   force_residuals: Sequence[Optional[np.ndarray]]) -> DistanceState:
+                   energy_residuals: Sequence[float | None],
+                   force_residuals: Sequence[np.ndarray | None]) -> DistanceState:
         """Fitted on validation frames: per frame the distances [n], the energy residual
         (eV or None) and the force residuals [n, 3] (eV/Å or None)."""
         all_d = np.concatenate(distances)
@@ -151,7 +151,7 @@ class DescriptorDistance(UncertaintyEstimator):
 
     needs_features = True
 
-    def __init__(self, state: Optional[DistanceState] = None):
+    def __init__(self, state: DistanceState | None = None):
         self.state = state
 
     def check(self, num_members: int) -> None:

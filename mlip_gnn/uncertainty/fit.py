@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -88,7 +88,7 @@ def _validation_sample(predictor, module, parts, conf: Configuration,
     return ValidationSample(f.sum(0), f, energy_residual, jacobian, force_residual)
 
 
-def fit_llpr(data: FitData, regularisers: Optional[Sequence[float]] = None) -> LLPRState:
+def fit_llpr(data: FitData, regularisers: Sequence[float] | None = None) -> LLPRState:
     """LLPR state: Σ from the training pass, ς², α² and the OOD unit from validation."""
     best = calibrate_llpr(data.covariance, data.samples, regularisers)
     state = LLPRState(data.covariance, data.weights, best["regulariser"],
@@ -130,7 +130,7 @@ def fit_distance(data: FitData, k: int = 5, max_reference: int = 5000,
 
 
 def fit_estimators(data: FitData, kinds: Sequence[str] = KINDS,
-                   options: Optional[Mapping[str, Mapping[str, Any]]] = None
+                   options: Mapping[str, Mapping[str, Any]] | None = None
                    ) -> Dict[str, StoredState]:
     """Fitted states by estimator name (``llpr``, ``distance``, in that order) from the
     passes' ``data``; ``options[kind]`` are keyword arguments of that kind's fit

@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, ClassVar, Dict, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -91,9 +91,9 @@ class LLPRState(StoredState):
     calibration: Dict[str, float] = dataclasses.field(default_factory=dict)
     #: [d, d] rows u_k as :meth:`directions`, rotated to the principal axes of the
     #: validation force variance, most first; None: not ordered
-    force_directions: Optional[torch.Tensor] = None
+    force_directions: torch.Tensor | None = None
     #: [d] cumulative fraction of the validation force variance the first k rows carry
-    force_captured: Optional[torch.Tensor] = None
+    force_captured: torch.Tensor | None = None
 
     def summary(self) -> str:
         """The fitted numbers in one line: ς², α² and the validation NLL."""
@@ -127,9 +127,9 @@ class ValidationSample:
 
     features: torch.Tensor
     atom_features: torch.Tensor
-    energy_residual: Optional[float]
-    force_jacobian: Optional[torch.Tensor]
-    force_residual: Optional[np.ndarray]
+    energy_residual: float | None
+    force_jacobian: torch.Tensor | None
+    force_residual: np.ndarray | None
 
 
 def _unscaled(eigenvalues, projections, regulariser) -> np.ndarray:
@@ -146,7 +146,7 @@ def _scale_fit(residual: np.ndarray, unscaled: np.ndarray) -> tuple:
 
 
 def calibrate_llpr(covariance: torch.Tensor, samples: Sequence[ValidationSample],
-                   regularisers: Optional[Sequence[float]] = None) -> Dict[str, float]:
+                   regularisers: Sequence[float] | None = None) -> Dict[str, float]:
     """ς², α_E², α_F² (and the NLLs) from validation samples, as described above. The
     default grid of ς² runs from mean(eigenvalues of Σ) down by 10^-0.5 steps to 10^-10 of
     it."""
@@ -237,12 +237,12 @@ class LLPR(UncertaintyEstimator):
     pass and one backward pass per row used beside the prediction itself.
     """
 
-    def __init__(self, state: Optional[LLPRState] = None, captured: float = 0.99):
+    def __init__(self, state: LLPRState | None = None, captured: float = 0.99):
         if not 0.0 < captured <= 1.0:
             raise EstimatorFitError(f"captured: got {captured}; must be in (0, 1]")
         self.state = state
         self.captured = float(captured)
-        self._module: Optional[torch.nn.Module] = None
+        self._module: torch.nn.Module | None = None
 
     def check(self, num_members: int) -> None:
         """A CommitteeError unless there is exactly one member."""

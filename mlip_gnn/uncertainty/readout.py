@@ -17,7 +17,7 @@ E_i = w·f_i + shift + E0 (+ ZBL) exactly: f_i are the features a last-layer est
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -34,7 +34,7 @@ class ReadoutPart:
     node features, the ``columns`` of its scalar channels (None: all of them)."""
 
     name: str
-    columns: Optional[List[int]]
+    columns: List[int] | None
     weight: torch.Tensor  # [d_t] float64: the readout's effective linear weights
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Dict, Optional, Tuple, TypeVar
+from typing import Any, ClassVar, Dict, Tuple, TypeVar
 
 import torch
 
@@ -97,7 +97,7 @@ def check_weights(stored: torch.Tensor, module: torch.nn.Module, path: object) -
                                 "uncertainty fit`")
 
 
-def bind_fit(state: Optional[StoredState], state_type: type, file_name: str, member
+def bind_fit(state: StoredState | None, state_type: type, file_name: str, member
              ) -> Tuple[StoredState, list]:
     """``(state, readout parts)`` for a committee ``member``: ``state``, or the fit
     ``file_name`` stored beside the member's source, checked to belong to its weights."""

@@ -6,7 +6,7 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import IO, Iterator, Optional
+from typing import IO, Iterator
 
 __all__ = ["atomic_write", "fsync_dir"]
 
@@ -26,8 +26,8 @@ def fsync_dir(directory: os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: os.PathLike, mode: str = "w", *, encoding: Optional[str] = None,
-                 keep_previous: Optional[os.PathLike] = None) -> Iterator[IO]:
+def atomic_write(path: os.PathLike, mode: str = "w", *, encoding: str | None = None,
+                 keep_previous: os.PathLike | None = None) -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; when the block ends without an
     exception, flush it to disk and rename it to ``path``. On an exception the temporary
     file is removed and ``path`` is left as it was.

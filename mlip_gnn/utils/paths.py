@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Type
+from typing import Iterable, Iterator, Type
 
 from mlip_gnn.errors import MlipGnnError
 
@@ -79,7 +79,7 @@ def _within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _nearest_existing(path: Path) -> Optional[Path]:
+def _nearest_existing(path: Path) -> Path | None:
     for candidate in (path, *path.parents):
         if candidate.exists():
             return candidate
@@ -87,7 +87,7 @@ def _nearest_existing(path: Path) -> Optional[Path]:
 
 
 def _check_writable_anchor(folder: Path, what: str, error: Type[MlipGnnError],
-                           for_file: Optional[Path] = None) -> None:
+                           for_file: Path | None = None) -> None:
     """``folder`` or its nearest existing ancestor must be a directory in which a file can
     be created (tried, not inferred from permission bits, which root ignores)."""
     shown = for_file if for_file is not None else folder

@@ -4,12 +4,12 @@ message (config keys and values, SYSTEM.yaml keys, families, elements, property 
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Optional
+from typing import Iterable
 
 __all__ = ["closest", "did_you_mean"]
 
 
-def closest(word: str, candidates: Iterable[object]) -> Optional[str]:
+def closest(word: str, candidates: Iterable[object]) -> str | None:
     """The string of ``candidates`` nearest to ``word``: a match ignoring case first (so
     that "si" finds "Si" and "Adam" finds "adam"), else the closest by
     :func:`difflib.get_close_matches` (ratio ≥ 0.6); None when nothing is close."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 from ase import units
@@ -148,7 +148,7 @@ def run_trajectory(atoms, calc, temperature_K: float, settings,
 
 
 def measure_dynamics(bulk: Bulk, calc, progress: bool = False,
-                     label: Optional[str] = None) -> Measurement:
+                     label: str | None = None) -> Measurement:
     """Per temperature of the system: ``diffusion_coefficient_<T>K`` (m²/s),
     ``rdf_first_peak_<T>K`` (Å), ``nve_energy_drift_<T>K`` (meV/atom/ps)."""
     settings = bulk.spec.settings.dynamics

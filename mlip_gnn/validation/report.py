@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from mlip_gnn.utils.files import atomic_write
 from mlip_gnn.validation.plots import write_plots
@@ -35,11 +35,11 @@ def result_dict(result) -> dict:
     }
 
 
-def _number(value: Optional[float]) -> str:
+def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.6g}"
 
 
-def _percent(value: Optional[float]) -> str:
+def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:+.3g} %"
 
 

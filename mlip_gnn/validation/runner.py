@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def _say(progress: bool, text: str) -> None:
 
 
 def measure_all(spec: SystemSpec, calc, label: str = "model", progress: bool = False,
-                families: Optional[Sequence[str]] = None) -> Measurement:
+                families: Sequence[str] | None = None) -> Measurement:
     """Relax the bulk with ``calc`` and run every family of ``spec`` (or ``families``);
     the curves gain ``wall_s`` (family → seconds)."""
     families = list(spec.properties if families is None else families)
@@ -91,12 +91,12 @@ class PropertyEntry:
     name: str
     unit: str
     model: float
-    reference: Optional[float]
-    error: Optional[float]
-    relative_error: Optional[float]
-    spread: Optional[float]
+    reference: float | None
+    error: float | None
+    relative_error: float | None
+    spread: float | None
     members: List[float]
-    source: Optional[str] = None
+    source: str | None = None
 
     def to_dict(self) -> dict:
         """The entry as plain JSON-ready values."""
@@ -128,8 +128,8 @@ class ValidationResult:
     wall_s: Dict[str, float]  # calculator label → seconds
 
 
-def _entry(name: str, members: List[float], reference: Optional[float],
-           source: Optional[str]) -> PropertyEntry:
+def _entry(name: str, members: List[float], reference: float | None,
+           source: str | None) -> PropertyEntry:
     model = float(np.mean(members))
     spread = float(np.std(members)) if len(members) > 1 else None
     if any(name.startswith(p) for p in MODEL_ONLY):

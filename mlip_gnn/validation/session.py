@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Optional, Sequence
+from typing import Sequence
 
 from ase.data import atomic_numbers
 
@@ -17,7 +17,7 @@ from mlip_gnn.validation.system import load_system
 __all__ = ["select_families", "check_species", "validate_models"]
 
 
-def select_families(spec: SystemSpec, only: Optional[Sequence[str]] = None,
+def select_families(spec: SystemSpec, only: Sequence[str] | None = None,
                     with_dynamics: bool = False, source: str = "SYSTEM.yaml") -> SystemSpec:
     """``spec`` with its families replaced by ``only`` (in run order) and ``dynamics``
     added when ``with_dynamics``; dynamics needs a temperature (named by ``source``)."""
@@ -42,7 +42,7 @@ def check_species(calc: MLIPCalculator, elements: Sequence[str], model: str) -> 
 
 
 def validate_models(models: Sequence[str], system: os.PathLike,
-                    only: Optional[Sequence[str]] = None, with_dynamics: bool = False,
+                    only: Sequence[str] | None = None, with_dynamics: bool = False,
                     device: str = "cpu", use_ema: bool = True,
                     progress: bool = False) -> ValidationResult:
     """The properties of SYSTEM.yaml at ``system`` (families ``only``, plus dynamics when

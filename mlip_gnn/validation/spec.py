@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Tuple
+from typing import Any, Dict, List, Literal, Tuple
 
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.utils.schema import Section, setting
@@ -108,7 +108,7 @@ class DynamicsSettings(Section):
     friction_per_fs: float = setting(0.02, "Langevin friction, 1/fs", ge=0)
     tdamp_fs: float = setting(50.0, "NPT thermostat time, fs", ge=0)
     pdamp_fs: float = setting(200.0, "NPT barostat time, fs", ge=0)
-    melt_K: Optional[float] = setting(None, "equilibrate at this temperature first (make a "
+    melt_K: float | None = setting(None, "equilibrate at this temperature first (make a "
                                       "liquid), K")
     melt_steps: int = setting(0, "steps at melt_K", ge=0)
     blocks: int = setting(4, "blocks of the error bar of D", ge=0)
@@ -162,7 +162,7 @@ class Reference:
     """Either ``calculator`` (import path ``module.Class``) with ``kwargs``, or ``table``
     (property name → value with its source)."""
 
-    calculator: Optional[str] = None
+    calculator: str | None = None
     kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
     table: Dict[str, TableValue] = dataclasses.field(default_factory=dict)
     source: str = ""
@@ -190,15 +190,15 @@ class SystemSpec:
     elements: List[str]
     lattice: str  # a key of LATTICES or a structure file
     reference: Reference
-    lattice_constant: Optional[float] = None  # Å, starting guess
-    c_over_a: Optional[float] = None  # hcp starting guess
+    lattice_constant: float | None = None  # Å, starting guess
+    c_over_a: float | None = None  # hcp starting guess
     properties: List[str] = dataclasses.field(default_factory=lambda: list(FAST_FAMILIES))
     surfaces: List[Tuple[int, int, int]] = dataclasses.field(default_factory=list)
     phases: List[str] = dataclasses.field(default_factory=list)
     temperatures: List[float] = dataclasses.field(default_factory=list)
     committee_tolerance: float = 0.05  # relative spread above which members disagree
     settings: Settings = dataclasses.field(default_factory=Settings)
-    structure_file: Optional[Path] = None
+    structure_file: Path | None = None
     magnetism: MagnetismSpec = dataclasses.field(default_factory=MagnetismSpec)
 
     @property

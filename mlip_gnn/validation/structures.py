@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Tuple
 
 import numpy as np
 from ase import Atoms
@@ -45,9 +45,9 @@ def _a_for_volume(lattice: str, volume: float, c_over_a: float) -> float:
     return (volume / _VOLUME[lattice](1.0, c_over_a)) ** (1.0 / 3.0)
 
 
-def lattice_structure(symbol: str, lattice: str, a: Optional[float] = None,
-                      c_over_a: Optional[float] = None, cubic: bool = False,
-                      volume: Optional[float] = None) -> Atoms:
+def lattice_structure(symbol: str, lattice: str, a: float | None = None,
+                      c_over_a: float | None = None, cubic: bool = False,
+                      volume: float | None = None) -> Atoms:
     """``lattice`` of ``symbol`` with lattice constant ``a`` (Å; default: the volume per
     atom ``volume`` or ASE's reference volume); ``cubic``: the conventional cubic cell."""
     q = c_over_a or IDEAL_C_OVER_A
@@ -131,8 +131,8 @@ class Bulk:
 
     spec: SystemSpec
     primitive: Atoms
-    a: Optional[float]
-    c_over_a: Optional[float]
+    a: float | None
+    c_over_a: float | None
     energy_per_atom: float
     converged: bool
 
@@ -158,7 +158,7 @@ class Bulk:
         return values
 
 
-def _lattice_constants(lattice: str, atoms: Atoms) -> Tuple[float, Optional[float]]:
+def _lattice_constants(lattice: str, atoms: Atoms) -> Tuple[float, float | None]:
     """a (Å) and c/a of a relaxed primitive cell; cubic lattices from the volume, which
     holds for any small residual shear."""
     if lattice == "hcp":

@@ -3,7 +3,7 @@ bulk energy per atom from the relaxed bulk of the same calculator."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 from ase import units
@@ -26,7 +26,7 @@ def make_slab(conventional, miller: Sequence[int], layers: int, vacuum: float):
     return slab
 
 
-def surface_energy(slab, calc, energy_per_atom: float, fmax: Optional[float],
+def surface_energy(slab, calc, energy_per_atom: float, fmax: float | None,
                    steps: int = 500):
     """(γ J/m², relaxation converged) of ``slab``; ``fmax`` None: unrelaxed."""
     slab = slab.copy()
@@ -37,7 +37,7 @@ def surface_energy(slab, calc, energy_per_atom: float, fmax: Optional[float],
     return float(gamma / _J_PER_M2), converged
 
 
-def receptive_field(calc) -> Optional[float]:
+def receptive_field(calc) -> float | None:
     """How far information travels in the model: layers × r_max (Å), where the calculator
     tells (mlip_gnn's own); None for others."""
     committee = getattr(calc, "committee", None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 import yaml
 from ase.data import chemical_symbols
@@ -141,7 +141,7 @@ _TOP_KEYS = {"name", "elements", "lattice", "lattice_constant", "c_over_a", "pro
              "committee_tolerance", "magnetism"}
 
 
-def parse_system(data: Any, base_dir: Optional[Path] = None) -> SystemSpec:
+def parse_system(data: Any, base_dir: Path | None = None) -> SystemSpec:
     """Check a SYSTEM.yaml mapping and turn it into a :class:`SystemSpec`; a structure
     file named by ``lattice`` is relative to ``base_dir``."""
     if not isinstance(data, Mapping):
@@ -215,7 +215,7 @@ def _parse_magnetism(data: Any) -> MagnetismSpec:
     return MagnetismSpec(moment, {str(k): [str(v) for v in vs] for k, vs in orders.items()})
 
 
-def _positive(data: Mapping, key: str) -> Optional[float]:
+def _positive(data: Mapping, key: str) -> float | None:
     value = data.get(key)
     if value is None:
         return None

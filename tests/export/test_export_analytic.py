@@ -2,7 +2,7 @@
 against its closed form evaluated with ASE's own neighbour list: a reference that owes
 nothing to the code under test."""
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 import pytest
@@ -51,7 +51,7 @@ class MorsePair(torch.nn.Module):
         vectors = vectors.detach().requires_grad_(True)
         atomic = self.atomic_energies(vectors, data[keys.SPECIES], edge_index)
         energy = torch.zeros(cell.shape[0], dtype=atomic.dtype).index_add(0, batch, atomic)
-        grads: List[Optional[torch.Tensor]] = torch.autograd.grad([energy.sum()], [vectors])
+        grads: List[torch.Tensor | None] = torch.autograd.grad([energy.sum()], [vectors])
         grad = grads[0]
         assert grad is not None
         out = {keys.TOTAL_ENERGY: energy, keys.ATOMIC_ENERGIES: atomic,

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pytest
@@ -61,7 +60,7 @@ def data_file(atoms, symbols) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_lammps(workdir: Path, script: str, np_ranks: Optional[int] = None, check: bool = True,
+def run_lammps(workdir: Path, script: str, np_ranks: int | None = None, check: bool = True,
                timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``script`` in ``workdir`` with the environment's ``lmp``: serially (None) or
     under ``mpirun -np np_ranks``."""
@@ -100,7 +99,7 @@ print "RESULT $(pe:%.17g) $(vol:%.17g) $(c_pv[1]:%.17g) $(c_pv[2]:%.17g) $(c_pv[
 """  # noqa: E501
 
 
-def single_point(workdir: Path, model: Path, atoms, symbols, np_ranks: Optional[int] = None,
+def single_point(workdir: Path, model: Path, atoms, symbols, np_ranks: int | None = None,
                  boundary: str = "p p p") -> dict:
     """LAMMPS's step-0 results for ``atoms``: energy (eV), forces [n, 3] (eV/Å), energies
     [n] (eV), stress [3, 3] (eV/Å³, ASE sign, from the virial pressure), atom_stress
