@@ -8,12 +8,13 @@ RUN_DIR ?= runs/quickstart
 DATA := data/generated/cu_emt.xyz
 TEST_DATA := data/generated/cu_emt_test.xyz
 
-.PHONY: help venv lammps test test-all lint quickstart data bench gpu-check clean
+.PHONY: help venv lammps test test-all test-lowest lint quickstart data bench gpu-check clean
 
 help:
 	@echo "make quickstart  create .venv, install, generate the Cu/EMT data, train, print errors"
 	@echo "make lammps      LAMMPS (lmp, mpirun) and the pair style mlip_gnn into .venv"
 	@echo "make test        create .venv and run the test suite (slow tests: make test-all)"
+	@echo "make test-lowest a smoke subset on the lowest dependency releases pyproject.toml declares"
 	@echo "make lint        ruff"
 	@echo "make bench       speed benchmark (see benchmarks/README.md)"
 	@echo "make gpu-check   CUDA parity, export, training, speed, LAMMPS and DDP checks (CPU dry run without a GPU)"
@@ -50,6 +51,9 @@ test: venv
 
 test-all: venv
 	$(PYTEST) -q
+
+test-lowest: venv
+	$(PY) scripts/lowest_versions.py
 
 lint: venv
 	$(VENV)/bin/ruff check mlip_gnn tests benchmarks scripts
