@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 from mlip_gnn.errors import MlipGnnError
-from mlip_gnn.utils.paths import check_output_dir
+from mlip_gnn.utils.paths import check_output_dir, first_missing
 from mlip_gnn.modelio.checkpoint import (CheckpointError, CheckpointFormatError,
                                          load_checkpoint, save_checkpoint)
 
@@ -136,16 +136,6 @@ class CheckpointManager:
         raise CheckpointError(f"no usable checkpoint in {self.run_dir}: " + "; ".join(errors))
 
 
-def _first_missing(path: Path) -> Path | None:
-    """The outermost ancestor of ``path`` (or ``path``) that does not exist yet."""
-    missing = None
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return missing
-        missing = candidate
-    return missing
-
-
 class StartGuard:
     """Deletes the run directory this call created (or, in one that existed, the files
     this call added) if the run fails before training starts (bad data, bad config, ...),
@@ -154,7 +144,7 @@ class StartGuard:
     what went wrong."""
 
     def __init__(self, run_dir: Path, main: bool):
-        self.created = _first_missing(run_dir.resolve()) if main else None
+        self.created = first_missing(run_dir.resolve()) if main else None
         # an existing run dir (e.g. --resume of an empty one) keeps what it held, and only that
         self.run_dir = run_dir if main and self.created is None and run_dir.is_dir() else None
         self.held = set(os.listdir(run_dir)) if self.run_dir is not None else set()

@@ -12,7 +12,8 @@ from typing import Iterable, Iterator, Type
 
 from mlip_gnn.errors import MlipGnnError
 
-__all__ = ["OutputPathError", "check_output_dir", "check_output_file", "made_folder"]
+__all__ = ["OutputPathError", "check_output_dir", "check_output_file", "first_missing",
+           "made_folder"]
 
 
 class OutputPathError(MlipGnnError):
@@ -60,11 +61,7 @@ def made_folder(folder: os.PathLike) -> Iterator[Path]:
     """Create ``folder`` (and missing parents) for the block; if the block raises, remove
     the folders this made, so that a failed command leaves nothing behind."""
     folder = Path(folder)
-    first_new = None
-    for candidate in (folder.absolute(), *folder.absolute().parents):
-        if candidate.exists():
-            break
-        first_new = candidate
+    first_new = first_missing(folder.absolute())
     folder.mkdir(parents=True, exist_ok=True)
     try:
         yield folder
@@ -72,6 +69,17 @@ def made_folder(folder: os.PathLike) -> Iterator[Path]:
         if first_new is not None:
             shutil.rmtree(first_new, ignore_errors=True)
         raise
+
+
+def first_missing(path: Path) -> Path | None:
+    """The outermost ancestor of ``path`` (or ``path``) that does not exist yet: what
+    creating ``path`` would add, and removing undoes."""
+    missing = None
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return missing
+        missing = candidate
+    return missing
 
 
 def _within(path: Path, folder: Path) -> bool:
