@@ -72,7 +72,7 @@ class RunFit:
         return residual_summary(self.data.samples)
 
 
-def fit_run(run_dir: os.PathLike, kinds: Sequence[str] = KINDS, device: str = "cpu",
+def fit_run(run_dir: os.PathLike, kinds: Sequence[str] = KINDS, device: str = "auto",
             use_ema: bool = True, options: Mapping[str, Mapping[str, Any]] | None = None
             ) -> RunFit:
     """Fit the single-model estimators ``kinds`` of the training run in ``run_dir`` on its

@@ -210,8 +210,9 @@ class ALConfig(Section):
 
     seed: int = setting(0, "seed of structures, MD and selection (training: its own seed)")
     work_dir: str = setting("runs/active_learning", "where iterations, logs and plots go")
-    device: str = setting("cpu", "device of exploration and evaluation",
-                          pattern=r"cpu|cuda(:\d+)?", allowed="'cpu', 'cuda' or 'cuda:N'")
+    device: str = setting("auto", "device of exploration and evaluation (auto: CUDA "
+                          "when available)", pattern=r"auto|cpu|cuda(:\d+)?",
+                          allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
     structures: dict[str, StructureConfig] = setting(factory=dict, doc="named structures")
     initial: InitialConfig = setting(doc="first training set")
     training: TrainingConfig = setting(doc="model training")

@@ -63,7 +63,7 @@ class MLIPCalculator(Calculator):
                               "magnetic_forces"]
 
     def __init__(self, model_paths: ModelSource | Sequence[ModelSource],
-                 device: str = "cpu", use_ema: bool = True,
+                 device: str = "auto", use_ema: bool = True,
                  estimator: str | UncertaintyEstimator | None = None,
                  compile: bool = False,
                  **kwargs):

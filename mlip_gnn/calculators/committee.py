@@ -31,7 +31,7 @@ class Committee(Predictor):
     single-model ones find their fit beside the checkpoint or in the run directory).
     """
 
-    def __init__(self, sources: ModelSource | Sequence[ModelSource], device: str = "cpu",
+    def __init__(self, sources: ModelSource | Sequence[ModelSource], device: str = "auto",
                  use_ema: bool = True,
                  estimator: str | UncertaintyEstimator | None = None,
                  compile: bool = False):

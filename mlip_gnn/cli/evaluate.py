@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mlip_gnn.cli.device import DEVICE_HELP, device_argument
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 HELP = "errors of a model on labelled data (tables, JSON, parity plots)"
@@ -47,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "forces=REF_forces stress=REF_stress")
     parser.add_argument("-o", "--output", default="evaluation", metavar="OUT_DIR",
                         help="output directory (default: evaluation)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--device", default="auto", type=device_argument, help=DEVICE_HELP)
     parser.add_argument("--uncertainty", choices=["committee", "llpr", "distance"],
                         help="uncertainty estimator for the calibration section (default: "
                              "committee with --committee models, else none)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mlip_gnn.cli.device import DEVICE_HELP, device_argument
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run", "EXIT_EXTRAPOLATION"]
 
 EXIT_EXTRAPOLATION = 3
@@ -68,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="md", metavar="OUT_DIR",
                         help="output directory (default: md)")
     parser.add_argument("--seed", type=int, default=0, help="velocity and Langevin seed")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--device", default="auto", type=device_argument, help=DEVICE_HELP)
     parser.add_argument("--compile", action="store_true",
                         help="run checkpoints' models through torch.compile (compiles at the "
                              "first step; exports stay TorchScript)")

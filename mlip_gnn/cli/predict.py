@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from mlip_gnn.cli.evaluate import _key_map_item
+from mlip_gnn.cli.device import DEVICE_HELP, device_argument
 
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="MLIP_", help="name prefix of the results")
     parser.add_argument("--key-map", metavar="LABEL=NAME", nargs="+", type=_key_map_item,
                         default=[], help="where labels live (kept in the output as read)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--device", default="auto", type=device_argument, help=DEVICE_HELP)
     parser.add_argument("--no-ema", action="store_true",
                         help="checkpoints: use the raw weights instead of the EMA")
 

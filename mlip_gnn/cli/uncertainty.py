@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mlip_gnn.cli.device import DEVICE_HELP, device_argument
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 HELP = "fit single-model uncertainty estimators (LLPR, descriptor distance) for a run"
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="descriptor distance: training atoms kept (default 5000)")
     fit.add_argument("--neighbours", type=_positive_int, default=5, metavar="K",
                      help="descriptor distance: nearest training atoms averaged (default 5)")
-    fit.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    fit.add_argument("--device", default="auto", type=device_argument, help=DEVICE_HELP)
     fit.add_argument("--no-ema", action="store_true",
                      help="use the raw weights instead of the EMA (fit and use alike)")
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from mlip_gnn.cli.device import DEVICE_HELP, device_argument
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 # spelled out so that --help need not import the validation stack (torch, ASE)
@@ -49,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--with-dynamics", action="store_true",
                         help="add dynamics to the families of SYSTEM.yaml")
     parser.add_argument("--no-plots", action="store_true", help="no PNG figures")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    parser.add_argument("--device", default="auto", type=device_argument, help=DEVICE_HELP)
     parser.add_argument("--no-ema", action="store_true",
                         help="checkpoints: use the raw weights instead of the EMA")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")

@@ -23,7 +23,7 @@ METRICS_FILE = "metrics.json"
 
 
 def evaluate(models, data: Sequence[os.PathLike], key_map: KeyMap | None = None,
-             device: str = "cpu", estimator=None, use_ema: bool = True
+             device: str = "auto", estimator=None, use_ema: bool = True
              ) -> Tuple[Dict[str, object], list]:
     """Errors of ``models`` (one or a committee, whose mean is scored; or a
     :class:`~mlip_gnn.inference.Predictor`) on every frame of ``data``. Returns the report

@@ -93,7 +93,7 @@ def write_predictions(predictor: Predictor, data: Sequence[os.PathLike], out: os
 
 
 def predict_file(models: Sequence[str], data: os.PathLike, out: os.PathLike,
-                 key_map: KeyMap | None = None, prefix: str = "MLIP_", device: str = "cpu",
+                 key_map: KeyMap | None = None, prefix: str = "MLIP_", device: str = "auto",
                  use_ema: bool = True) -> int:
     """:func:`write_predictions` of ``models`` (one, or a committee whose mean and spread
     are written: exported files, checkpoints or run dirs) for the structure file

@@ -17,7 +17,7 @@ import torch
 
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.export import DeployedPotential, deploy, load_model
-from mlip_gnn.modelio import ModelSpec
+from mlip_gnn.modelio import ModelSpec, resolve_device
 
 __all__ = ["ModelSource", "Member", "CommitteeError", "load_member", "common_r_max",
            "common_species", "common_spin", "member_spin"]
@@ -64,9 +64,13 @@ def _deployed_metadata(module: torch.nn.Module) -> Dict[str, Any]:
     return meta
 
 
-def load_member(source: ModelSource, device: str = "cpu", use_ema: bool = True) -> Member:
-    """Load ``source`` on ``device`` (checkpoints: the EMA weights unless ``use_ema`` is
-    False). Raises :class:`~mlip_gnn.export.ModelFileError` for a path that is not a model."""
+def load_member(source: ModelSource, device: str | torch.device = "auto",
+                use_ema: bool = True) -> Member:
+    """Load ``source`` on ``device`` (``auto``: CUDA when available, see
+    :func:`~mlip_gnn.modelio.resolve_device`; checkpoints: the EMA weights unless
+    ``use_ema`` is False). Raises :class:`~mlip_gnn.export.ModelFileError` for a path that
+    is not a model and :class:`~mlip_gnn.modelio.DeviceError` for a bad device."""
+    device = str(resolve_device(device))
     if isinstance(source, torch.nn.Module):
         if isinstance(source, (DeployedPotential, torch.jit.ScriptModule)):  # deployed
             module = source.to(device)

@@ -26,6 +26,7 @@ from mlip_gnn.inference.members import (CommitteeError, Member, ModelSource, com
 from mlip_gnn.inference.outputs import (MemberOutput, ModelInputs, Prediction,
                                         UncertaintyEstimator)
 from mlip_gnn.model import compile_energy
+from mlip_gnn.modelio import describe_device, resolve_device
 
 __all__ = ["Predictor", "source_list"]
 
@@ -52,13 +53,14 @@ class Predictor:
     """
 
     def __init__(self, sources: ModelSource | Sequence[ModelSource],
-                 device: str = "cpu", use_ema: bool = True,
+                 device: str | torch.device = "auto", use_ema: bool = True,
                  estimator: UncertaintyEstimator | None = None, compile: bool = False):
         sources = source_list(sources)
         if not sources:
             raise CommitteeError("give at least one model")
-        self.device = torch.device(device)
-        self.members: List[Member] = [load_member(s, device, use_ema) for s in sources]
+        self.device = resolve_device(device)
+        _log.info("models on %s", describe_device(device, self.device))
+        self.members: List[Member] = [load_member(s, self.device, use_ema) for s in sources]
         if compile:
             for member in self.members:
                 _compile_member(member)

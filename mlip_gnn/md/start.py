@@ -29,7 +29,7 @@ def read_structure(path: os.PathLike, index: str = "-1") -> Tuple[Atoms, Configu
 
 def run_md_from_files(models: str | Sequence[str], structure: os.PathLike,
                       settings: MDSettings, out_dir: os.PathLike, index: str = "-1",
-                      device: str = "cpu", use_ema: bool = True, compile: bool = False,
+                      device: str = "auto", use_ema: bool = True, compile: bool = False,
                       estimator: str | None = None, progress: bool = False) -> MDResult:
     """MD of frame ``index`` of ``structure`` with ``models`` (one or a committee: exported
     files, checkpoints or run dirs) and the uncertainty ``estimator`` by name. The frame

@@ -11,6 +11,8 @@ never imports the trainer or the config.
 
 from mlip_gnn.modelio.checkpoint import (CHECKPOINT_FORMAT, CheckpointError, load_checkpoint,
                                          save_checkpoint, state_digest)
+from mlip_gnn.modelio.device import (DEVICE_NAMES, DeviceError, describe_device,
+                                     resolve_device)
 from mlip_gnn.modelio.loading import (CHECKPOINT_NAMES, find_checkpoint, model_from_checkpoint,
                                       spec_from_state)
 from mlip_gnn.modelio.spec import ModelFactory, ModelSpec, ModelSpecError, build_from_spec
@@ -18,4 +20,5 @@ from mlip_gnn.modelio.spec import ModelFactory, ModelSpec, ModelSpecError, build
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "load_checkpoint", "save_checkpoint",
            "state_digest", "model_from_checkpoint", "find_checkpoint", "CHECKPOINT_NAMES",
            "spec_from_state", "ModelFactory",
-           "ModelSpec", "ModelSpecError", "build_from_spec"]
+           "ModelSpec", "ModelSpecError", "build_from_spec",
+           "DEVICE_NAMES", "DeviceError", "resolve_device", "describe_device"]

@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from mlip_gnn import modelio
 from mlip_gnn.config import ConfigError
 
 __all__ = ["DistInfo", "detect", "resolve_device", "tf32", "init_process_group", "shutdown",
@@ -245,17 +246,13 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: the GPU of this local rank if CUDA is available, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device: got {name!r} but CUDA is not available on this machine; "
-                          "use 'cpu' or 'auto'", field="device")
-    if name != "cuda":
-        return torch.device(name)
-    # all GPUs of the node visible: the local rank's; one per task (srun --gpus-per-task,
-    # CUDA_VISIBLE_DEVICES set per rank): the only one
-    return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+    """The config's ``device`` on this machine (:func:`mlip_gnn.modelio.resolve_device`:
+    ``auto`` is this local rank's GPU when CUDA is available, else the CPU); a GPU torch
+    cannot see is a :class:`ConfigError` on the field ``device``."""
+    try:
+        return modelio.resolve_device(name, local_rank)
+    except modelio.DeviceError as exc:
+        raise ConfigError(str(exc), field="device") from None
 
 
 @contextlib.contextmanager

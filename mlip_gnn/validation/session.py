@@ -43,7 +43,7 @@ def check_species(calc: MLIPCalculator, elements: Sequence[str], model: str) -> 
 
 def validate_models(models: Sequence[str], system: os.PathLike,
                     only: Sequence[str] | None = None, with_dynamics: bool = False,
-                    device: str = "cpu", use_ema: bool = True,
+                    device: str = "auto", use_ema: bool = True,
                     progress: bool = False) -> ValidationResult:
     """The properties of SYSTEM.yaml at ``system`` (families ``only``, plus dynamics when
     ``with_dynamics``) for each of ``models`` (exported files, checkpoints or run dirs)
