@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The source, output and export options."""
     parser.add_argument("source", metavar="RUN_DIR_OR_CHECKPOINT",
                         help="run directory or checkpoint (best.pt, last.pt)")
-    parser.add_argument("-o", "--output", required=True, help="TorchScript file to write")
+    parser.add_argument("-o", "--output", required=True, help="file to write (TorchScript, "
+                        ".pt2 package or metatomic model, as --format says)")
     parser.add_argument("--device", default="cpu", help="device the exported tensors live on: "
                         "cpu or cuda[:N] (default cpu; torch.jit.load(map_location=...) "
                         "can move it later)")
@@ -103,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_metatomic(args: argparse.Namespace) -> int:
-    """``--format metatomic``: a metatomic AtomisticModel (no LLPR fit: the interface has
-    no place for it here)."""
+    """``--format metatomic``: a metatomic AtomisticModel (an LLPR fit is not carried)."""
     from mlip_gnn.export import ModelFileError
     from mlip_gnn.export.metatomic import MetatomicUnavailableError, export_metatomic
 
