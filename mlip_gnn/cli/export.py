@@ -1,4 +1,5 @@
-"""``mlip-gnn export RUN_DIR_OR_CHECKPOINT -o model.pt``: self-contained TorchScript file."""
+"""``mlip-gnn export RUN_DIR_OR_CHECKPOINT -o model.pt``: self-contained TorchScript file
+(or an AOTInductor package, or a metatomic model)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ and the ASE calculator, evaluate and md load it like any model file:
 
     mlip-gnn export runs/cu -o cu.pt2 --format aoti
     mlip-gnn md cu.pt2 ...
+
+--format metatomic writes a metatomic AtomisticModel (energy in eV, full neighbour list
+of cutoff r_max; the engine takes forces and stress by autograd) for the engines that
+speak the metatomic interface: LAMMPS `pair_style metatomic`, i-PI, ASE's
+MetatomicCalculator, TorchSim. It needs the optional dependency: pip install
+'mlip_gnn[metatomic]'. Spin and long-range models are refused.
 """
 
 
@@ -46,15 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The source, output and export options."""
     parser.add_argument("source", metavar="RUN_DIR_OR_CHECKPOINT",
                         help="run directory or checkpoint (best.pt, last.pt)")
-    parser.add_argument("-o", "--output", required=True, help="TorchScript file to write")
+    parser.add_argument("-o", "--output", required=True, help="file to write (TorchScript, "
+                        ".pt2 package or metatomic model, as --format says)")
     parser.add_argument("--device", default="cpu", help="device the exported tensors live on: "
                         "cpu or cuda[:N] (default cpu; torch.jit.load(map_location=...) "
                         "can move it later)")
     parser.add_argument("--dtype", choices=["float32", "float64"],
                         help="precision of the exported model (default: the trained one)")
-    parser.add_argument("--format", choices=["torchscript", "aoti"], default="torchscript",
-                        help="torchscript (default; torch.jit.load alone) or aoti "
-                             "(ahead-of-time compiled .pt2 package, CPU)")
+    parser.add_argument("--format", choices=["torchscript", "aoti", "metatomic"],
+                        default="torchscript",
+                        help="torchscript (default; torch.jit.load alone), aoti "
+                             "(ahead-of-time compiled .pt2 package, CPU) or metatomic "
+                             "(LAMMPS pair_style metatomic, i-PI, ASE; needs "
+                             "mlip_gnn[metatomic])")
     parser.add_argument("--no-ema", action="store_true",
                         help="export the raw weights instead of their moving average")
 
@@ -76,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.source)
     check_output_file(args.output, "-o/--output",
                       inputs=[source, source / "best.pt", source / "last.pt"])
+    if args.format == "metatomic":
+        return _run_metatomic(args)
     try:
         path, meta = export_with_llpr(args.source, args.output,
                                       lambda line: print(line, file=sys.stderr),
@@ -87,4 +100,20 @@ def run(args: argparse.Namespace) -> int:
           f"{meta['dtype']}, device {args.device}, EMA {meta.get('ema')}, "
           f"config hash {meta.get('config_hash')}"
           + (", with its LLPR uncertainty fit" if "uncertainty" in meta else ""))
+    return 0
+
+
+def _run_metatomic(args: argparse.Namespace) -> int:
+    """``--format metatomic``: a metatomic AtomisticModel (an LLPR fit is not carried)."""
+    from mlip_gnn.export import ModelFileError
+    from mlip_gnn.export.metatomic import MetatomicUnavailableError, export_metatomic
+
+    try:
+        path, meta = export_metatomic(args.source, args.output, dtype=args.dtype,
+                                      use_ema=not args.no_ema, device=args.device)
+    except (ModelFileError, MetatomicUnavailableError) as exc:
+        return report_error("export", exc)
+    print(f"wrote {path} (metatomic): species {meta['symbols']}, r_max {meta['r_max']} Å, "
+          f"interaction range {meta['interaction_range']} Å, {meta['dtype']}, "
+          f"EMA {meta.get('ema')}, config hash {meta.get('config_hash')}")
     return 0
