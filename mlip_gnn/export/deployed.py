@@ -60,6 +60,9 @@ class DeployedPotential(torch.nn.Module):
         self.metadata_json: str = metadata_json
         # "collinear": forward needs per-atom moments (μB) and returns -∂E/∂m
         self.spin: str = str(getattr(potential, "spin_mode", "none"))
+        # "latent": forward takes the total charge and returns the latent charges; an
+        # engine that hands over pair vectors alone (pair_forward) cannot run it
+        self.long_range: str = str(getattr(potential, "long_range_mode", "none"))
         lookup = torch.full((MAX_ATOMIC_NUMBER + 1,), -1, dtype=torch.long)
         lookup[torch.tensor(self.atomic_numbers)] = torch.arange(len(self.atomic_numbers))
         self.register_buffer("species_lookup", lookup)  # [119] atomic number → species
@@ -104,17 +107,21 @@ class DeployedPotential(torch.nn.Module):
 
     def forward(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
                 edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
-                compute_stress: bool = True, magmoms: torch.Tensor | None = None
-                ) -> Dict[str, torch.Tensor]:
+                compute_stress: bool = True, magmoms: torch.Tensor | None = None,
+                charge: torch.Tensor | None = None) -> Dict[str, torch.Tensor]:
         """positions [n, 3] Å, atomic numbers [n], edge_index [2, e] (sender i, receiver j),
         cell_shifts [e, 3] (integer multiples of the lattice vectors added to r_j),
         cell [3, 3] Å (rows; zeros without PBC), and for a spin model (``spin`` is
-        ``"collinear"``) magmoms [n] μB, the collinear moments (ignored otherwise).
+        ``"collinear"``) magmoms [n] μB, the collinear moments (ignored otherwise); for a
+        long-range model (``long_range`` is ``"latent"``) the structure's total charge
+        [] e (None: neutral), and the cell's nonzero rows say which directions are
+        periodic (all three or none: a slab is refused).
 
         Returns energy [] eV, atomic_energies [n] eV, forces [n, 3] eV/Å, edge_forces
         [e, 3] eV/Å (dE/dr_ij) and, with ``compute_stress``, virial [3, 3] eV and stress
         [3, 3] eV/Å³ (ASE sign, zero when the cell has no volume); a spin model adds
-        magnetic_forces [n] eV/μB (-∂E/∂m_i). Tensors are in the model's dtype on its
+        magnetic_forces [n] eV/μB (-∂E/∂m_i), a long-range model charges [n] e (the
+        latent charges). Tensors are in the model's dtype on its
         device; inputs are cast to them.
         """
         dtype = self._dtype()
@@ -130,6 +137,12 @@ class DeployedPotential(torch.nn.Module):
         }
         if magmoms is not None and self.spin != "none":
             graph[keys.MAGMOMS] = magmoms.to(device=device, dtype=dtype).reshape(n)
+        if self.long_range != "none":
+            rows = graph[keys.CELL][0]
+            graph[keys.PBC] = (torch.linalg.norm(rows, dim=-1) > 0.0).reshape(1, 3)
+            total = (torch.zeros(1, dtype=dtype, device=device) if charge is None
+                     else charge.to(device=device, dtype=dtype).reshape(1))
+            graph[keys.TOTAL_CHARGE] = total
         out = self.model(graph, True, compute_stress, False)
         result: Dict[str, torch.Tensor] = {
             keys.TOTAL_ENERGY: out[keys.TOTAL_ENERGY][0].detach(),
@@ -142,6 +155,8 @@ class DeployedPotential(torch.nn.Module):
             result[keys.VIRIAL] = out[keys.VIRIAL][0]
         if keys.MAGNETIC_FORCES in out:
             result[keys.MAGNETIC_FORCES] = out[keys.MAGNETIC_FORCES]
+        if keys.CHARGES in out:
+            result[keys.CHARGES] = out[keys.CHARGES]
         return result
 
     @torch.jit.export
@@ -156,6 +171,11 @@ class DeployedPotential(torch.nn.Module):
         atomic_energies [num_local] eV, edge_forces [e, 3] eV/Å = dE/dr_ij (a force +g on
         i and -g on j) and virial [3, 3] eV = -Σ r_ij ⊗ dE/dr_ij.
         """
+        if self.long_range != "none":
+            raise RuntimeError("this model has a long-range term (model.long_range), which "
+                               "needs all positions and the cell; pair vectors of one "
+                               "domain are not enough: run it through forward (ASE, "
+                               "mlip-gnn md)")
         dtype = self._dtype()
         device = self.species_lookup.device
         species = self.species(atomic_numbers.to(device))
