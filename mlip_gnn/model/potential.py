@@ -257,8 +257,7 @@ class Potential(torch.nn.Module):
         leaves.append(lr_positions)
         lr_cell = cell
         if compute_stress:
-            strain = torch.zeros(cell.shape, dtype=cell.dtype, device=cell.device,
-                                 requires_grad=True)
+            strain = torch.zeros_like(cell).requires_grad_(True)
             leaves.append(strain)
             lr_positions = lr_positions + torch.einsum("ni,nij->nj", lr_positions,
                                                        strain[batch])

@@ -51,6 +51,7 @@ class LatentCoulomb(torch.nn.Module):
         if not smearing > 0.0:
             raise ValueError(f"smearing={smearing} must be > 0 (Å)")
         self.smearing = float(smearing)
+        self.coulomb_constant = COULOMB_EV_ANGSTROM  # eV·Å, kept in the export
         self.kspace_method: str = kspace
         potential = torchpme.CoulombPotential(smearing=self.smearing,
                                               prefactor=COULOMB_EV_ANGSTROM)
@@ -83,10 +84,12 @@ class LatentCoulomb(torch.nn.Module):
         n = positions.shape[0]
         if n < 2:
             return torch.zeros_like(charges)
-        i, j = torch.triu_indices(n, n, 1, device=positions.device)
+        pairs = torch.triu_indices(n, n, 1, device=positions.device)  # [2, n(n-1)/2]
+        i = pairs[0]
+        j = pairs[1]
         r = torch.linalg.norm(positions[j] - positions[i], dim=-1)  # [p]
         kernel = torch.erf(r / (self.smearing * 2.0 ** 0.5)) / r
-        pair = 0.5 * COULOMB_EV_ANGSTROM * charges[i] * charges[j] * kernel  # half each
+        pair = 0.5 * self.coulomb_constant * charges[i] * charges[j] * kernel  # half each
         energies = torch.zeros_like(charges).index_add(0, i, pair)
         return energies.index_add(0, j, pair)
 
@@ -111,9 +114,10 @@ class LatentCoulomb(torch.nn.Module):
         for b in range(num_graphs):
             count = int(pbc[b].sum())
             if count not in (0, 3):
+                flags: List[bool] = pbc[b].tolist()
                 raise ValueError("long-range electrostatics needs a frame that is periodic "
                                  "in all three directions or in none; got pbc "
-                                 + str(pbc[b].tolist()))
+                                 + str(flags))
             periodic.append(count == 3)
         for b in range(num_graphs):
             atoms = torch.nonzero(batch == b).squeeze(-1)
