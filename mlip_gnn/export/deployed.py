@@ -161,8 +161,9 @@ class DeployedPotential(torch.nn.Module):
 
     @torch.jit.export
     def pair_forward(self, edge_vectors: torch.Tensor, atomic_numbers: torch.Tensor,
-                     edge_index: torch.Tensor, num_local: int | None = None
-                     ) -> Dict[str, torch.Tensor]:
+                     edge_index: torch.Tensor, num_local: int | None = None,
+                     positions: torch.Tensor | None = None, cell: torch.Tensor | None = None,
+                     charge: torch.Tensor | None = None) -> Dict[str, torch.Tensor]:
         """For engines that hand over pair vectors and ghost atoms (the LAMMPS pair style).
 
         edge_vectors [e, 3] Å (r_ij = r_j - r_i, image included), atomic_numbers [n] of
@@ -170,29 +171,59 @@ class DeployedPotential(torch.nn.Module):
         (default: all) count. Returns energy [] eV (Σ of local atomic energies),
         atomic_energies [num_local] eV, edge_forces [e, 3] eV/Å = dE/dr_ij (a force +g on
         i and -g on j) and virial [3, 3] eV = -Σ r_ij ⊗ dE/dr_ij.
+
+        A long-range model (``long_range`` not ``"none"``) also needs the local atoms'
+        ``positions`` [num_local, 3] Å, the ``cell`` [3, 3] Å (rows; all zero for open
+        boundaries) and the total ``charge`` [] e (None: neutral), and the local atoms must
+        be every atom (one domain): its Coulomb sum runs over all of them. It adds forces
+        [num_local, 3] eV/Å (the part not carried by pair vectors: add it to the local
+        atoms), charges [num_local] e and lr_virial [3, 3] eV (the virial of those forces,
+        included in ``virial``).
         """
-        if self.long_range != "none":
-            raise RuntimeError("this model has a long-range term (model.long_range), which "
-                               "needs all positions and the cell; pair vectors of one "
-                               "domain are not enough: run it through forward (ASE, "
-                               "mlip-gnn md)")
         dtype = self._dtype()
         device = self.species_lookup.device
         species = self.species(atomic_numbers.to(device))
         local = species.shape[0] if num_local is None else num_local
         edge_index = edge_index.to(device=device, dtype=torch.long)
         vectors = edge_vectors.to(device=device, dtype=dtype).detach().requires_grad_(True)
-        atomic = self.model.atomic_energies(vectors, species, edge_index)[:local]
-        energy = atomic.sum()
-        grads: List[torch.Tensor | None] = torch.autograd.grad(
-            [energy], [vectors], allow_unused=True)
-        grad = grads[0]
-        if grad is None:  # no edges
-            grad = torch.zeros_like(vectors)
         edge_graph = torch.zeros(vectors.shape[0], dtype=torch.long, device=device)
+        if self.long_range == "none":
+            atomic = self.model.atomic_energies(vectors, species, edge_index)[:local]
+            energy = atomic.sum()
+            grads: List[torch.Tensor | None] = torch.autograd.grad(
+                [energy], [vectors], allow_unused=True)
+            grad = grads[0]
+            if grad is None:  # no edges
+                grad = torch.zeros_like(vectors)
+            virial = virial_from_edge_gradients(grad, vectors.detach(), edge_graph, 1)[0]
+            return {keys.TOTAL_ENERGY: energy.detach(), keys.ATOMIC_ENERGIES: atomic.detach(),
+                    keys.EDGE_FORCES: grad, keys.VIRIAL: virial}
+        if positions is None or cell is None:
+            raise RuntimeError("this model has a long-range term (model.long_range): "
+                               "pair_forward needs the local atoms' positions and the cell")
+        total = (torch.zeros((), dtype=dtype, device=device) if charge is None
+                 else charge.to(device=device, dtype=dtype))
+        place = positions.to(device=device, dtype=dtype).detach().requires_grad_(True)
+        box = cell.to(device=device, dtype=dtype).reshape(3, 3)
+        strain = torch.zeros_like(box).requires_grad_(True)
+        atomic, charges = self.model.energies_with_ghosts(
+            vectors, species, edge_index, local, place + place @ strain, box + box @ strain,
+            total)
+        energy = atomic.sum()
+        lr_grads: List[torch.Tensor | None] = torch.autograd.grad(
+            [energy], [vectors, place, strain], allow_unused=True)
+        grad = lr_grads[0]
+        if grad is None:
+            grad = torch.zeros_like(vectors)
+        direct = lr_grads[1]
+        forces = torch.zeros_like(place) if direct is None else -direct
+        strain_grad = lr_grads[2]
+        lr_virial = (torch.zeros_like(box) if strain_grad is None
+                     else -0.5 * (strain_grad + strain_grad.transpose(0, 1)))
         virial = virial_from_edge_gradients(grad, vectors.detach(), edge_graph, 1)[0]
         return {keys.TOTAL_ENERGY: energy.detach(), keys.ATOMIC_ENERGIES: atomic.detach(),
-                keys.EDGE_FORCES: grad, keys.VIRIAL: virial}
+                keys.EDGE_FORCES: grad, keys.VIRIAL: virial + lr_virial,
+                keys.FORCES: forces, keys.CHARGES: charges.detach(), "lr_virial": lr_virial}
 
     @torch.jit.export
     def llpr(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,

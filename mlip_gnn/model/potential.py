@@ -129,6 +129,30 @@ class Potential(torch.nn.Module):
                                                magmoms)
         return energies, features
 
+    @torch.jit.export
+    def energies_with_ghosts(self, edge_vectors: torch.Tensor, species: torch.Tensor,
+                             edge_index: torch.Tensor, num_local: int,
+                             positions: torch.Tensor, cell: torch.Tensor,
+                             total_charge: torch.Tensor
+                             ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """For an engine with ghost atoms, on one domain that holds every atom (one rank):
+        the first ``num_local`` atoms' energies [num_local] eV, each with its share of the
+        electrostatic energy, and their charges [num_local] e. The graph (edge vectors,
+        species, edges) spans local and ghost atoms out to num_layers × r_max, so the
+        local atoms' features are exact; ``positions`` [num_local, 3] Å and ``cell``
+        [3, 3] Å (rows; all zero: open boundaries) place the charges, ``total_charge`` []
+        e. A model without the term returns its local energies and no charges."""
+        atomic, _, h = self._energies(edge_vectors, species, edge_index, False, None)
+        atomic = atomic[:num_local]
+        long_range = self.long_range
+        if long_range is None:
+            return atomic, atomic.new_zeros(0)
+        pbc = (torch.linalg.norm(cell, dim=-1) > 0.0).reshape(1, 3)
+        batch = torch.zeros(num_local, dtype=torch.long, device=atomic.device)
+        shares, charges = long_range(h[:num_local], positions, cell.reshape(1, 3, 3), pbc,
+                                     batch, total_charge.reshape(1).to(atomic.dtype))
+        return atomic + shares, charges
+
     def _energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
                   edge_index: torch.Tensor, with_features: bool,
                   magmoms: torch.Tensor | None = None

@@ -224,7 +224,7 @@ def test_exported_equals_eager_and_refuses_the_pair_path(tmp_path):
     out = loaded(*inputs, False, None, torch.tensor(1.0, dtype=torch.float64))
     np.testing.assert_allclose(out["energy"].numpy(), ref["energy"][0], rtol=1e-12)
     np.testing.assert_allclose(out["charges"].numpy(), ref["charges"], atol=1e-12)
-    with pytest.raises(Exception, match="long-range term"):
+    with pytest.raises(Exception, match="long-range term"):  # needs positions and cell
         loaded.pair_forward(torch.zeros(0, 3, dtype=torch.float64), torch.tensor([13]),
                             torch.zeros(2, 0, dtype=torch.long))
 
@@ -237,3 +237,46 @@ def test_off_by_default_changes_nothing():
     assert collate is not None and SPECIES  # the helpers this module imports exist
     graph = graph_of(random_cluster())
     assert "charges" not in model(graph, compute_forces=False)
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_ghost_atom_path_of_one_domain_equals_the_model(periodic):
+    """The LAMMPS scheme on one rank: local atoms plus ghost copies out to num_layers × r_max
+    through pair_forward with the local positions and the cell: energy, forces (pair
+    forces folded onto owners plus the direct ones), virial and charges as the model's."""
+    from mlip_gnn.data.neighbours import neighbour_list
+    from mlip_gnn.export import deploy
+
+    model = lr_model()
+    deployed, _ = deploy(model, "cpu")
+    atoms = random_crystal(seed=6) if periodic else random_cluster(seed=6)
+    atoms.info["charge"] = 0.0 if periodic else 1.0
+    ref = evaluate(model, atoms, stress=periodic)
+    if periodic:
+        positions, numbers, owners = suite.ghost_atoms(atoms, 2 * model.r_max)
+        cell = torch.tensor(atoms.cell[:])
+    else:
+        positions, numbers = atoms.positions, atoms.numbers
+        owners = np.arange(len(atoms))
+        cell = torch.zeros(3, 3, dtype=torch.float64)
+    edges, _ = neighbour_list(positions, np.zeros((3, 3)), np.zeros(3, bool), model.r_max)
+    edge_index = torch.tensor(edges)
+    pos = torch.tensor(positions)
+    vectors = pos[edge_index[1]] - pos[edge_index[0]]
+    n = len(atoms)
+    out = deployed.pair_forward(vectors, torch.tensor(numbers), edge_index, n, pos[:n], cell,
+                                torch.tensor(atoms.info["charge"], dtype=torch.float64))
+    g = out["edge_forces"].detach()
+    forces = torch.zeros(len(positions), 3, dtype=torch.float64)
+    forces = forces.index_add(0, edge_index[0], g).index_add(0, edge_index[1], -g)
+    folded = np.zeros((n, 3))
+    np.add.at(folded, owners, forces.numpy())
+    folded += out["forces"].detach().numpy()
+    np.testing.assert_allclose(out["energy"].item(), ref["energy"][0], rtol=1e-12)
+    np.testing.assert_allclose(folded, ref["forces"], atol=1e-10)
+    np.testing.assert_allclose(out["charges"].numpy(), ref["charges"], atol=1e-12)
+    if periodic:
+        np.testing.assert_allclose(out["virial"].detach().numpy(),
+                                   -ref["stress"][0] * atoms.get_volume(), atol=1e-9)
+    with pytest.raises(RuntimeError, match="positions and the cell"):
+        deployed.pair_forward(vectors, torch.tensor(numbers), edge_index, n)
