@@ -3,6 +3,7 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "force.h"
 #include "memory.h"
@@ -88,17 +89,25 @@ void PairMlipGnn::allocate()
     for (int j = 0; j < n; ++j) setflag[i][j] = 0;
 }
 
-// pair_style mlip_gnn [device auto|cpu|cuda]
+// pair_style mlip_gnn [device auto|cpu|cuda] [charge Q]
 void PairMlipGnn::settings(int narg, char **arg)
 {
-  if (narg == 0) return;
-  if (narg != 2 || std::strcmp(arg[0], "device") != 0)
-    error->all(FLERR, "Illegal pair_style mlip_gnn arguments: use `pair_style mlip_gnn` or "
-                      "`pair_style mlip_gnn device auto|cpu|cuda`");
-  device_request_ = arg[1];
-  if (device_request_ != "auto" && device_request_ != "cpu" && device_request_ != "cuda")
-    error->all(FLERR, "pair_style mlip_gnn device: got '{}'; choose auto, cpu or cuda",
-               device_request_);
+  if (narg % 2 != 0)
+    error->all(FLERR, "Illegal pair_style mlip_gnn arguments: use `pair_style mlip_gnn "
+                      "[device auto|cpu|cuda] [charge Q]`");
+  for (int k = 0; k < narg; k += 2) {
+    if (std::strcmp(arg[k], "device") == 0) {
+      device_request_ = arg[k + 1];
+      if (device_request_ != "auto" && device_request_ != "cpu" && device_request_ != "cuda")
+        error->all(FLERR, "pair_style mlip_gnn device: got '{}'; choose auto, cpu or cuda",
+                   device_request_);
+    } else if (std::strcmp(arg[k], "charge") == 0) {
+      total_charge_ = utils::numeric(FLERR, arg[k + 1], false, lmp);
+    } else {
+      error->all(FLERR, "Illegal pair_style mlip_gnn keyword '{}': use `pair_style mlip_gnn "
+                        "[device auto|cpu|cuda] [charge Q]`", arg[k]);
+    }
+  }
 }
 
 void PairMlipGnn::load_model(const std::string &path)
@@ -140,6 +149,8 @@ void PairMlipGnn::load_model(const std::string &path)
   interaction_range_ = model_.attr("interaction_range").toDouble();
   pair_method_ = model_.attr("pair_method").toStringRef();
   model_dtype_ = model_.attr("model_dtype").toStringRef();
+  long_range_ = model_.hasattr("long_range") &&
+                model_.attr("long_range").toStringRef() != "none";
   if (!model_.find_method(pair_method_))
     error->all(FLERR, "pair_coeff mlip_gnn: '{}' names method '{}' but has none; export it "
                       "again with this mlip_gnn", path, pair_method_);
@@ -188,6 +199,14 @@ void PairMlipGnn::init_style()
   if (comm->mode != Comm::SINGLE)
     error->all(FLERR, "pair style mlip_gnn requires `comm_modify mode single`");
   if (!model_loaded_) error->all(FLERR, "pair style mlip_gnn: no pair_coeff * * model.pt given");
+  if (long_range_ && comm->nprocs > 1)
+    error->all(FLERR, "pair style mlip_gnn: this model has a long-range term (latent charges "
+                      "and their Coulomb sum over every atom), which runs on one MPI rank only; "
+                      "run it with one rank (`mpirun -np 1` or without mpirun)");
+  if (long_range_ && domain->nonperiodic && (domain->xperiodic || domain->yperiodic ||
+                                             domain->zperiodic))
+    error->all(FLERR, "pair style mlip_gnn: a long-range model needs a box periodic in all "
+                      "three directions or in none (boundary p p p or f f f / s s s)");
 
   neighbor->add_request(this, NeighConst::REQ_FULL | NeighConst::REQ_GHOST);
   graph_reported_ = false;
@@ -305,11 +324,24 @@ void PairMlipGnn::compute(int eflag, int vflag)
   int64_t *z = atomic_numbers.data_ptr<int64_t>();
   for (int64_t n = 0; n < num_nodes; ++n) z[n] = type_atomic_number_[atom->type[nodes_[n]]];
 
+  std::vector<c10::IValue> inputs = {vectors.to(device_), atomic_numbers.to(device_),
+                                     edge_index.to(device_),
+                                     c10::IValue(static_cast<int64_t>(nlocal))};
+  if (long_range_) {
+    if (vflag_atom)
+      error->one(FLERR, "pair style mlip_gnn: per-atom virials (compute stress/atom) are not "
+                        "available for a long-range model");
+    torch::Tensor positions = torch::empty({nlocal, 3}, torch::kFloat64);
+    auto p = positions.accessor<double, 2>();
+    for (int i = 0; i < nlocal; ++i)
+      for (int a = 0; a < 3; ++a) p[i][a] = atom->x[i][a];
+    inputs.push_back(positions.to(device_));
+    inputs.push_back(box_rows().to(device_));
+    inputs.push_back(torch::tensor(total_charge_, torch::kFloat64).to(device_));
+  }
   c10::IValue result;
   try {
-    result = model_.get_method(pair_method_)({vectors.to(device_), atomic_numbers.to(device_),
-                                              edge_index.to(device_),
-                                              c10::IValue(static_cast<int64_t>(nlocal))});
+    result = model_.get_method(pair_method_)(inputs);
   } catch (const std::exception &exc) {
     error->one(FLERR, "pair style mlip_gnn: the model failed: {}", first_line(exc.what()));
   }
@@ -324,5 +356,49 @@ void PairMlipGnn::compute(int eflag, int vflag)
     const double *e = atomic.data_ptr<double>();
     for (int i = 0; i < nlocal; ++i) eatom[i] += e[i];
   }
-  if (vflag_fdotr) virial_fdotr_compute();
+  // a global virial is wanted: LAMMPS clears vflag_global when it comes from F·r, and
+  // virial_fdotr_compute clears vflag_fdotr
+  const bool global_virial = vflag_global || vflag_fdotr;
+  if (vflag_fdotr) virial_fdotr_compute();  // pair forces only: those of local and ghost atoms
+  if (long_range_) add_long_range(out, global_virial);
+}
+
+// The box's lattice vectors as rows [3, 3] Å, or zeros when no direction is periodic.
+torch::Tensor PairMlipGnn::box_rows() const
+{
+  torch::Tensor cell = torch::zeros({3, 3}, torch::kFloat64);
+  if (domain->nonperiodic) return cell;
+  auto c = cell.accessor<double, 2>();
+  c[0][0] = domain->xprd;
+  c[1][0] = domain->xy;
+  c[1][1] = domain->yprd;
+  c[2][0] = domain->xz;
+  c[2][1] = domain->yz;
+  c[2][2] = domain->zprd;
+  return cell;
+}
+
+// The forces of the Coulomb sum that pair vectors do not carry (on local atoms) and their
+// virial, which virial_fdotr_compute (a sum over images of pair terms) cannot give.
+void PairMlipGnn::add_long_range(const c10::Dict<c10::IValue, c10::IValue> &out,
+                                 bool global_virial)
+{
+  const auto as_cpu_double = [](const c10::IValue &value) {
+    return value.toTensor().detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  };
+  const torch::Tensor direct = as_cpu_double(out.at("forces"));
+  const auto d = direct.accessor<double, 2>();
+  double **f = atom->f;
+  for (int i = 0; i < atom->nlocal; ++i)
+    for (int a = 0; a < 3; ++a) f[i][a] += d[i][a];
+  if (global_virial) {
+    const torch::Tensor w = as_cpu_double(out.at("lr_virial"));
+    const auto v = w.accessor<double, 2>();
+    virial[0] += v[0][0];
+    virial[1] += v[1][1];
+    virial[2] += v[2][2];
+    virial[3] += v[0][1];
+    virial[4] += v[0][2];
+    virial[5] += v[1][2];
+  }
 }

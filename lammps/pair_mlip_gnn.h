@@ -1,7 +1,13 @@
 // pair_style mlip_gnn: a model written by `mlip-gnn export` as a LAMMPS pair style.
 //
-//   pair_style mlip_gnn [device auto|cpu|cuda]
+//   pair_style mlip_gnn [device auto|cpu|cuda] [charge Q]
 //   pair_coeff * * model.pt Cu O      (one element symbol per atom type)
+//
+// A model with a long-range term (model.long_range: latent charges and their Coulomb sum)
+// runs on one MPI rank: its local atoms are then every atom, and the model gets their
+// positions, the box (periodic in all three directions or in none) and the total charge Q
+// (e, default 0) besides the graph; the forces it returns beyond the pair forces act on the
+// local atoms and their virial is added to the global one.
 //
 // Domain decomposition with an L-layer message-passing model (cutoff r_max): the energy of
 // an atom depends on atoms up to L·r_max away (L hops along pairs closer than r_max). Each
@@ -43,7 +49,12 @@ class PairMlipGnn : public Pair {
   void build_graph();
   void apply_edge_forces(const torch::Tensor &edge_forces);
 
+  void add_long_range(const c10::Dict<c10::IValue, c10::IValue> &out, bool global_virial);
+  torch::Tensor box_rows() const;
+
   std::string device_request_ = "auto";
+  bool long_range_ = false;   // the model has a Coulomb sum over every atom
+  double total_charge_ = 0.0;  // e, `pair_style mlip_gnn charge Q`
   torch::Device device_ = torch::kCPU;
   torch::jit::Module model_;
   bool model_loaded_ = false;

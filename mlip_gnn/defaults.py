@@ -17,6 +17,8 @@ ARCHITECTURE: Mapping[str, Any] = MappingProxyType({
     "num_layers": 2, "num_channels": 32, "max_ell": 2, "hidden_ell": 1, "correlation": 2,
     "num_bessel": 8, "envelope_p": 6, "radial_mlp": (64, 64), "zbl": False,
     "spin": "none", "magmom_scale": 2.0,
+    # model.long_range in the config: latent-charge electrostatics (mlip_gnn.nn.long_range)
+    "long_range": "none", "lr_smearing": 1.0, "lr_kspace": "ewald", "lr_wavelength": 0.0,
 })
 PLATEAU_FACTOR = 0.8  # lr multiplier when the validation metric stalls
 PLATEAU_PATIENCE = 20  # validation rounds without improvement before the lr drops

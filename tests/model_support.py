@@ -13,12 +13,12 @@ SPECIES = [13, 29]  # Al, Cu
 
 
 def make_model(correlation=2, max_ell=2, hidden_ell=1, zbl=False, dtype="float64", seed=0,
-               num_layers=2, shift=0.0, e0s=None):
+               num_layers=2, shift=0.0, e0s=None, **architecture):
     model = build_model(species=SPECIES, r_max=R_MAX, e0s=e0s or {13: -1.5, 29: -2.5},
                         avg_num_neighbors=8.0, scale=0.1, shift=shift, num_layers=num_layers,
                         num_channels=8, max_ell=max_ell, hidden_ell=hidden_ell,
                         correlation=correlation, num_bessel=6, envelope_p=6,
-                        radial_mlp=[16], zbl=zbl, dtype=dtype, seed=seed)
+                        radial_mlp=[16], zbl=zbl, dtype=dtype, seed=seed, **architecture)
     # random, non-trivial weights everywhere (some start at zero or one)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():

@@ -51,6 +51,10 @@ class MLIPCalculator(Calculator):
     of them is a change of the atoms) and adds ``magnetic_forces`` ([n], eV/μB,
     -∂E/∂m_i); the moments are held fixed, so ``forces`` are at fixed moments.
 
+    A long-range model (``model.long_range``) reads the total charge from
+    ``atoms.info["charge"]`` (e; absent: neutral; a change of it is a change of the
+    atoms) and adds ``charges`` ([n], e, the latent charges; ``atoms.get_charges()``).
+
     Raises :class:`~mlip_gnn.data.UnknownSpeciesError` for an element a model lacks and
     :class:`~mlip_gnn.data.DataError` for NaN positions, a zero-volume periodic cell or
     overlapping atoms.
@@ -60,7 +64,7 @@ class MLIPCalculator(Calculator):
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies",
-                              "magnetic_forces"]
+                              "magnetic_forces", "charges"]
 
     def __init__(self, model_paths: ModelSource | Sequence[ModelSource],
                  device: str = "auto", use_ema: bool = True,
@@ -75,6 +79,14 @@ class MLIPCalculator(Calculator):
     def r_max(self) -> float:
         """Cutoff (Å) of the committee's models."""
         return self.committee.r_max
+
+    def check_state(self, atoms, tol: float = 1e-15):
+        """ASE's changes, plus ``charge`` when ``atoms.info["charge"]`` changed."""
+        changes = super().check_state(atoms, tol)
+        if self.atoms is not None and (atoms.info.get("charge", 0.0)
+                                       != self.atoms.info.get("charge", 0.0)):
+            changes.append("charge")
+        return changes
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         """Energy, forces, stress (periodic cells) and uncertainties of ``atoms``, as ASE asks."""

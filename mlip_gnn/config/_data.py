@@ -30,6 +30,10 @@ class KeysConfig(Section):
         "magnetic_forces", "per-atom -∂E/∂m labels, eV/μB (constrained-moment DFT; read only "
         "with model.spin: collinear)"
     )
+    charge: str | None = setting(
+        "charge", "total charge of a frame in atoms.info, e (absent: neutral; used by "
+        "model.long_range)"
+    )
 
 
 @dataclass(kw_only=True)

@@ -24,6 +24,34 @@ FREEZE_PARTS = ("embedding", "radial", "interactions", "products", "readouts")
 
 
 @dataclass(kw_only=True)
+class LongRangeConfig(Section):
+    """Interactions beyond the cutoff (off by default: the model is then strictly local)."""
+
+    electrostatics: Literal["none", "latent"] = setting(
+        ARCHITECTURE["long_range"], "latent: each atom gets a charge from its features, and "
+        "the Coulomb energy of these Gaussian charges (Ewald/PME in periodic cells, a direct "
+        "sum in open ones; the frame's total charge from data.keys.charge) joins the energy"
+    )
+    smearing: float = setting(
+        ARCHITECTURE["lr_smearing"], "width σ of the Gaussian charges' pair kernel "
+        "erf(r/(√2σ))/r, Å", gt=0
+    )
+    kspace: Literal["ewald", "pme"] = setting(
+        ARCHITECTURE["lr_kspace"], "periodic sum: ewald (exact; small and medium cells) or "
+        "pme (particle-mesh Ewald, N log N; large cells)"
+    )
+    wavelength: float = setting(
+        ARCHITECTURE["lr_wavelength"], "k-space resolution, Å: ewald's shortest wavelength "
+        "or pme's mesh spacing; 0: smearing/2 (ewald), smearing/4 (pme)", ge=0
+    )
+
+
+#: model.long_range's fields → the builder's keywords
+LONG_RANGE_ARGUMENTS = {"electrostatics": "long_range", "smearing": "lr_smearing",
+                        "kspace": "lr_kspace", "wavelength": "lr_wavelength"}
+
+
+@dataclass(kw_only=True)
 class ModelConfig(Section):
     """Architecture: one family from NequIP-like (correlation 1) to MACE-like (2-3)."""
 
@@ -69,6 +97,8 @@ class ModelConfig(Section):
         ARCHITECTURE["magmom_scale"], "typical moment that normalises the spin inputs, μB "
         "(only with spin: collinear)", gt=0
     )
+    long_range: LongRangeConfig = setting(factory=LongRangeConfig,
+                                          doc="terms beyond the cutoff (electrostatics)")
     init_from: str | None = setting(
         None, "checkpoint or run directory whose weights start this run (fine-tuning); its "
         "architecture, r_max and dtype must match this section; new elements get fresh "

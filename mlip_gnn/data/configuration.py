@@ -36,6 +36,8 @@ class KeyMap:
     #: per-atom -∂E/∂m labels (eV/μB), read where present (only with ``magmoms``)
     magnetic_forces: str | None = None
     magmoms_required: bool = True
+    #: the frame's total charge (e) in ``atoms.info``; a frame without it is neutral
+    charge: str | None = "charge"
 
 
 def optional_moments(key_map: KeyMap) -> KeyMap:
@@ -62,6 +64,7 @@ class Configuration:
     source: str = "<memory>"  # "file.xyz, frame 3": used in error messages
     magmoms: np.ndarray | None = None  # [n] μB, collinear magnetic moments
     magnetic_forces: np.ndarray | None = None  # [n] eV/μB, -∂E/∂m
+    charge: float = 0.0  # e, total charge of the frame (long-range models honour it)
 
     @property
     def num_atoms(self) -> int:
@@ -108,6 +111,17 @@ def _per_atom_scalars(atoms, key: str, source: str, required: bool) -> np.ndarra
                         f"({len(atoms)},): one collinear value per atom")
     _check_finite(key, value, source)
     return value
+
+
+def _total_charge(value, key: str, source: str) -> float:
+    """``atoms.info[key]`` as a finite total charge (e)."""
+    try:
+        charge = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{source}: total charge '{key}' is not a number: {value!r}") from None
+    if not math.isfinite(charge):
+        raise DataError(f"{source}: total charge '{key}' is not finite ({charge})")
+    return charge
 
 
 def configuration_from_atoms(atoms, key_map: KeyMap = KeyMap(), source: str = "<memory>",
@@ -172,6 +186,8 @@ def configuration_from_atoms(atoms, key_map: KeyMap = KeyMap(), source: str = "<
     if key_map.config_type is not None and key_map.config_type in atoms.info:
         conf.config_type = str(atoms.info[key_map.config_type])
 
+    if key_map.charge is not None and key_map.charge in atoms.info:
+        conf.charge = _total_charge(atoms.info[key_map.charge], key_map.charge, source)
     if key_map.magmoms is not None:
         conf.magmoms = _per_atom_scalars(atoms, key_map.magmoms, source,
                                          required=bool(key_map.magmoms_required))

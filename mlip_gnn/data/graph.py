@@ -64,6 +64,7 @@ def graph_from_configuration(conf: Configuration, r_max: float, species: Species
         keys.BATCH: torch.zeros(n, dtype=torch.long),
         keys.PTR: torch.tensor([0, n], dtype=torch.long),
         keys.NUM_ATOMS: torch.tensor([n], dtype=torch.long),
+        keys.TOTAL_CHARGE: torch.tensor([conf.charge], dtype=dtype),
         keys.WEIGHT: torch.tensor([conf.weight], dtype=dtype),
         keys.ENERGY_WEIGHT: torch.tensor([float(conf.energy is not None)], dtype=dtype),
         keys.FORCES_WEIGHT: torch.tensor([float(conf.forces is not None)], dtype=dtype),

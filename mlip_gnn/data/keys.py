@@ -18,6 +18,7 @@ BATCH: Final[str] = "batch"  # [n] long, frame index of each atom
 PTR: Final[str] = "ptr"  # [g + 1] long, first atom of each frame
 NUM_ATOMS: Final[str] = "num_atoms"  # [g] long
 MAGMOMS: Final[str] = "magmoms"  # [n] float, μB, collinear magnetic moments (spin models)
+TOTAL_CHARGE: Final[str] = "total_charge"  # [g] float, e, net charge of each frame
 
 # --- targets and outputs -----------------------------------------------------------------
 TOTAL_ENERGY: Final[str] = "energy"  # [g] float, eV
@@ -27,6 +28,7 @@ STRESS: Final[str] = "stress"  # [g, 3, 3] float, eV/Å³, ASE sign (positive = 
 VIRIAL: Final[str] = "virial"  # [g, 3, 3] float, eV, -Σ r_ij ⊗ dE/dr_ij
 EDGE_FORCES: Final[str] = "edge_forces"  # [e, 3] float, eV/Å, dE/dr_ij (pair forces)
 MAGNETIC_FORCES: Final[str] = "magnetic_forces"  # [n] float, eV/μB, -∂E/∂m_i
+CHARGES: Final[str] = "charges"  # [n] float, e, latent charges (long-range models)
 
 # --- per-frame metadata (training only) -----------------------------------------------------
 WEIGHT: Final[str] = "weight"  # [g] float, per-config loss weight

@@ -80,6 +80,7 @@ def write_shard(root: Path, name: str, frames: Sequence[Configuration],
         "labels": np.array([[c.energy is not None, c.forces is not None,
                              c.stress is not None] for c in frames], dtype=bool),
         "weight": np.array([c.weight for c in frames], dtype=np.float64),
+        "charge": np.array([c.charge for c in frames], dtype=np.float64),
         "config_type": np.array([types.index(c.config_type) for c in frames], dtype=np.int32),
         "num_edges": np.asarray(num_edges, dtype=np.int64),
         "frame": np.asarray(frame_index, dtype=np.int64),
@@ -245,6 +246,8 @@ class DiskFrames:
             forces=np.array(a["forces"][lo:hi]) if has_forces else None,
             stress=np.array(a["stress"][j]) if has_stress else None,
             weight=float(a["weight"][j]),
+            # shards written before total charges were stored hold neutral frames
+            charge=float(a["charge"][j]) if "charge" in a else 0.0,
             config_type=shard.meta["config_types"][int(a["config_type"][j])],
             source=f"{shard.meta['source']}, frame {int(a['frame'][j])}")
 

@@ -8,7 +8,8 @@ committee of two or more models adds its spread: ``<prefix>energy_std`` (eV),
 ``<prefix>max_forces_std`` (eV/Å), ``<prefix>stress_std`` (Voigt, eV/Å³) and per atom
 ``<prefix>forces_std`` (eV/Å). A spin model reads each frame's moments
 (``initial_magmoms`` unless the key map names another array) and adds per atom
-``<prefix>magnetic_forces`` (-∂E/∂m, eV/μB). Frames need no labels.
+``<prefix>magnetic_forces`` (-∂E/∂m, eV/μB); a long-range model
+``<prefix>charges`` (latent charges, e). Frames need no labels.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def annotate(atoms, prediction: Prediction, prefix: str = "MLIP_"):
     atoms.arrays[f"{prefix}energies"] = np.asarray(prediction.energies, dtype=np.float64)
     if prediction.stress is not None:
         atoms.info[f"{prefix}stress"] = _voigt(prediction.stress)
+    if prediction.charges is not None:
+        atoms.arrays[f"{prefix}charges"] = np.asarray(prediction.charges, dtype=np.float64)
     if prediction.magnetic_forces is not None:
         atoms.arrays[f"{prefix}magnetic_forces"] = np.asarray(prediction.magnetic_forces,
                                                               dtype=np.float64)

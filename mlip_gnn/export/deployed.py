@@ -60,6 +60,9 @@ class DeployedPotential(torch.nn.Module):
         self.metadata_json: str = metadata_json
         # "collinear": forward needs per-atom moments (μB) and returns -∂E/∂m
         self.spin: str = str(getattr(potential, "spin_mode", "none"))
+        # "latent": forward takes the total charge and returns the latent charges; an
+        # engine that hands over pair vectors alone (pair_forward) cannot run it
+        self.long_range: str = str(getattr(potential, "long_range_mode", "none"))
         lookup = torch.full((MAX_ATOMIC_NUMBER + 1,), -1, dtype=torch.long)
         lookup[torch.tensor(self.atomic_numbers)] = torch.arange(len(self.atomic_numbers))
         self.register_buffer("species_lookup", lookup)  # [119] atomic number → species
@@ -104,17 +107,21 @@ class DeployedPotential(torch.nn.Module):
 
     def forward(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,
                 edge_index: torch.Tensor, cell_shifts: torch.Tensor, cell: torch.Tensor,
-                compute_stress: bool = True, magmoms: torch.Tensor | None = None
-                ) -> Dict[str, torch.Tensor]:
+                compute_stress: bool = True, magmoms: torch.Tensor | None = None,
+                charge: torch.Tensor | None = None) -> Dict[str, torch.Tensor]:
         """positions [n, 3] Å, atomic numbers [n], edge_index [2, e] (sender i, receiver j),
         cell_shifts [e, 3] (integer multiples of the lattice vectors added to r_j),
         cell [3, 3] Å (rows; zeros without PBC), and for a spin model (``spin`` is
-        ``"collinear"``) magmoms [n] μB, the collinear moments (ignored otherwise).
+        ``"collinear"``) magmoms [n] μB, the collinear moments (ignored otherwise); for a
+        long-range model (``long_range`` is ``"latent"``) the structure's total charge
+        [] e (None: neutral), and the cell's nonzero rows say which directions are
+        periodic (all three or none: a slab is refused).
 
         Returns energy [] eV, atomic_energies [n] eV, forces [n, 3] eV/Å, edge_forces
         [e, 3] eV/Å (dE/dr_ij) and, with ``compute_stress``, virial [3, 3] eV and stress
         [3, 3] eV/Å³ (ASE sign, zero when the cell has no volume); a spin model adds
-        magnetic_forces [n] eV/μB (-∂E/∂m_i). Tensors are in the model's dtype on its
+        magnetic_forces [n] eV/μB (-∂E/∂m_i), a long-range model charges [n] e (the
+        latent charges). Tensors are in the model's dtype on its
         device; inputs are cast to them.
         """
         dtype = self._dtype()
@@ -130,6 +137,12 @@ class DeployedPotential(torch.nn.Module):
         }
         if magmoms is not None and self.spin != "none":
             graph[keys.MAGMOMS] = magmoms.to(device=device, dtype=dtype).reshape(n)
+        if self.long_range != "none":
+            rows = graph[keys.CELL][0]
+            graph[keys.PBC] = (torch.linalg.norm(rows, dim=-1) > 0.0).reshape(1, 3)
+            total = (torch.zeros(1, dtype=dtype, device=device) if charge is None
+                     else charge.to(device=device, dtype=dtype).reshape(1))
+            graph[keys.TOTAL_CHARGE] = total
         out = self.model(graph, True, compute_stress, False)
         result: Dict[str, torch.Tensor] = {
             keys.TOTAL_ENERGY: out[keys.TOTAL_ENERGY][0].detach(),
@@ -142,12 +155,15 @@ class DeployedPotential(torch.nn.Module):
             result[keys.VIRIAL] = out[keys.VIRIAL][0]
         if keys.MAGNETIC_FORCES in out:
             result[keys.MAGNETIC_FORCES] = out[keys.MAGNETIC_FORCES]
+        if keys.CHARGES in out:
+            result[keys.CHARGES] = out[keys.CHARGES]
         return result
 
     @torch.jit.export
     def pair_forward(self, edge_vectors: torch.Tensor, atomic_numbers: torch.Tensor,
-                     edge_index: torch.Tensor, num_local: int | None = None
-                     ) -> Dict[str, torch.Tensor]:
+                     edge_index: torch.Tensor, num_local: int | None = None,
+                     positions: torch.Tensor | None = None, cell: torch.Tensor | None = None,
+                     charge: torch.Tensor | None = None) -> Dict[str, torch.Tensor]:
         """For engines that hand over pair vectors and ghost atoms (the LAMMPS pair style).
 
         edge_vectors [e, 3] Å (r_ij = r_j - r_i, image included), atomic_numbers [n] of
@@ -155,6 +171,14 @@ class DeployedPotential(torch.nn.Module):
         (default: all) count. Returns energy [] eV (Σ of local atomic energies),
         atomic_energies [num_local] eV, edge_forces [e, 3] eV/Å = dE/dr_ij (a force +g on
         i and -g on j) and virial [3, 3] eV = -Σ r_ij ⊗ dE/dr_ij.
+
+        A long-range model (``long_range`` not ``"none"``) also needs the local atoms'
+        ``positions`` [num_local, 3] Å, the ``cell`` [3, 3] Å (rows; all zero for open
+        boundaries) and the total ``charge`` [] e (None: neutral), and the local atoms must
+        be every atom (one domain): its Coulomb sum runs over all of them. It adds forces
+        [num_local, 3] eV/Å (the part not carried by pair vectors: add it to the local
+        atoms), charges [num_local] e and lr_virial [3, 3] eV (the virial of those forces,
+        included in ``virial``).
         """
         dtype = self._dtype()
         device = self.species_lookup.device
@@ -162,17 +186,44 @@ class DeployedPotential(torch.nn.Module):
         local = species.shape[0] if num_local is None else num_local
         edge_index = edge_index.to(device=device, dtype=torch.long)
         vectors = edge_vectors.to(device=device, dtype=dtype).detach().requires_grad_(True)
-        atomic = self.model.atomic_energies(vectors, species, edge_index)[:local]
-        energy = atomic.sum()
-        grads: List[torch.Tensor | None] = torch.autograd.grad(
-            [energy], [vectors], allow_unused=True)
-        grad = grads[0]
-        if grad is None:  # no edges
-            grad = torch.zeros_like(vectors)
         edge_graph = torch.zeros(vectors.shape[0], dtype=torch.long, device=device)
+        if self.long_range == "none":
+            atomic = self.model.atomic_energies(vectors, species, edge_index)[:local]
+            energy = atomic.sum()
+            grads: List[torch.Tensor | None] = torch.autograd.grad(
+                [energy], [vectors], allow_unused=True)
+            grad = grads[0]
+            if grad is None:  # no edges
+                grad = torch.zeros_like(vectors)
+            virial = virial_from_edge_gradients(grad, vectors.detach(), edge_graph, 1)[0]
+            return {keys.TOTAL_ENERGY: energy.detach(), keys.ATOMIC_ENERGIES: atomic.detach(),
+                    keys.EDGE_FORCES: grad, keys.VIRIAL: virial}
+        if positions is None or cell is None:
+            raise RuntimeError("this model has a long-range term (model.long_range): "
+                               "pair_forward needs the local atoms' positions and the cell")
+        total = (torch.zeros((), dtype=dtype, device=device) if charge is None
+                 else charge.to(device=device, dtype=dtype))
+        place = positions.to(device=device, dtype=dtype).detach().requires_grad_(True)
+        box = cell.to(device=device, dtype=dtype).reshape(3, 3)
+        strain = torch.zeros_like(box).requires_grad_(True)
+        atomic, charges = self.model.energies_with_ghosts(
+            vectors, species, edge_index, local, place + place @ strain, box + box @ strain,
+            total)
+        energy = atomic.sum()
+        lr_grads: List[torch.Tensor | None] = torch.autograd.grad(
+            [energy], [vectors, place, strain], allow_unused=True)
+        grad = lr_grads[0]
+        if grad is None:
+            grad = torch.zeros_like(vectors)
+        direct = lr_grads[1]
+        forces = torch.zeros_like(place) if direct is None else -direct
+        strain_grad = lr_grads[2]
+        lr_virial = (torch.zeros_like(box) if strain_grad is None
+                     else -0.5 * (strain_grad + strain_grad.transpose(0, 1)))
         virial = virial_from_edge_gradients(grad, vectors.detach(), edge_graph, 1)[0]
         return {keys.TOTAL_ENERGY: energy.detach(), keys.ATOMIC_ENERGIES: atomic.detach(),
-                keys.EDGE_FORCES: grad, keys.VIRIAL: virial}
+                keys.EDGE_FORCES: grad, keys.VIRIAL: virial + lr_virial,
+                keys.FORCES: forces, keys.CHARGES: charges.detach(), "lr_virial": lr_virial}
 
     @torch.jit.export
     def llpr(self, positions: torch.Tensor, atomic_numbers: torch.Tensor,

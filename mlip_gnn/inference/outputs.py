@@ -17,8 +17,9 @@ __all__ = ["MemberOutput", "Uncertainty", "UncertaintyEstimator", "Prediction", 
 #: the exported interface's arguments for one structure: positions [n, 3] Å, atomic
 #: numbers [n], edge_index [2, e], cell_shifts [e, 3], cell [3, 3] Å (zero along
 #: non-periodic directions), whether the stress is computed, and the collinear moments
-#: [n] μB for spin models (None for spin-free ones, which are not passed them)
-ModelInputs = Tuple[Any, Any, Any, Any, Any, bool, Any]
+#: [n] μB for spin models (None for spin-free ones, which are not passed them) and the
+#: total charge [] e (passed to long-range models only)
+ModelInputs = Tuple[Any, Any, Any, Any, Any, bool, Any, Any]
 
 
 @dataclasses.dataclass
@@ -34,6 +35,7 @@ class MemberOutput:
     stress: np.ndarray | None = None
     features: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     magnetic_forces: np.ndarray | None = None
+    charges: np.ndarray | None = None  # [n] e, latent charges of a long-range model
 
 
 @dataclasses.dataclass
@@ -100,6 +102,7 @@ class Prediction:
     members: List[MemberOutput]
     uncertainty: Uncertainty | None = None
     magnetic_forces: np.ndarray | None = None  # [n] eV/μB, spin models only
+    charges: np.ndarray | None = None  # [n] e, latent charges of long-range models
 
     @classmethod
     def mean_of(cls, members: List[MemberOutput],
@@ -112,12 +115,16 @@ class Prediction:
         magnetic = [m.magnetic_forces for m in members]
         magnetic_mean = (None if any(v is None for v in magnetic)
                          else np.mean(magnetic, axis=0))
+        charges = [m.charges for m in members]
+        charges_mean = (None if any(v is None for v in charges)
+                        else np.mean(charges, axis=0))
         return cls(float(mean("energy")), mean("energies"), mean("forces"), mean("stress"),
-                   members, uncertainty, magnetic_mean)
+                   members, uncertainty, magnetic_mean, charges_mean)
 
     def results(self) -> Dict[str, Any]:
         """As a flat dict: ``energy``, ``energies``, ``forces``, ``stress`` and
-        ``magnetic_forces`` (eV/μB, -∂E/∂m; when present) and, with an uncertainty,
+        ``magnetic_forces`` (eV/μB, -∂E/∂m; when present), ``charges`` [n] (e, the latent
+        charges of long-range models; when present) and, with an uncertainty,
         ``energy_std`` (eV), ``forces_std`` [n] (eV/Å), ``max_forces_std`` (eV/Å), with an
         OOD score ``ood_score`` [n] and ``max_ood_score``, and the estimator's extra results."""
         out: Dict[str, Any] = {"energy": self.energy, "energies": self.energies,
@@ -126,6 +133,8 @@ class Prediction:
             out["stress"] = self.stress
         if self.magnetic_forces is not None:
             out["magnetic_forces"] = self.magnetic_forces
+        if self.charges is not None:
+            out["charges"] = self.charges
         if self.uncertainty is not None:
             out["energy_std"] = self.uncertainty.energy
             out["forces_std"] = self.uncertainty.forces

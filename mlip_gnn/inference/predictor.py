@@ -126,13 +126,16 @@ class Predictor:
         magmoms = graph[keys.MAGMOMS].to(device) if keys.MAGMOMS in graph else None
         return (graph[keys.POSITIONS].to(device), numbers.to(device),
                 graph[keys.EDGE_INDEX].to(device), graph[keys.EDGE_CELL_SHIFT].to(device),
-                cell.to(device), has_volume, magmoms)
+                cell.to(device), has_volume, magmoms,
+                graph[keys.TOTAL_CHARGE][0].to(device))
 
     def _run(self, member: Member, args: ModelInputs, features: bool) -> MemberOutput:
         recording = (record_features(member.module, member.name) if features
                      else contextlib.nullcontext({}))
-        # a spin-free export may predate the moments argument: it gets the first six
-        call = args if args[6] is not None else args[:6]
+        # a spin-free export may predate the moments argument: it gets the first six;
+        # only a long-range model takes the total charge
+        long_range = str(getattr(member.module, "long_range", "none")) != "none"
+        call = args if long_range else (args[:7] if args[6] is not None else args[:6])
         with recording as recorded:
             out = member.module(*call)
         magnetic = out.get(keys.MAGNETIC_FORCES)
@@ -141,7 +144,8 @@ class Predictor:
             energies=_numpy(out[keys.ATOMIC_ENERGIES]), forces=_numpy(out[keys.FORCES]),
             stress=_numpy(out[keys.STRESS]) if args[5] else None,
             features={name: _numpy(value) for name, value in recorded.items()},
-            magnetic_forces=None if magnetic is None else _numpy(magnetic))
+            magnetic_forces=None if magnetic is None else _numpy(magnetic),
+            charges=_numpy(out[keys.CHARGES]) if keys.CHARGES in out else None)
 
 
 def _compile_member(member: Member) -> None:

@@ -7,7 +7,7 @@ import torch
 from mlip_gnn.defaults import ARCHITECTURE as _D
 from mlip_gnn.defaults import DTYPE, R_MAX
 from mlip_gnn.model.potential import Potential
-from mlip_gnn.nn import SPIN_MODES
+from mlip_gnn.nn import ELECTROSTATICS, KSPACE_METHODS, SPIN_MODES
 
 __all__ = ["build_model", "DTYPES"]
 
@@ -22,13 +22,18 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                 num_bessel: int = _D["num_bessel"], envelope_p: int = _D["envelope_p"],
                 radial_mlp: List[int] | None = None, zbl: bool = _D["zbl"],
                 spin: str = _D["spin"], magmom_scale: float = _D["magmom_scale"],
+                long_range: str = _D["long_range"], lr_smearing: float = _D["lr_smearing"],
+                lr_kspace: str = _D["lr_kspace"], lr_wavelength: float = _D["lr_wavelength"],
                 dtype: str = DTYPE, seed: int | None = None) -> Potential:
     """Build a potential for the given species (atomic numbers, any order).
 
     ``e0s`` maps atomic number → isolated-atom reference energy (eV, default 0);
     ``dtype`` is ``"float32"`` or ``"float64"``; ``spin`` is ``"none"`` or ``"collinear"``
     (per-atom moments as input, :mod:`mlip_gnn.nn.spin`; ``magmom_scale`` μB normalises
-    them). The global default dtype is not touched:
+    them); ``long_range`` is ``"none"`` or ``"latent"`` (latent charges with a
+    Gaussian-smeared Coulomb energy, :mod:`mlip_gnn.nn.long_range`: width ``lr_smearing``
+    Å, periodic sums by ``lr_kspace`` "ewald" or "pme" at resolution ``lr_wavelength`` Å,
+    0 for the method's default). The global default dtype is not touched:
     the model is built and then cast. ``seed`` makes the initial weights reproducible.
     All arguments are plain Python values, so they can be stored in a checkpoint and the
     model rebuilt from it.
@@ -49,6 +54,14 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
         raise ValueError(f"build_model: spin {spin!r} not in {sorted(SPIN_MODES)}")
     if not magmom_scale > 0.0:
         raise ValueError(f"build_model: magmom_scale={magmom_scale} must be > 0 (μB)")
+    if long_range not in ELECTROSTATICS:
+        raise ValueError(f"build_model: long_range {long_range!r} not in "
+                         f"{list(ELECTROSTATICS)}")
+    if lr_kspace not in KSPACE_METHODS:
+        raise ValueError(f"build_model: lr_kspace {lr_kspace!r} not in {list(KSPACE_METHODS)}")
+    if not lr_smearing > 0.0 or lr_wavelength < 0.0:
+        raise ValueError(f"build_model: lr_smearing={lr_smearing} must be > 0 and "
+                         f"lr_wavelength={lr_wavelength} >= 0 (Å)")
     e0s = dict(e0s or {})
     e0_list = [float(e0s.get(z, 0.0)) for z in species]
     generator_state = None
@@ -63,7 +76,9 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                           num_bessel=num_bessel, envelope_p=envelope_p,
                           radial_mlp=list(_D["radial_mlp"] if radial_mlp is None
                                           else radial_mlp), zbl=zbl,
-                          spin=spin, magmom_scale=magmom_scale)
+                          spin=spin, magmom_scale=magmom_scale, long_range=long_range,
+                          lr_smearing=lr_smearing, lr_kspace=lr_kspace,
+                          lr_wavelength=lr_wavelength)
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)

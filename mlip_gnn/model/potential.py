@@ -11,7 +11,7 @@ from mlip_gnn.model.derivatives import (forces_from_edge_gradients, stress_from_
                                         virial_from_edge_gradients)
 from mlip_gnn.nn import (EDGE_SPIN_CHANNELS, BesselBasis, GatedUpdate, Interaction,
                          PolynomialEnvelope, ScalarReadout, SymmetricContraction,
-                         ZBLRepulsion, natural_irreps, spin_module)
+                         LatentCoulomb, ZBLRepulsion, natural_irreps, spin_module)
 
 __all__ = ["Potential"]
 
@@ -51,14 +51,21 @@ class Potential(torch.nn.Module):
     With ``spin="collinear"`` the graph carries per-atom moments (``keys.MAGMOMS``) that
     enter through time-reversal-even invariants (:mod:`mlip_gnn.nn.spin`), and -∂E/∂m is
     returned as ``keys.MAGNETIC_FORCES``; with ``"none"`` (default) nothing changes.
-    Build it with :func:`mlip_gnn.model.build_model`.
+    With ``long_range="latent"`` the last layer's invariant features also give each atom a
+    latent charge (``keys.CHARGES``; the frame's ``keys.TOTAL_CHARGE`` honoured) whose
+    Gaussian-smeared Coulomb energy (Ewald / PME for periodic frames, a direct sum for open
+    ones: :mod:`mlip_gnn.nn.long_range`) is added to the atomic energies; positions and
+    cell then enter directly as well as through the edges, and forces and stress are still
+    derivatives of the one energy. Build it with :func:`mlip_gnn.model.build_model`.
     """
 
     def __init__(self, species: List[int], r_max: float, e0s: List[float],
                  scale: float, shift: float, avg_num_neighbors: float, num_layers: int,
                  num_channels: int, max_ell: int, hidden_ell: int, correlation: int,
                  num_bessel: int, envelope_p: int, radial_mlp: List[int], zbl: bool,
-                 spin: str, magmom_scale: float):
+                 spin: str, magmom_scale: float, long_range: str = "none",
+                 lr_smearing: float = 1.0, lr_kspace: str = "ewald",
+                 lr_wavelength: float = 0.0):
         super().__init__()
         num_species = len(species)
         self.atomic_numbers: List[int] = list(species)
@@ -90,6 +97,9 @@ class Potential(torch.nn.Module):
             irreps_in = irreps_out
         self.layers = torch.nn.ModuleList(layers)
         self.zbl = ZBLRepulsion(species) if zbl else None
+        self.long_range_mode: str = long_range
+        self.long_range = (LatentCoulomb(num_channels, lr_smearing, lr_kspace, lr_wavelength)
+                           if long_range == "latent" else None)
 
         self.register_buffer("e0", torch.tensor(e0s, dtype=torch.float64))  # [S] eV
         self.register_buffer("scale", torch.full((num_species,), float(scale),
@@ -102,6 +112,9 @@ class Potential(torch.nn.Module):
                         ) -> torch.Tensor:
         """Per-atom energies [n] eV from edge vectors [e, 3] Å, species [n], edges [2, e]
         and, for a spin model, moments [n] μB."""
+        if self.long_range is not None:
+            raise ValueError("this model has a long-range term, which needs positions and "
+                             "the cell: call the model on a whole graph, not on edges alone")
         return self._energies(edge_vectors, species, edge_index, False, magmoms)[0]
 
     @torch.jit.export
@@ -112,12 +125,40 @@ class Potential(torch.nn.Module):
         """Per-atom energies [n] eV and last-layer features f [n, d]: E_i = w·f_i + shift
         + E0 (+ ZBL) with f_i = scale[z_i] · [each layer's ``readout.features``]; the
         features a last-layer uncertainty works on (:mod:`mlip_gnn.uncertainty.readout`)."""
-        return self._energies(edge_vectors, species, edge_index, True, magmoms)
+        energies, features, _ = self._energies(edge_vectors, species, edge_index, True,
+                                               magmoms)
+        return energies, features
+
+    @torch.jit.export
+    def energies_with_ghosts(self, edge_vectors: torch.Tensor, species: torch.Tensor,
+                             edge_index: torch.Tensor, num_local: int,
+                             positions: torch.Tensor, cell: torch.Tensor,
+                             total_charge: torch.Tensor
+                             ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """For an engine with ghost atoms, on one domain that holds every atom (one rank):
+        the first ``num_local`` atoms' energies [num_local] eV, each with its share of the
+        electrostatic energy, and their charges [num_local] e. The graph (edge vectors,
+        species, edges) spans local and ghost atoms out to num_layers × r_max, so the
+        local atoms' features are exact; ``positions`` [num_local, 3] Å and ``cell``
+        [3, 3] Å (rows; all zero: open boundaries) place the charges, ``total_charge`` []
+        e. A model without the term returns its local energies and no charges."""
+        atomic, _, h = self._energies(edge_vectors, species, edge_index, False, None)
+        atomic = atomic[:num_local]
+        long_range = self.long_range
+        if long_range is None:
+            return atomic, atomic.new_zeros(0)
+        pbc = (torch.linalg.norm(cell, dim=-1) > 0.0).reshape(1, 3)
+        batch = torch.zeros(num_local, dtype=torch.long, device=atomic.device)
+        shares, charges = long_range(h[:num_local], positions, cell.reshape(1, 3, 3), pbc,
+                                     batch, total_charge.reshape(1).to(atomic.dtype))
+        return atomic + shares, charges
 
     def _energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
                   edge_index: torch.Tensor, with_features: bool,
                   magmoms: torch.Tensor | None = None
-                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Local atomic energies [n], last-layer features [n, d] (empty unless
+        ``with_features``) and the last layer's node features h [n, C]."""
         sender = edge_index[0]
         receiver = edge_index[1]
         lengths = torch.linalg.norm(edge_vectors, dim=-1)  # [e]
@@ -148,8 +189,8 @@ class Potential(torch.nn.Module):
             pair = zbl(species[sender], species[receiver], lengths)  # [e]
             energy = energy.index_add(0, receiver, pair)
         if not with_features:
-            return energy, energy.new_zeros((0, 0))
-        return energy, scale.unsqueeze(-1) * torch.cat(features, dim=-1)
+            return energy, energy.new_zeros((0, 0)), h
+        return energy, scale.unsqueeze(-1) * torch.cat(features, dim=-1), h
 
     def forward(self, data: Dict[str, torch.Tensor], compute_forces: bool = True,
                 compute_stress: bool = False, training: bool = False
@@ -174,15 +215,30 @@ class Potential(torch.nn.Module):
             edge_vectors = edge_vectors.detach().requires_grad_(True)
         magmoms = self._magmoms(data, need_grad)
 
-        atomic = self.atomic_energies(edge_vectors, species, edge_index, magmoms)  # [n]
+        inputs = [edge_vectors] if magmoms is None else [edge_vectors, magmoms]
+        lr_first = len(inputs)  # where the long-range leaves start in ``inputs``
+        charges: torch.Tensor | None = None
+        long_range = self.long_range
+        if long_range is None:
+            # through the attribute: compile_energy may have replaced it
+            atomic = self.atomic_energies(edge_vectors, species, edge_index, magmoms)  # [n]
+        else:
+            atomic, _, h = self._energies(edge_vectors, species, edge_index, False, magmoms)
+            lr_positions, lr_cell, lr_leaves = self._long_range_inputs(
+                positions, cell, batch, compute_forces, compute_stress)
+            inputs = inputs + lr_leaves
+            lr_energies, charges = long_range(h, lr_positions, lr_cell, self._pbc(data),
+                                              batch, self._total_charge(data))
+            atomic = atomic + lr_energies
         energy = torch.zeros(num_graphs, dtype=atomic.dtype, device=atomic.device)
         energy = energy.index_add(0, batch, atomic)
         out: Dict[str, torch.Tensor] = {keys.TOTAL_ENERGY: energy,
                                         keys.ATOMIC_ENERGIES: atomic}
+        if charges is not None:
+            out[keys.CHARGES] = charges if training else charges.detach()
         if not need_grad:
             return out
 
-        inputs = [edge_vectors] if magmoms is None else [edge_vectors, magmoms]
         grads: List[torch.Tensor | None] = torch.autograd.grad(
             [energy.sum()], inputs, create_graph=training, allow_unused=True)
         edge_grad = grads[0]
@@ -194,15 +250,61 @@ class Potential(torch.nn.Module):
             out[keys.MAGNETIC_FORCES] = (-moment_grad if moment_grad is not None
                                          else torch.zeros_like(magmoms))
         if compute_forces:
-            out[keys.FORCES] = forces_from_edge_gradients(edge_grad, edge_index,
-                                                          positions.shape[0])
+            forces = forces_from_edge_gradients(edge_grad, edge_index, positions.shape[0])
+            if long_range is not None:
+                position_grad = grads[lr_first]  # dE/dr of the charges' direct dependence
+                if position_grad is not None:
+                    forces = forces - position_grad
+            out[keys.FORCES] = forces
         if compute_stress:
             virial = virial_from_edge_gradients(edge_grad, edge_vectors, edge_graph,
                                                 num_graphs)
+            if long_range is not None:
+                strain_grad = grads[len(inputs) - 1]  # dE/dε of the direct dependence
+                if strain_grad is not None:
+                    virial = virial - 0.5 * (strain_grad + strain_grad.transpose(-1, -2))
             stress, _ = stress_from_virial(virial, cell)
             out[keys.VIRIAL] = virial
             out[keys.STRESS] = stress
         return out
+
+    def _long_range_inputs(self, positions: torch.Tensor, cell: torch.Tensor,
+                           batch: torch.Tensor, compute_forces: bool, compute_stress: bool
+                           ) -> Tuple[torch.Tensor, torch.Tensor, List[torch.Tensor]]:
+        """Positions and cells the long-range term sees, and the leaves to differentiate:
+        the positions (its direct part of the forces) and a homogeneous strain ε [g, 3, 3]
+        at zero applied to positions and cell (its direct part of the virial, -∂E/∂ε)."""
+        leaves: List[torch.Tensor] = []
+        if not (compute_forces or compute_stress):
+            return positions, cell, leaves
+        lr_positions = positions.detach().requires_grad_(True)
+        leaves.append(lr_positions)
+        lr_cell = cell
+        if compute_stress:
+            strain = torch.zeros_like(cell).requires_grad_(True)
+            leaves.append(strain)
+            lr_positions = lr_positions + torch.einsum("ni,nij->nj", lr_positions,
+                                                       strain[batch])
+            lr_cell = cell + torch.bmm(cell, strain)
+        return lr_positions, lr_cell, leaves
+
+    @staticmethod
+    def _pbc(data: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """[g, 3] periodic directions; without the field, a frame with a cell of nonzero
+        volume counts as periodic in all three and one without as open."""
+        if keys.PBC in data:
+            return data[keys.PBC].to(torch.bool)
+        cell = data[keys.CELL]
+        periodic = torch.abs(torch.linalg.det(cell)) > 0.0  # [g]
+        return periodic.unsqueeze(-1).expand(cell.shape[0], 3)
+
+    @staticmethod
+    def _total_charge(data: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """[g] total charge of each frame, e (zero where the graph does not say)."""
+        cell = data[keys.CELL]
+        if keys.TOTAL_CHARGE in data:
+            return data[keys.TOTAL_CHARGE].to(device=cell.device, dtype=cell.dtype)
+        return torch.zeros(cell.shape[0], dtype=cell.dtype, device=cell.device)
 
     def _magmoms(self, data: Dict[str, torch.Tensor], need_grad: bool
                  ) -> torch.Tensor | None:

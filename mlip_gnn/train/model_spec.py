@@ -14,6 +14,7 @@ from typing import Any, List, Mapping
 from ase.data import atomic_numbers as ATOMIC_NUMBERS
 
 from mlip_gnn.config import Config
+from mlip_gnn.config.schema import LONG_RANGE_ARGUMENTS
 from mlip_gnn.data import DatasetStatistics, SpeciesTable
 from mlip_gnn.defaults import ARCHITECTURE
 from mlip_gnn.modelio import ModelSpec
@@ -72,9 +73,13 @@ def complete_spec(spec: ModelSpec, cfg: Config, stats: DatasetStatistics) -> Mod
 
 def model_architecture(cfg: Config) -> dict:
     """The config's model section as builder arguments (without ``init_from``, which says
-    where the weights come from, not what the model is)."""
+    where the weights come from, not what the model is; ``long_range``'s fields become the
+    builder's ``long_range``/``lr_*`` keywords)."""
     architecture = dataclasses.asdict(cfg.model)
     architecture.pop("init_from")
+    long_range = architecture.pop("long_range")
+    for name, keyword in LONG_RANGE_ARGUMENTS.items():
+        architecture[keyword] = long_range[name]
     return architecture
 
 

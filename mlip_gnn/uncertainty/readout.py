@@ -118,6 +118,10 @@ def feature_pass(module: torch.nn.Module, inputs: ModelInputs, parts: List[Reado
     :class:`~mlip_gnn.inference.Member` holds it) on ``inputs`` recording f; with
     ``gradients`` the edge vectors are a leaf that f can be differentiated against."""
     potential = _potential(module)
+    if getattr(potential, "long_range", None) is not None:
+        raise FeaturesUnavailableError(
+            "last-layer uncertainties (llpr, readout) do not cover a long-range model's "
+            "electrostatic term; use a committee or the distance estimator")
     positions, numbers, edge_index, shifts, cell = inputs[:5]
     magmoms = inputs[6]
     dtype, device = potential.e0.dtype, potential.e0.device  # the model's

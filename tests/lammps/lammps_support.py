@@ -78,8 +78,19 @@ def run_lammps(workdir: Path, script: str, np_ranks: int | None = None, check: b
 
 
 def single_point_script(model: Path, symbols, boundary: str = "p p p",
-                        pair_style: str = "mlip_gnn") -> str:
-    """Energy, virial pressure, per-atom energies, forces and per-atom virials at step 0."""
+                        pair_style: str = "mlip_gnn", atom_virials: bool = True) -> str:
+    """Energy, virial pressure, per-atom energies, forces and per-atom virials at step 0
+    (without ``atom_virials``: their sums are printed as zeros)."""
+    fmt = ":%.17g)"
+    pressure = " ".join(f"$(c_pv[{k}]{fmt}" for k in range(1, 7))
+    if atom_virials:
+        stress_atom = ("compute s_atom all stress/atom NULL virial\n"
+                       "compute s_sum all reduce sum c_s_atom[1] c_s_atom[2] c_s_atom[3] "
+                       "c_s_atom[4] c_s_atom[5] c_s_atom[6]\n")
+        sums = " ".join(f"$(c_s_sum[{k}]{fmt}" for k in range(1, 7))
+        thermo = "c_pv[*] c_s_sum[*]"
+    else:
+        stress_atom, sums, thermo = "", " ".join(["0"] * 6), "c_pv[*]"
     return f"""
 units metal
 atom_style atomic
@@ -89,24 +100,24 @@ pair_style {pair_style}
 pair_coeff * * {model} {' '.join(symbols)}
 compute pv all pressure NULL virial
 compute pe_atom all pe/atom
-compute s_atom all stress/atom NULL virial
-compute s_sum all reduce sum c_s_atom[1] c_s_atom[2] c_s_atom[3] c_s_atom[4] c_s_atom[5] c_s_atom[6]
-thermo_style custom step pe c_pv[*] c_s_sum[*] vol
+{stress_atom}thermo_style custom step pe {thermo} vol
 dump d all custom 1 atoms.dump id fx fy fz c_pe_atom
 dump_modify d sort id format float %.17g
 run 0
-print "RESULT $(pe:%.17g) $(vol:%.17g) $(c_pv[1]:%.17g) $(c_pv[2]:%.17g) $(c_pv[3]:%.17g) $(c_pv[4]:%.17g) $(c_pv[5]:%.17g) $(c_pv[6]:%.17g) $(c_s_sum[1]:%.17g) $(c_s_sum[2]:%.17g) $(c_s_sum[3]:%.17g) $(c_s_sum[4]:%.17g) $(c_s_sum[5]:%.17g) $(c_s_sum[6]:%.17g)"
-"""  # noqa: E501
+print "RESULT $(pe{fmt} $(vol{fmt} {pressure} {sums}"
+"""
 
 
 def single_point(workdir: Path, model: Path, atoms, symbols, np_ranks: int | None = None,
-                 boundary: str = "p p p") -> dict:
+                 boundary: str = "p p p", pair_style: str = "mlip_gnn",
+                 atom_virials: bool = True) -> dict:
     """LAMMPS's step-0 results for ``atoms``: energy (eV), forces [n, 3] (eV/Å), energies
     [n] (eV), stress [3, 3] (eV/Å³, ASE sign, from the virial pressure), atom_stress
     [3, 3] (eV/Å³, the same from Σ of compute stress/atom, which is -P·V) and the log."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data.lmp").write_text(data_file(atoms, symbols))
-    done = run_lammps(workdir, single_point_script(model, symbols, boundary), np_ranks)
+    done = run_lammps(workdir, single_point_script(model, symbols, boundary, pair_style,
+                                                   atom_virials), np_ranks)
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("RESULT "))
     values = [float(v) for v in line.split()[1:]]
     energy, volume, p, s = values[0], values[1], values[2:8], values[8:14]
