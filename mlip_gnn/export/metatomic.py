@@ -64,13 +64,12 @@ def check_exportable(deployed: torch.nn.Module) -> None:
             f"--format metatomic: this model has spin {spin!r} and needs per-atom magnetic "
             "moments, which the metatomic interface does not pass; export it as "
             "TorchScript (--format torchscript)")
-    potential = getattr(deployed, "model", deployed)
-    for module in (deployed, potential):
-        if getattr(module, "long_range", None):
-            raise ModelFileError(
-                "--format metatomic: this model has a long-range term, which is not yet "
-                "supported in the metatomic export; export it as TorchScript "
-                "(--format torchscript)")
+    long_range = str(getattr(deployed, "long_range", "none"))
+    if long_range != "none":
+        raise ModelFileError(
+            f"--format metatomic: this model has a long-range term ({long_range!r}), which "
+            "is not yet supported in the metatomic export; export it as TorchScript "
+            "(--format torchscript)")
 
 
 def _atomistic_model(deployed: torch.nn.Module, meta: Dict[str, Any]):

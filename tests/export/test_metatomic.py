@@ -246,7 +246,7 @@ def test_spin_model_is_refused(tmp_path, capsys):
 def test_long_range_model_is_refused():
     deployed, _ = deploy(make_model())
     check_exportable(deployed)  # a plain model passes
-    deployed.model.long_range = torch.nn.Identity()
+    deployed, _ = deploy(make_model(long_range="latent"))
     with pytest.raises(ModelFileError, match="not yet supported in the metatomic export"):
         check_exportable(deployed)
 
