@@ -42,7 +42,7 @@ class LongRangeConfig(Section):
     )
     wavelength: float = setting(
         ARCHITECTURE["lr_wavelength"], "k-space resolution, Å: ewald's shortest wavelength "
-        "or pme's mesh spacing; 0: smearing/2 (ewald), smearing/4 (pme)", ge=0
+        "or pme's nominal mesh spacing; 0: smearing/2 (ewald), 0.75 smearing (pme)", ge=0
     )
 
 
