@@ -116,3 +116,15 @@ def test_unknown_long_range_key_names_the_nearest(tmp_path, capsys):
                  "--set", f"output.run_dir={tmp_path / 'run'}"])
     err = capsys.readouterr().err
     assert code == 2 and "smearing" in err, err
+
+
+def test_last_layer_uncertainty_fit_is_refused_and_a_committee_works(lr_run, data, tmp_path,
+                                                                      capsys):
+    code = main(["uncertainty", "fit", str(lr_run)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "long-range" in err and "committee" in err, err
+    atoms = ase.io.read(data / "test.xyz", index=0)
+    atoms.calc = MLIPCalculator([lr_run, lr_run])
+    atoms.get_potential_energy()
+    assert atoms.calc.results["energy_std"] == pytest.approx(0.0, abs=1e-9)
+    assert "charges" in atoms.calc.results
