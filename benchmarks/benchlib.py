@@ -27,6 +27,11 @@ SIZES: Dict[str, dict] = {
     "medium": dict(num_channels=128, max_ell=3, hidden_ell=1, correlation=3, num_layers=2),
     # the size of the accuracy benchmark (bench_accuracy.py)
     "medium64": dict(num_channels=64, max_ell=3, hidden_ell=1, correlation=3, num_layers=2),
+    # small with latent-charge electrostatics (model.long_range), PME or Ewald sums
+    "small_lr": dict(num_channels=32, max_ell=1, hidden_ell=1, correlation=2, num_layers=2,
+                     long_range="latent", lr_kspace="pme"),
+    "small_lr_ewald": dict(num_channels=32, max_ell=1, hidden_ell=1, correlation=2,
+                           num_layers=2, long_range="latent", lr_kspace="ewald"),
 }
 
 
