@@ -36,10 +36,8 @@ class LongRangeConfig(Section):
         ARCHITECTURE["lr_smearing"], "width σ of the Gaussian charges' pair kernel "
         "erf(r/(√2σ))/r, Å", gt=0
     )
-    kspace: Literal["ewald", "pme"] = setting(
-        ARCHITECTURE["lr_kspace"], "periodic sum: ewald (exact; small and medium cells) or "
-        "pme (particle-mesh Ewald, N log N; large cells)"
-    )
+    # ewald: exact (small and medium cells); pme: particle-mesh Ewald, N log N (large cells)
+    kspace: Literal["ewald", "pme"] = setting(ARCHITECTURE["lr_kspace"], "periodic sum")
     wavelength: float = setting(
         ARCHITECTURE["lr_wavelength"], "k-space resolution, Å: ewald's shortest wavelength "
         "or pme's nominal mesh spacing; 0: smearing/2 (ewald), 0.75 smearing (pme)", ge=0

@@ -58,18 +58,16 @@ def require_metatomic() -> None:
 def check_exportable(deployed: torch.nn.Module) -> None:
     """Refuse a model whose inputs metatomic cannot pass: per-atom magnetic moments (a
     collinear-spin model), or a long-range term (not yet supported)."""
-    spin = str(getattr(deployed, "spin", "none"))
-    if spin != "none":
-        raise ModelFileError(
-            f"--format metatomic: this model has spin {spin!r} and needs per-atom magnetic "
-            "moments, which the metatomic interface does not pass; export it as "
-            "TorchScript (--format torchscript)")
-    long_range = str(getattr(deployed, "long_range", "none"))
-    if long_range != "none":
-        raise ModelFileError(
-            f"--format metatomic: this model has a long-range term ({long_range!r}), which "
-            "is not yet supported in the metatomic export; export it as TorchScript "
-            "(--format torchscript)")
+    refused = {"spin": "per-atom magnetic moments, which the metatomic interface does "
+                       "not pass",
+               "long_range": "a long-range term, which is not yet supported in the "
+                             "metatomic export"}
+    for attribute, why in refused.items():
+        value = str(getattr(deployed, attribute, "none"))
+        if value != "none":
+            raise ModelFileError(f"--format metatomic: this model has {attribute} {value!r} "
+                                 f"and needs {why}; export it as TorchScript "
+                                 "(--format torchscript)")
 
 
 def _atomistic_model(deployed: torch.nn.Module, meta: Dict[str, Any]):

@@ -36,51 +36,66 @@ class SystemSpecError(MlipGnnError, ValueError):
     table entry that names no computed property or has no number."""
 
 
+def _fmax(default: float, doc: str = "eV/Å") -> Any:
+    """The force tolerance of a relaxation (eV/Å, > 0)."""
+    return setting(default, doc, gt=0)
+
+
+def _seed(doc: str) -> Any:
+    """A random seed (default 0) and what it seeds."""
+    return setting(0, doc, ge=0)
+
+
+def _steps(default: int) -> Any:
+    """The step limit of a relaxation's optimiser (>= 1)."""
+    return setting(default, "optimiser steps at most", ge=1)
+
+
 @dataclasses.dataclass(kw_only=True)
 class RelaxSettings(Section):
     """Full cell relaxation of the bulk."""
 
-    fmax: float = setting(1e-5, "eV/Å (cell: generalised force of the FrechetCellFilter)", ge=0)
-    steps: int = setting(500, "optimiser steps at most", ge=0)
+    fmax: float = _fmax(1e-5, "eV/Å (cell: generalised force of the FrechetCellFilter)")
+    steps: int = _steps(500)
 
 
 @dataclasses.dataclass(kw_only=True)
 class EOSSettings(Section):
     """Energy-volume curve for the Birch-Murnaghan fit."""
 
-    strain: float = setting(0.02, "largest linear strain, ± (wide enough to pin B′ down)", ge=0)
-    points: int = setting(9, "volumes", ge=0)
+    strain: float = setting(0.02, "largest linear strain, ± (wide enough to pin B′ down)", gt=0)
+    points: int = setting(9, "volumes", ge=5)
 
 
 @dataclasses.dataclass(kw_only=True)
 class ElasticSettings(Section):
     """Stress-strain central differences with relaxed ions."""
 
-    strain: float = setting(0.005, "± Voigt strain (shear: engineering γ = 2ε)", ge=0)
-    fmax: float = setting(1e-4, "eV/Å, ionic relaxation at fixed cell", ge=0)
-    steps: int = setting(200, "optimiser steps at most", ge=0)
+    strain: float = setting(0.005, "± Voigt strain (shear: engineering γ = 2ε)", gt=0)
+    fmax: float = _fmax(1e-4, "eV/Å, ionic relaxation at fixed cell")
+    steps: int = _steps(200)
 
 
 @dataclasses.dataclass(kw_only=True)
 class VacancySettings(Section):
     """Vacancy formation energy in a supercell."""
 
-    min_atoms: int = setting(100, "atoms of the supercell at least", ge=0)
-    fmax: float = setting(1e-4, "eV/Å", ge=0)
-    steps: int = setting(1000, "optimiser steps at most", ge=0)
+    min_atoms: int = setting(100, "atoms of the supercell at least", ge=1)
+    fmax: float = _fmax(1e-4)
+    steps: int = _steps(1000)
     rattle: float = setting(0.01, "Å, standard deviation, so that symmetric relaxations can "
                             "break", ge=0)
-    seed: int = setting(0, "rattle seed", ge=0)
+    seed: int = _seed("rattle seed")
 
 
 @dataclasses.dataclass(kw_only=True)
 class SurfaceSettings(Section):
     """Relaxed slabs."""
 
-    layers: int = setting(9, "ase.build.surface's equivalent layers", ge=0)
-    vacuum: float = setting(10.0, "Å on each side", ge=0)
-    fmax: float = setting(1e-4, "eV/Å", ge=0)
-    steps: int = setting(500, "optimiser steps at most", ge=0)
+    layers: int = setting(9, "ase.build.surface's equivalent layers", ge=3)
+    vacuum: float = setting(10.0, "Å on each side", gt=0)
+    fmax: float = _fmax(1e-4)
+    steps: int = _steps(500)
     thickness_check: int = setting(3, "layers fewer for the (unrelaxed) thickness check", ge=0)
 
 
@@ -88,32 +103,32 @@ class SurfaceSettings(Section):
 class PhononSettings(Section):
     """Finite-displacement phonons (ase.phonons)."""
 
-    supercell: int = setting(4, "repetitions of the primitive cell along each vector", ge=0)
-    delta: float = setting(0.01, "Å, finite displacement", ge=0)
-    npoints: int = setting(100, "points along the band path", ge=0)
-    dos_kpts: int = setting(20, "q mesh of the density of states", ge=0)
+    supercell: int = setting(4, "repetitions of the primitive cell along each vector", ge=1)
+    delta: float = setting(0.01, "Å, finite displacement", gt=0)
+    npoints: int = setting(100, "points along the band path", ge=2)
+    dos_kpts: int = setting(20, "q mesh of the density of states", ge=1)
 
 
 @dataclasses.dataclass(kw_only=True)
 class DynamicsSettings(Section):
     """Equilibration (NPT or Langevin), then NVE production at each temperature."""
 
-    min_atoms: int = setting(100, "atoms of the supercell at least", ge=0)
-    timestep_fs: float = setting(2.0, "fs", ge=0)
+    min_atoms: int = setting(100, "atoms of the supercell at least", ge=1)
+    timestep_fs: float = setting(2.0, "fs", gt=0)
     equilibration: Literal["npt", "langevin"] = setting(
         "npt", "npt (MTK at zero pressure) or langevin (fixed cell)")
     equilibration_steps: int = setting(1000, "steps", ge=0)
-    production_steps: int = setting(2000, "NVE steps", ge=0)
-    interval: int = setting(10, "steps between stored frames", ge=0)
-    friction_per_fs: float = setting(0.02, "Langevin friction, 1/fs", ge=0)
-    tdamp_fs: float = setting(50.0, "NPT thermostat time, fs", ge=0)
-    pdamp_fs: float = setting(200.0, "NPT barostat time, fs", ge=0)
+    production_steps: int = setting(2000, "NVE steps", ge=1)
+    interval: int = setting(10, "steps between stored frames", ge=1)
+    friction_per_fs: float = setting(0.02, "Langevin friction, 1/fs", gt=0)
+    tdamp_fs: float = setting(50.0, "NPT thermostat time, fs", gt=0)
+    pdamp_fs: float = setting(200.0, "NPT barostat time, fs", gt=0)
     melt_K: float | None = setting(None, "equilibrate at this temperature first (make a "
                                       "liquid), K")
     melt_steps: int = setting(0, "steps at melt_K", ge=0)
-    blocks: int = setting(4, "blocks of the error bar of D", ge=0)
-    rdf_r_max: float = setting(6.0, "Å", ge=0)
-    seed: int = setting(0, "velocity and Langevin seed", ge=0)
+    blocks: int = setting(4, "blocks of the error bar of D", ge=2)
+    rdf_r_max: float = setting(6.0, "Å", gt=0)
+    seed: int = _seed("velocity and Langevin seed")
 
 
 @dataclasses.dataclass(kw_only=True)
