@@ -113,7 +113,8 @@ def score(recs: list, threshold: float) -> dict:
 
 
 def plot_curves(rows_by_model: dict, r_max: float, out: Path) -> list:
-    """One PNG per pair: E_int against distance, one panel per test curve."""
+    """One PNG per pair, a column per test curve: E_int against distance (eV), and below
+    it the part beyond r_max in meV."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -121,26 +122,29 @@ def plot_curves(rows_by_model: dict, r_max: float, out: Path) -> list:
     written = []
     for pair in sorted({r["pair"] for r in first}):
         curves = sorted({r["curve"] for r in first if r["pair"] == pair})
-        fig = Figure(figsize=(4 * len(curves), 3.2))
+        fig = Figure(figsize=(4 * len(curves), 6))
         FigureCanvasAgg(fig)
         for i, curve in enumerate(curves):
-            ax = fig.add_subplot(1, len(curves), i + 1)
-            ref = sorted((r["distance"], r["e_int_ref"]) for r in first if r["curve"] == curve)
-            ax.plot(*zip(*ref), "k-o", ms=3, label="GFN1-xTB")
+            series = {"GFN1-xTB": sorted((r["distance"], r["e_int_ref"]) for r in first
+                                        if r["curve"] == curve)}
             for model, rows in rows_by_model.items():
-                pts = sorted((r["distance"], r["e_int_pred"]) for r in rows
-                             if r["curve"] == curve)
-                ax.plot(*zip(*pts), "--x", ms=4, label=model)
-            for x in (r_max, 2 * r_max):
-                ax.axvline(x, color="grey", lw=0.6, ls=":")
-            ax.set_xscale("log")
-            ax.set_title(curve, fontsize=8)
-            ax.set_xlabel("nearest-atom distance (Å)")
-            ax.set_ylabel("E_int (eV)")
+                series[model] = sorted((r["distance"], r["e_int_pred"]) for r in rows
+                                       if r["curve"] == curve)
+            for row, (lo, unit) in enumerate(((0.0, 1.0), (r_max, 1e3))):
+                ax = fig.add_subplot(2, len(curves), row * len(curves) + i + 1)
+                for name, pts in series.items():
+                    pts = [(d, unit * e) for d, e in pts if d >= lo]
+                    ax.plot(*zip(*pts), "k-o" if name == "GFN1-xTB" else "--x", ms=3,
+                            label=name)
+                for x in (r_max, 2 * r_max):
+                    ax.axvline(x, color="grey", lw=0.6, ls=":")
+                ax.set_xlabel("nearest-atom distance (Å)")
+                ax.set_ylabel("E_int (eV)" if row == 0 else "E_int (meV)")
+            fig.axes[2 * i].set_title(curve, fontsize=8)
         fig.axes[0].legend(fontsize=7)
         fig.tight_layout()
         path = out / f"curve_{pair.replace('/', '_')}.png"
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=100)
         written.append(path.name)
     return written
 
