@@ -55,11 +55,13 @@ def train_command(args, name: str, extra: list) -> list:
 
 
 def train_side_by_side(args, commands: dict) -> dict:
-    """Start every run at once (one thread each), wait; the wall time of each."""
+    """Start every run at once (one thread each), wait; the wall time of each (s), or
+    "reused" for a finished run kept by ``--reuse``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     procs, walls, start = {}, {}, time.perf_counter()
     for name, command in commands.items():
         if args.reuse and (args.work / name / "best.pt").exists():
+            walls[name] = "reused"  # trained by an earlier call: its wall time is not known
             continue
         log = open(args.work / f"train_{name}.log", "w")
         procs[name] = (subprocess.Popen(command, env=env, stdout=log,
@@ -91,11 +93,14 @@ def records(run_dir: Path, test: Path, out: Path) -> list:
 
 
 def stress_errors(recs: list) -> dict:
-    """Stress MAE / RMSE (meV/Å³, Voigt components) of the frames that have both."""
-    diffs = [np.asarray(r["s_pred"]) - r["s_ref"] for r in recs if "s_ref" in r]
+    """Stress MAE / RMSE (meV/Å³) over the 9 components of the full tensors (as the
+    package's own metrics) of the frames that have both."""
+    from ase.stress import voigt_6_to_full_3x3_stress as full
+
+    diffs = [full(np.asarray(r["s_pred"])) - full(r["s_ref"]) for r in recs if "s_ref" in r]
     if not diffs:
         return {}
-    d = np.concatenate(diffs)
+    d = np.concatenate(diffs).ravel()
     return {"stress_mae": 1e3 * float(np.mean(np.abs(d))),
             "stress_rmse": 1e3 * float(np.sqrt(np.mean(d**2)))}
 
