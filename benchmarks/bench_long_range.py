@@ -212,6 +212,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     r_max = load_config(args.config, args.set).data.r_max
+    if not args.local_only:  # a refused override fails now, not after the local run
+        load_config(args.config, [*args.set, *args.long_range_set])
     result = {"system": args.system, "minutes": args.minutes, "r_max": r_max,
               "machine": machine(), "commands": {}, "models": {}}
     commands = {"local": train_command(args, "local", [])}

@@ -145,3 +145,19 @@ def test_random_rotations_are_proper():
     rot = data_script.random_rotation(np.random.default_rng(0))
     assert np.allclose(rot @ rot.T, np.eye(3), atol=1e-12)
     assert np.linalg.det(rot) == pytest.approx(1.0)
+
+
+def test_train_commands_differ_only_by_the_long_range_overrides(tmp_path):
+    args = bench.argparse.Namespace(
+        data=tmp_path, system="dimers", minutes=3.0, work=tmp_path / "work",
+        config=ROOT / "configs/long_range.yaml", set=["seed=1"])
+    local = bench.train_command(args, "local", [])
+    long_range = bench.train_command(args, "long_range", bench.LONG_RANGE_SET)
+    sets = [local[i + 1] for i, part in enumerate(local) if part == "--set"]
+    assert f"data.test={(tmp_path / 'dimers_test.xyz').resolve()}" in sets
+    assert "train.budget_minutes=3.0" in sets and "seed=1" in sets
+    assert long_range[-2:] == ["--set", "model.long_range.electrostatics=latent"]
+    run_dir = f"output.run_dir={tmp_path / 'work'}"
+    strip = [f"{run_dir}/local" if p == f"{run_dir}/long_range" else p
+             for p in long_range[:-2]]
+    assert strip == local and f"{run_dir}/local" in local
