@@ -59,8 +59,6 @@ PAIRS = {"NH4+/Na+": ("NH4+", "Na+"), "Cl-/HCOO-": ("Cl-", "HCOO-"),
 DEFAULT_PAIRS = ("NH4+/Na+", "Cl-/HCOO-", "Na+/H2O", "Cl-/H2O", "H2O/H2O", "HCOOH/HCOOH")
 CHARGES = {"NH4+": 1, "HCOO-": -1, "Na+": 1, "Cl-": -1, "H2O": 0, "HCOOH": 0}
 NACL_A = 5.64  # Å, conventional rocksalt cell
-#: SCF failures of the default mixer (False) and of the damped fallback (True)
-RETRIES = {False: 0, True: 0}
 
 
 def monomer(name: str) -> Atoms:
@@ -88,10 +86,11 @@ def calculator(charge: int, damped: bool = False):
     return TBLite(method=METHOD, charge=charge, verbosity=0, **extra)
 
 
-def label(atoms: Atoms, charge: int, stress: bool = False) -> Atoms | None:
+def label(atoms: Atoms, charge: int, stats: dict, stress: bool = False) -> Atoms | None:
     """A copy of ``atoms`` with GFN1 energy, forces (and stress) attached, or None when the
     SCF did not converge, with the default mixer nor the damped one (tblite raises
-    CalculationFailed), or gave non-finite results."""
+    CalculationFailed), or gave non-finite results. SCF failures are counted in
+    ``stats["default_scf_failures"]`` and ``stats["damped_scf_failures"]``."""
     from ase.calculators.calculator import CalculationFailed
 
     for damped in (False, True):
@@ -103,7 +102,7 @@ def label(atoms: Atoms, charge: int, stress: bool = False) -> Atoms | None:
                 results["stress"] = work.get_stress()
             break
         except CalculationFailed:
-            RETRIES[damped] += 1
+            stats["damped_scf_failures" if damped else "default_scf_failures"] += 1
     else:
         return None
     if not all(np.all(np.isfinite(v)) for v in results.values()):
@@ -198,9 +197,9 @@ def curve_frames(pair: str, curve: int, base: Dict[str, Atoms],
         a, b = centred(a), centred(b)
         b.positions += separation_for(a.positions, b.positions, direction, target) * direction
         q_a, q_b = CHARGES[name_a], CHARGES[name_b]
-        labelled = [label(a + b, q_a + q_b),
-                    label(a, q_a) if len(a) > 1 else base[f"{pair}:A"],
-                    label(b, q_b) if len(b) > 1 else base[f"{pair}:B"]]
+        labelled = [label(a + b, q_a + q_b, stats),
+                    label(a, q_a, stats) if len(a) > 1 else base[f"{pair}:A"],
+                    label(b, q_b, stats) if len(b) > 1 else base[f"{pair}:B"]]
         stats["calls"] += 1 + (len(a) > 1) + (len(b) > 1)
         if any(x is None for x in labelled):
             stats["failed"].append(f"{pair} curve {curve} distance {target}")
@@ -230,9 +229,9 @@ def curve_frames(pair: str, curve: int, base: Dict[str, Atoms],
     return frames
 
 
-def single_atom_frame(pair: str, role: str, name: str) -> Atoms:
+def single_atom_frame(pair: str, role: str, name: str, stats: dict) -> Atoms:
     """The labelled frame of a one-atom monomer, shared by all dimers of a pair."""
-    atoms = label(monomer(name), CHARGES[name])
+    atoms = label(monomer(name), CHARGES[name], stats)
     if atoms is None:
         raise RuntimeError(f"{name}: GFN1 failed for the isolated ion")
     atoms.info.update(pair=pair, curve=f"{pair}:{role}", role=role,
@@ -246,10 +245,10 @@ def make_dimers(pairs: List[str], num_curves: int, num_valid: int, num_test: int
     rng = np.random.default_rng(seed)
     start, cpu = time.perf_counter(), time.process_time()
     base = {name: relaxed(name) for name in CHARGES}
-    stats = {"calls": 0, "failed": []}
+    stats = {"calls": 0, "failed": [], "default_scf_failures": 0, "damped_scf_failures": 0}
     out = {split: [] for split in SPLITS}
     for pair, names in ((p, PAIRS[p]) for p in pairs):
-        singles = {role: single_atom_frame(pair, role, name)
+        singles = {role: single_atom_frame(pair, role, name, stats)
                    for role, name in zip("AB", names) if len(base[name]) == 1}
         base.update({f"{pair}:{role}": atoms for role, atoms in singles.items()})
         splits = split_curves(num_curves, num_valid, num_test, rng)
@@ -265,7 +264,8 @@ def make_dimers(pairs: List[str], num_curves: int, num_valid: int, num_test: int
               "curves_per_pair": num_curves, "valid_curves": num_valid,
               "test_curves": num_test, "distances": list(DISTANCES),
               "tblite_calls": stats["calls"], "failed": stats["failed"],
-              "default_scf_failures": RETRIES[False], "damped_scf_failures": RETRIES[True],
+              "default_scf_failures": stats["default_scf_failures"],
+              "damped_scf_failures": stats["damped_scf_failures"],
               "wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
     return out, record
 
@@ -287,10 +287,11 @@ def make_nacl(counts: Dict[str, int], seed: int) -> tuple:
     """{split: labelled NaCl frames} and the labelling record (cost per frame)."""
     rng = np.random.default_rng(seed)
     start, cpu, out, failed = time.perf_counter(), time.process_time(), {}, 0
+    stats = {"default_scf_failures": 0, "damped_scf_failures": 0}
     for split in SPLITS:
         out[split] = []
         while len(out[split]) < counts[split]:
-            atoms = label(nacl_frame(rng), 0, stress=True)
+            atoms = label(nacl_frame(rng), 0, stats, stress=True)
             if atoms is None:
                 failed += 1
                 continue
@@ -303,7 +304,7 @@ def make_nacl(counts: Dict[str, int], seed: int) -> tuple:
     wall = time.perf_counter() - start
     total = sum(counts.values())
     return out, {"method": METHOD, "atoms": 64, "lattice_A": NACL_A, "failed": failed,
-                 "default_scf_failures": RETRIES[False], "damped_scf_failures": RETRIES[True],
+                 **stats,
                  "wall_s": wall, "cpu_s": time.process_time() - cpu,
                  "s_per_frame": wall / max(total + failed, 1)}
 
