@@ -1,8 +1,10 @@
 """Local against long-range potential, side by side at equal wall-clock time.
 
 Trains ``configs/long_range.yaml`` twice at the same time, one thread each, for the same
-``train.budget_minutes``: once as it is (local), once with the overrides that switch the
-long-range term on (``--long-range-set``). Then scores both on the test frames: energy
+``train.budget_minutes``: once with the overrides that switch the long-range term off
+(``--local-set``, default ``model.long_range.electrostatics=none``; give ``--local-set``
+alone where the package has no such key), once with those that switch it on
+(``--long-range-set``). Then scores both on the test frames: energy
 (meV/atom) and force (meV/Å) MAE and RMSE, overall and per pair, and on the dimer curves
 the interaction energy E_int = E(AB) - E(A) - E(B) beyond 2 x r_max (nearest-atom
 distance; r_max read from the config): per pair the MAE over its far frames divided by
@@ -13,7 +15,8 @@ interaction-curve plot per test pair (reference and each model) to ``--out``.
     OMP_NUM_THREADS=1 ../xtb-venv/bin/python scripts/make_long_range_data.py
     .venv/bin/python benchmarks/bench_long_range.py --system dimers --minutes 30
     .venv/bin/python benchmarks/bench_long_range.py --system nacl --minutes 30
-    .venv/bin/python benchmarks/bench_long_range.py --system dimers --minutes 3 --local-only
+    .venv/bin/python benchmarks/bench_long_range.py --system dimers --minutes 3 --local-only \
+        --local-set          # a package without the long-range term: the config as it is
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from mlip_gnn.evaluation.predictions import predict_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_RANGE_SET = ["model.long_range.electrostatics=latent"]
+LOCAL_SET = ["model.long_range.electrostatics=none"]
 INFO_KEYS = ("frame_id", "role", "pair", "curve", "distance", "frame_a", "frame_b")
 
 
@@ -199,6 +203,9 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=30.0, help="training budget of each run")
     p.add_argument("--long-range-set", nargs="+", default=LONG_RANGE_SET, metavar="KEY=VALUE",
                    help="overrides that switch the long-range term on")
+    p.add_argument("--local-set", nargs="*", default=LOCAL_SET, metavar="KEY=VALUE",
+                   help="overrides that switch it off (for a config with the term on); "
+                        "give --local-set alone for none, with a package without the term")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override for both runs (repeatable)")
     p.add_argument("--local-only", action="store_true", help="train the local model only")
@@ -211,15 +218,15 @@ def main() -> None:
     args.out = args.out or ROOT / f"benchmarks/results/long_range_{args.system}"
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    r_max = load_config(args.config, args.set).data.r_max
-    if not args.local_only:  # a refused override fails now, not after the local run
+    # a refused override fails now, not after the local run
+    r_max = load_config(args.config, [*args.set, *args.local_set]).data.r_max
+    if not args.local_only:
         load_config(args.config, [*args.set, *args.long_range_set])
     result = {"system": args.system, "minutes": args.minutes, "r_max": r_max,
               "machine": machine(), "commands": {}, "models": {}}
-    commands = {"local": train_command(args, "local", [])}
+    commands = {"local": train_command(args, "local", args.local_set)}
     if not args.local_only:
-        commands["long_range"] = train_command(args, "long_range", [
-            item for item in args.long_range_set])
+        commands["long_range"] = train_command(args, "long_range", args.long_range_set)
     result["commands"] = {k: " ".join(v[2:]) for k, v in commands.items()}
     result["train_wall_s"] = train_side_by_side(args, commands)
     rows_by_model = {}

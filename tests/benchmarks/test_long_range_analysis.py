@@ -151,8 +151,9 @@ def test_train_commands_differ_only_by_the_long_range_overrides(tmp_path):
     args = bench.argparse.Namespace(
         data=tmp_path, system="dimers", minutes=3.0, work=tmp_path / "work",
         config=ROOT / "configs/long_range.yaml", set=["seed=1"])
-    local = bench.train_command(args, "local", [])
+    local = bench.train_command(args, "local", bench.LOCAL_SET)
     long_range = bench.train_command(args, "long_range", bench.LONG_RANGE_SET)
+    assert local[-2:] == ["--set", "model.long_range.electrostatics=none"]
     sets = [local[i + 1] for i, part in enumerate(local) if part == "--set"]
     assert f"data.test={(tmp_path / 'dimers_test.xyz').resolve()}" in sets
     assert "train.budget_minutes=3.0" in sets and "seed=1" in sets
@@ -160,4 +161,4 @@ def test_train_commands_differ_only_by_the_long_range_overrides(tmp_path):
     run_dir = f"output.run_dir={tmp_path / 'work'}"
     strip = [f"{run_dir}/local" if p == f"{run_dir}/long_range" else p
              for p in long_range[:-2]]
-    assert strip == local and f"{run_dir}/local" in local
+    assert strip == local[:-2] and f"{run_dir}/local" in local
