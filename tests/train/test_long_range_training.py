@@ -11,13 +11,10 @@ from ase import Atoms
 
 from mlip_gnn.calculators import MLIPCalculator
 from mlip_gnn.cli.main import main
+from train_support import SMALL_RECIPE, train_recipe, write_train_test
 
 CONFIG = Path(__file__).parents[2] / "configs" / "long_range.yaml"
-SMALL = ["--set", "model.num_channels=4", "--set", "model.radial_mlp=[8]",
-         "--set", "model.num_layers=1", "--set", "model.correlation=1",
-         "--set", "model.max_ell=1", "--set", "train.max_epochs=2",
-         "--set", "loss.stages=[]", "--set", "output.tensorboard=false",
-         "--set", "output.progress=false", "--set", "device=cpu"]
+SMALL = SMALL_RECIPE
 
 
 def ion_pair_frames(count, seed):
@@ -51,20 +48,12 @@ def ion_pair_frames(count, seed):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lr-data")
-    frames = ion_pair_frames(12, seed=0)
-    ase.io.write(folder / "train.xyz", frames[:10], format="extxyz")
-    ase.io.write(folder / "test.xyz", frames[10:], format="extxyz")
-    return folder
+    return write_train_test(tmp_path_factory.mktemp("lr-data"), ion_pair_frames(12, seed=0), 10)
 
 
 @pytest.fixture(scope="module")
 def lr_run(data, tmp_path_factory):
-    run = tmp_path_factory.mktemp("lr-run") / "run"
-    assert main(["train", str(CONFIG), "--set", f"data.train={data / 'train.xyz'}",
-                 "--set", f"data.test={data / 'test.xyz'}",
-                 "--set", f"output.run_dir={run}", *SMALL]) == 0
-    return run
+    return train_recipe(CONFIG, data, tmp_path_factory.mktemp("lr-run") / "run")
 
 
 def test_recipe_trains_exports_and_the_calculator_honours_the_charge(lr_run, tmp_path):

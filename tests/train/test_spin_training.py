@@ -9,32 +9,22 @@ import pytest
 
 from mlip_gnn.calculators import MLIPCalculator
 from mlip_gnn.cli.main import main
+from train_support import SMALL_RECIPE, train_recipe, write_train_test
 from mlip_gnn.data.spin_lattice import cubic_cell, ordered_moments, spin_lattice_frames
 
 CONFIG = Path(__file__).parents[2] / "configs" / "spin.yaml"
-SMALL = ["--set", "model.num_channels=4", "--set", "model.radial_mlp=[8]",
-         "--set", "model.num_layers=1", "--set", "model.correlation=1",
-         "--set", "train.max_epochs=2",
-         "--set", "loss.stages=[]", "--set", "output.tensorboard=false",
-         "--set", "output.progress=false", "--set", "device=cpu"]
+SMALL = SMALL_RECIPE
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("spin-data")
     frames = spin_lattice_frames(10, seed=3)
-    ase.io.write(folder / "train.xyz", frames[:8], format="extxyz")
-    ase.io.write(folder / "test.xyz", frames[8:], format="extxyz")
-    return folder
+    return write_train_test(tmp_path_factory.mktemp("spin-data"), frames, 8)
 
 
 @pytest.fixture(scope="module")
 def spin_run(data, tmp_path_factory):
-    run = tmp_path_factory.mktemp("spin-run") / "run"
-    assert main(["train", str(CONFIG), "--set", f"data.train={data / 'train.xyz'}",
-                 "--set", f"data.test={data / 'test.xyz'}",
-                 "--set", f"output.run_dir={run}", *SMALL]) == 0
-    return run
+    return train_recipe(CONFIG, data, tmp_path_factory.mktemp("spin-run") / "run")
 
 
 def test_spin_recipe_trains_exports_and_reads_moments_from_atoms(spin_run, tmp_path):

@@ -168,3 +168,30 @@ def config_maker(data_file, tmp_path):
         return config_from_dict(raw)
 
     return make
+
+
+#: overrides that make a shipped recipe train in seconds (a tiny model, two epochs)
+SMALL_RECIPE = ["--set", "model.num_channels=4", "--set", "model.radial_mlp=[8]",
+                "--set", "model.num_layers=1", "--set", "model.correlation=1",
+                "--set", "train.max_epochs=2", "--set", "loss.stages=[]",
+                "--set", "output.tensorboard=false", "--set", "output.progress=false",
+                "--set", "device=cpu"]
+
+
+def write_train_test(folder: Path, frames, num_train: int) -> Path:
+    """The first ``num_train`` frames as ``folder/train.xyz``, the rest as ``test.xyz``."""
+    import ase.io
+
+    ase.io.write(folder / "train.xyz", frames[:num_train], format="extxyz")
+    ase.io.write(folder / "test.xyz", frames[num_train:], format="extxyz")
+    return folder
+
+
+def train_recipe(config: Path, data: Path, run: Path, *overrides: str) -> Path:
+    """``mlip-gnn train config`` on ``data``'s train.xyz / test.xyz into ``run``, small."""
+    from mlip_gnn.cli.main import main
+
+    assert main(["train", str(config), "--set", f"data.train={data / 'train.xyz'}",
+                 "--set", f"data.test={data / 'test.xyz'}", "--set", f"output.run_dir={run}",
+                 *SMALL_RECIPE, *overrides]) == 0
+    return run
