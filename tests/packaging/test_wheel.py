@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from emt_support import write_frames
 
 pytestmark = pytest.mark.slow
 
@@ -68,24 +69,6 @@ def _link_torch(venv: Path, folder: Path) -> None:
     (site / "preinstalled_torch.pth").write_text(f"{folder}\n")
 
 
-def _frames(path: Path) -> Path:
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
-    from ase.io import write
-
-    frames = []
-    for seed in range(6):
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
-        atoms.rattle(0.05, seed=seed)
-        atoms.calc = EMT()
-        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
-        atoms.calc = SinglePointCalculator(atoms, **results)
-        frames.append(atoms)
-    write(path, frames, format="extxyz")
-    return path
-
-
 @pytest.fixture(scope="module")
 def dist_dir(tmp_path_factory):
     """``python -m build`` of the source tree: the sdist, and the wheel built from it."""
@@ -135,7 +118,7 @@ def test_pip_install_of_the_wheel_gives_a_working_command(dist_dir, tmp_path):
     assert found.startswith(str(venv)), found
     assert _run([command, "--version"], work).stdout.strip() == f"mlip_gnn {__version__}"
 
-    _frames(work / "cu.xyz")
+    write_frames(work / "cu.xyz")
     (work / "my.yaml").write_text("data:\n  train: cu.xyz\n")
     done = _run([command, "train", "my.yaml", "--set", "train.max_epochs=2",
                  "--set", "output.progress=false"], work, timeout=300)
