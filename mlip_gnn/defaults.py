@@ -19,6 +19,7 @@ ARCHITECTURE: Mapping[str, Any] = MappingProxyType({
     "spin": "none", "magmom_scale": 2.0,
     # model.long_range in the config: latent-charge electrostatics (mlip_gnn.nn.long_range)
     "long_range": "none", "lr_smearing": 1.0, "lr_kspace": "ewald", "lr_wavelength": 0.0,
+    "dispersion": "none", "d3_functional": "pbe",
 })
 PLATEAU_FACTOR = 0.8  # lr multiplier when the validation metric stalls
 PLATEAU_PATIENCE = 20  # validation rounds without improvement before the lr drops

@@ -42,10 +42,15 @@ class LongRangeConfig(Section):
         ARCHITECTURE["lr_wavelength"], "k-space resolution, Å: ewald's shortest wavelength "
         "or pme's nominal mesh spacing; 0: smearing/2 (ewald), 0.75 smearing (pme)", ge=0
     )
+    dispersion: Literal["none", "d3bj"] = setting(
+        ARCHITECTURE["dispersion"], "d3bj: Grimme's D3 with Becke-Johnson damping (two-body) "
+        "as a fixed baseline; the network learns the rest")
+    functional: str = setting(ARCHITECTURE["d3_functional"], "functional of the D3 parameters")
 
 
 #: model.long_range's fields → the builder's keywords
-LONG_RANGE_ARGUMENTS = {"electrostatics": "long_range", "smearing": "lr_smearing",
+LONG_RANGE_ARGUMENTS = {"dispersion": "dispersion", "functional": "d3_functional",
+                        "electrostatics": "long_range", "smearing": "lr_smearing",
                         "kspace": "lr_kspace", "wavelength": "lr_wavelength"}
 
 

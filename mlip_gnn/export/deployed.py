@@ -62,7 +62,9 @@ class DeployedPotential(torch.nn.Module):
         self.spin: str = str(getattr(potential, "spin_mode", "none"))
         # "latent": forward takes the total charge and returns the latent charges; an
         # engine that hands over pair vectors alone (pair_forward) cannot run it
-        self.long_range: str = str(getattr(potential, "long_range_mode", "none"))
+        modes = [str(getattr(potential, name, "none"))
+                 for name in ("long_range_mode", "dispersion_mode")]
+        self.long_range: str = "+".join(m for m in modes if m != "none") or "none"
         lookup = torch.full((MAX_ATOMIC_NUMBER + 1,), -1, dtype=torch.long)
         lookup[torch.tensor(self.atomic_numbers)] = torch.arange(len(self.atomic_numbers))
         self.register_buffer("species_lookup", lookup)  # [119] atomic number → species

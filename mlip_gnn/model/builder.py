@@ -7,7 +7,7 @@ import torch
 from mlip_gnn.defaults import ARCHITECTURE as _D
 from mlip_gnn.defaults import DTYPE, R_MAX
 from mlip_gnn.model.potential import Potential
-from mlip_gnn.nn import ELECTROSTATICS, KSPACE_METHODS, SPIN_MODES
+from mlip_gnn.nn import DISPERSION, ELECTROSTATICS, KSPACE_METHODS, SPIN_MODES
 
 __all__ = ["build_model", "DTYPES"]
 
@@ -24,6 +24,7 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                 spin: str = _D["spin"], magmom_scale: float = _D["magmom_scale"],
                 long_range: str = _D["long_range"], lr_smearing: float = _D["lr_smearing"],
                 lr_kspace: str = _D["lr_kspace"], lr_wavelength: float = _D["lr_wavelength"],
+                dispersion: str = _D["dispersion"], d3_functional: str = _D["d3_functional"],
                 dtype: str = DTYPE, seed: int | None = None) -> Potential:
     """Build a potential for the given species (atomic numbers, any order).
 
@@ -33,7 +34,9 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
     them); ``long_range`` is ``"none"`` or ``"latent"`` (latent charges with a
     Gaussian-smeared Coulomb energy, :mod:`mlip_gnn.nn.long_range`: width ``lr_smearing``
     Å, periodic sums by ``lr_kspace`` "ewald" or "pme" at resolution ``lr_wavelength`` Å,
-    0 for the method's default). The global default dtype is not touched:
+    0 for the method's default); ``dispersion`` is ``"none"`` or ``"d3bj"`` (a fixed D3
+    baseline with Becke–Johnson damping for ``d3_functional``, :mod:`mlip_gnn.nn.dispersion`).
+    The global default dtype is not touched:
     the model is built and then cast. ``seed`` makes the initial weights reproducible.
     All arguments are plain Python values, so they can be stored in a checkpoint and the
     model rebuilt from it.
@@ -62,6 +65,8 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
     if not lr_smearing > 0.0 or lr_wavelength < 0.0:
         raise ValueError(f"build_model: lr_smearing={lr_smearing} must be > 0 and "
                          f"lr_wavelength={lr_wavelength} >= 0 (Å)")
+    if dispersion not in DISPERSION:
+        raise ValueError(f"build_model: dispersion {dispersion!r} not in {list(DISPERSION)}")
     e0s = dict(e0s or {})
     e0_list = [float(e0s.get(z, 0.0)) for z in species]
     generator_state = None
@@ -78,7 +83,8 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                                           else radial_mlp), zbl=zbl,
                           spin=spin, magmom_scale=magmom_scale, long_range=long_range,
                           lr_smearing=lr_smearing, lr_kspace=lr_kspace,
-                          lr_wavelength=lr_wavelength)
+                          lr_wavelength=lr_wavelength, dispersion=dispersion,
+                          d3_functional=d3_functional)
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)

@@ -11,7 +11,8 @@ from mlip_gnn.model.derivatives import (forces_from_edge_gradients, stress_from_
                                         virial_from_edge_gradients)
 from mlip_gnn.nn import (EDGE_SPIN_CHANNELS, BesselBasis, GatedUpdate, Interaction,
                          PolynomialEnvelope, ScalarReadout, SymmetricContraction,
-                         LatentCoulomb, ZBLRepulsion, natural_irreps, spin_module)
+                         D3Dispersion, LatentCoulomb, ZBLRepulsion, natural_irreps,
+                         spin_module)
 
 __all__ = ["Potential"]
 
@@ -56,7 +57,9 @@ class Potential(torch.nn.Module):
     Gaussian-smeared Coulomb energy (Ewald / PME for periodic frames, a direct sum for open
     ones: :mod:`mlip_gnn.nn.long_range`) is added to the atomic energies; positions and
     cell then enter directly as well as through the edges, and forces and stress are still
-    derivatives of the one energy. Build it with :func:`mlip_gnn.model.build_model`.
+    derivatives of the one energy. With ``dispersion="d3bj"`` a fixed D3(BJ) baseline
+    (:mod:`mlip_gnn.nn.dispersion`) joins the atomic energies the same way.
+    Build it with :func:`mlip_gnn.model.build_model`.
     """
 
     def __init__(self, species: List[int], r_max: float, e0s: List[float],
@@ -65,7 +68,8 @@ class Potential(torch.nn.Module):
                  num_bessel: int, envelope_p: int, radial_mlp: List[int], zbl: bool,
                  spin: str, magmom_scale: float, long_range: str = "none",
                  lr_smearing: float = 1.0, lr_kspace: str = "ewald",
-                 lr_wavelength: float = 0.0):
+                 lr_wavelength: float = 0.0, dispersion: str = "none",
+                 d3_functional: str = "pbe"):
         super().__init__()
         num_species = len(species)
         self.atomic_numbers: List[int] = list(species)
@@ -100,6 +104,11 @@ class Potential(torch.nn.Module):
         self.long_range_mode: str = long_range
         self.long_range = (LatentCoulomb(num_channels, lr_smearing, lr_kspace, lr_wavelength)
                            if long_range == "latent" else None)
+        self.dispersion_mode: str = dispersion
+        self.dispersion = (D3Dispersion(list(species), d3_functional)
+                           if dispersion == "d3bj" else None)
+        # positions and cell enter directly, not only through the edges
+        self.beyond_cutoff: bool = self.long_range is not None or self.dispersion is not None
 
         self.register_buffer("e0", torch.tensor(e0s, dtype=torch.float64))  # [S] eV
         self.register_buffer("scale", torch.full((num_species,), float(scale),
@@ -112,7 +121,7 @@ class Potential(torch.nn.Module):
                         ) -> torch.Tensor:
         """Per-atom energies [n] eV from edge vectors [e, 3] Å, species [n], edges [2, e]
         and, for a spin model, moments [n] μB."""
-        if self.long_range is not None:
+        if self.beyond_cutoff:
             raise ValueError("this model has a long-range term, which needs positions and "
                              "the cell: call the model on a whole graph, not on edges alone")
         return self._energies(edge_vectors, species, edge_index, False, magmoms)[0]
@@ -144,11 +153,13 @@ class Potential(torch.nn.Module):
         e. A model without the term returns its local energies and no charges."""
         atomic, _, h = self._energies(edge_vectors, species, edge_index, False, None)
         atomic = atomic[:num_local]
+        pbc = (torch.linalg.norm(cell, dim=-1) > 0.0).reshape(1, 3)
+        batch = torch.zeros(num_local, dtype=torch.long, device=atomic.device)
+        atomic = atomic + self._dispersion_energies(species[:num_local], positions,
+                                                    cell.reshape(1, 3, 3), pbc, batch)
         long_range = self.long_range
         if long_range is None:
             return atomic, atomic.new_zeros(0)
-        pbc = (torch.linalg.norm(cell, dim=-1) > 0.0).reshape(1, 3)
-        batch = torch.zeros(num_local, dtype=torch.long, device=atomic.device)
         shares, charges = long_range(h[:num_local], positions, cell.reshape(1, 3, 3), pbc,
                                      batch, total_charge.reshape(1).to(atomic.dtype))
         return atomic + shares, charges
@@ -219,7 +230,7 @@ class Potential(torch.nn.Module):
         lr_first = len(inputs)  # where the long-range leaves start in ``inputs``
         charges: torch.Tensor | None = None
         long_range = self.long_range
-        if long_range is None:
+        if not self.beyond_cutoff:
             # through the attribute: compile_energy may have replaced it
             atomic = self.atomic_energies(edge_vectors, species, edge_index, magmoms)  # [n]
         else:
@@ -227,9 +238,13 @@ class Potential(torch.nn.Module):
             lr_positions, lr_cell, lr_leaves = self._long_range_inputs(
                 positions, cell, batch, compute_forces, compute_stress)
             inputs = inputs + lr_leaves
-            lr_energies, charges = long_range(h, lr_positions, lr_cell, self._pbc(data),
-                                              batch, self._total_charge(data))
-            atomic = atomic + lr_energies
+            pbc = self._pbc(data)
+            atomic = atomic + self._dispersion_energies(species, lr_positions, lr_cell, pbc,
+                                                        batch)
+            if long_range is not None:
+                lr_energies, charges = long_range(h, lr_positions, lr_cell, pbc, batch,
+                                                  self._total_charge(data))
+                atomic = atomic + lr_energies
         energy = torch.zeros(num_graphs, dtype=atomic.dtype, device=atomic.device)
         energy = energy.index_add(0, batch, atomic)
         out: Dict[str, torch.Tensor] = {keys.TOTAL_ENERGY: energy,
@@ -251,7 +266,7 @@ class Potential(torch.nn.Module):
                                          else torch.zeros_like(magmoms))
         if compute_forces:
             forces = forces_from_edge_gradients(edge_grad, edge_index, positions.shape[0])
-            if long_range is not None:
+            if self.beyond_cutoff:
                 position_grad = grads[lr_first]  # dE/dr of the charges' direct dependence
                 if position_grad is not None:
                     forces = forces - position_grad
@@ -259,7 +274,7 @@ class Potential(torch.nn.Module):
         if compute_stress:
             virial = virial_from_edge_gradients(edge_grad, edge_vectors, edge_graph,
                                                 num_graphs)
-            if long_range is not None:
+            if self.beyond_cutoff:
                 strain_grad = grads[len(inputs) - 1]  # dE/dε of the direct dependence
                 if strain_grad is not None:
                     virial = virial - 0.5 * (strain_grad + strain_grad.transpose(-1, -2))
@@ -287,6 +302,26 @@ class Potential(torch.nn.Module):
                                                        strain[batch])
             lr_cell = cell + torch.bmm(cell, strain)
         return lr_positions, lr_cell, leaves
+
+    def _dispersion_energies(self, species: torch.Tensor, positions: torch.Tensor,
+                             cell: torch.Tensor, pbc: torch.Tensor, batch: torch.Tensor
+                             ) -> torch.Tensor:
+        """Per-atom D3 energies [n] eV, frame by frame (zeros without the baseline)."""
+        energies = torch.zeros(positions.shape[0], dtype=positions.dtype,
+                               device=positions.device)
+        dispersion = self.dispersion
+        if dispersion is None:
+            return energies
+        for b in range(cell.shape[0]):
+            count = int(pbc[b].sum())
+            if count not in (0, 3):
+                raise ValueError("dispersion needs a frame that is periodic in all three "
+                                 "directions or in none")
+            atoms = torch.nonzero(batch == b).squeeze(-1)
+            share = dispersion(species.index_select(0, atoms),
+                               positions.index_select(0, atoms), cell[b], count == 3)
+            energies = energies.index_add(0, atoms, share)
+        return energies
 
     @staticmethod
     def _pbc(data: Dict[str, torch.Tensor]) -> torch.Tensor:

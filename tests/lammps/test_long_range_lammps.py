@@ -82,3 +82,22 @@ def test_per_atom_virials_are_refused(tmp_path, lr_file):
 def test_mixed_boundaries_are_refused(tmp_path, lr_file):
     text = _error_of(tmp_path, lr_file, cluster(), boundary="p p f")
     assert "periodic in all three directions or in none" in text, text[-2000:]
+
+
+@pytest.fixture(scope="module")
+def d3_file(tmp_path_factory):
+    pytest.importorskip("tad_dftd3")
+    model = make_model(dispersion="d3bj", long_range="latent")
+    return export_potential(model, tmp_path_factory.mktemp("d3") / "d3.pt")
+
+
+@pytest.mark.parametrize("periodic", [True, False], ids=["periodic", "open"])
+def test_dispersion_and_charges_equal_ase(tmp_path, d3_file, periodic):
+    atoms = al_cu(seed=5) if periodic else cluster()
+    lmp = single_point(tmp_path, d3_file, atoms, ["Al", "Cu"], atom_virials=False,
+                       boundary="p p p" if periodic else "f f f")
+    ref = reference(d3_file, atoms)
+    assert_close(lmp["energy"], ref["energy"], RTOL, "energy")
+    assert_close(lmp["forces"], ref["forces"], RTOL, "forces")
+    if periodic:
+        assert_close(lmp["stress"], ref["stress"], RTOL, "virial stress")

@@ -117,3 +117,16 @@ def test_last_layer_uncertainty_fit_is_refused_and_a_committee_works(lr_run, dat
     atoms.get_potential_energy()
     assert atoms.calc.results["energy_std"] == pytest.approx(0.0, abs=1e-9)
     assert "charges" in atoms.calc.results
+
+
+def test_recipe_with_the_d3_baseline_trains_and_exports(data, tmp_path):
+    pytest.importorskip("tad_dftd3")
+    run = train_recipe(CONFIG, data, tmp_path / "run", "--set",
+                       "model.long_range.dispersion=d3bj", "--set",
+                       "model.long_range.functional=pbe")
+    assert main(["export", str(run), "-o", str(tmp_path / "d3.pt")]) == 0
+    atoms = Atoms("NaCl", positions=[[0, 0, 0], [9.0, 0, 0]])
+    atoms.info["charge"] = 0.0
+    eager = MLIPCalculator(run).get_potential_energy(atoms)
+    exported = MLIPCalculator(tmp_path / "d3.pt").get_potential_energy(atoms)
+    assert exported == pytest.approx(eager, abs=1e-10)
