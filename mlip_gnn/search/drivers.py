@@ -12,7 +12,7 @@ from typing import Dict, List, Type
 
 import numpy as np
 from ase import Atoms, units
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+from ase.md import velocitydistribution as vd
 from ase.md.verlet import VelocityVerlet
 
 from mlip_gnn.search.fingerprint import fingerprint, same_minimum
@@ -85,7 +85,8 @@ class BasinHopping(Driver):
             start = self.random_start(rng)
         else:
             radius = cfg.radius if cfg.mode == "cluster" else None
-            start = perturbed(cur.atoms(), bh.step_size, bh.cell_strain, radius, rng)
+            start = perturbed(cur.atoms(), bh.step_size, bh.cell_strain, radius,
+                              cfg.min_distance, rng, cfg.constraints.max_attempts)
         record = relaxed_record(index, start, self.calculator, cfg)
         draw = rng.uniform()  # drawn every trial, so the stream does not depend on the path
         if not record.valid:
@@ -132,10 +133,12 @@ class MinimaHopping(Driver):
         mh = self.cfg.minima_hopping
         atoms = start.copy()
         atoms.calc = self.calculator
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
-        Stationary(atoms)
+        # ASE 3.29 renamed MaxwellBoltzmannDistribution (now deprecated) to thermalize_momenta
+        thermalize = getattr(vd, "thermalize_momenta", None) or vd.MaxwellBoltzmannDistribution
+        thermalize(atoms, temperature_K=temperature_K, rng=rng)
+        vd.Stationary(atoms)
         if not atoms.pbc.any():
-            ZeroRotation(atoms)
+            vd.ZeroRotation(atoms)
         dyn = VelocityVerlet(atoms, timestep=mh.timestep_fs * units.fs)
         energies, minima, steps = [atoms.get_potential_energy()], 0, 0
         while minima < mh.mdmin and steps < mh.max_md_steps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import List
 
 from ase import Atoms
@@ -68,9 +69,13 @@ def spacegroup(atoms: Atoms, symprec: float = 0.1) -> str:
     except ImportError:
         return "none"
     cell = (atoms.cell.array, atoms.get_scaled_positions(), atoms.numbers)
-    data = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    with warnings.catch_warnings():  # spglib 2.5+ warns about its old error handling
+        warnings.simplefilter("ignore", DeprecationWarning)
+        data = spglib.get_symmetry_dataset(cell, symprec=symprec)
     if data is None:
         return "none"
+    if isinstance(data, dict):  # spglib < 2.5
+        return f"{data['international']} ({data['number']})"
     return f"{data.international} ({data.number})"
 
 

@@ -25,12 +25,12 @@ class SearchError(MlipGnnError, ValueError):
 
 def _place(symbols: List[str], draw, min_distance: float, max_attempts: int,
            cell=None, pbc=False, what: str = "") -> np.ndarray:
-    """Positions [n, 3] (Å) drawn one atom at a time by ``draw()`` until each is at least
+    """Positions [n, 3] (Å) drawn one atom at a time by ``draw(i)`` until each is at least
     ``min_distance`` from those placed before (minimum image under ``pbc``)."""
     placed = np.zeros((0, 3))
     for i in range(len(symbols)):
         for _ in range(max_attempts):
-            trial = draw()[None, :]
+            trial = draw(i)[None, :]
             if len(placed) == 0:
                 break
             if cell is None:
@@ -54,7 +54,7 @@ def random_cluster(symbols: List[str], radius: float, min_distance: float,
     """Atoms uniformly at random in a sphere of ``radius`` (Å), ``min_distance`` apart,
     centred in a non-periodic box with :data:`CLUSTER_VACUUM` around."""
 
-    def draw() -> np.ndarray:
+    def draw(i: int) -> np.ndarray:
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
         return direction * radius * rng.uniform() ** (1.0 / 3.0)
@@ -91,37 +91,54 @@ def _random_cell(volume: float, min_height: float, rng: np.random.Generator) -> 
 
 
 def random_bulk(symbols: List[str], volume_per_atom: List[float], min_distance: float,
-                rng: np.random.Generator, max_attempts: int = 1000) -> Atoms:
-    """A random periodic cell of volume per atom uniform in ``volume_per_atom`` (Å^3) with
-    atoms uniformly at random in it, ``min_distance`` apart (minimum image)."""
-    volume = len(symbols) * rng.uniform(*volume_per_atom)
-    cell = _random_cell(volume, min_height=min(min_distance, volume ** (1 / 3) / 2), rng=rng)
+                rng: np.random.Generator, max_attempts: int = 1000, cells: int = 20) -> Atoms:
+    """A random periodic cell of volume per atom uniform in ``volume_per_atom`` (Å^3),
+    at least ``min_distance`` thick, with atoms uniformly at random in it,
+    ``min_distance`` apart (minimum image); up to ``cells`` cells are tried."""
+    for attempt in range(cells):
+        volume = len(symbols) * rng.uniform(*volume_per_atom)
+        cell = _random_cell(volume, min_height=min_distance, rng=rng)
 
-    def draw() -> np.ndarray:
-        return rng.uniform(size=3) @ cell
+        def draw(i: int, cell=cell) -> np.ndarray:
+            return rng.uniform(size=3) @ cell
 
-    positions = _place(symbols, draw, min_distance, max_attempts, cell=cell, pbc=True,
-                       what=f"a cell of {volume:.4g} Å^3")
-    return Atoms(symbols, positions=positions, cell=cell, pbc=True)
+        try:
+            positions = _place(symbols, draw, min_distance, max_attempts, cell=cell,
+                               pbc=True, what=f"{cells} random cells (the last {volume:.4g} Å^3)")
+        except SearchError:
+            if attempt == cells - 1:
+                raise
+            continue
+        return Atoms(symbols, positions=positions, cell=cell, pbc=True)
+    raise AssertionError("unreachable")
 
 
 def perturbed(atoms: Atoms, step_size: float, cell_strain: float, radius: float | None,
-              rng: np.random.Generator) -> Atoms:
-    """A basin-hopping move: every atom displaced uniformly in ±``step_size`` Å per
-    component; a periodic cell strained by a random symmetric strain up to ``cell_strain``;
-    a cluster's atoms that left the sphere of ``radius`` around its centre put back on it."""
+              min_distance: float, rng: np.random.Generator, max_attempts: int = 1000) -> Atoms:
+    """A basin-hopping move: a periodic cell strained by a random symmetric strain up to
+    ``cell_strain``; then every atom in turn displaced uniformly in ±``step_size`` Å per
+    component, redrawn until it is ``min_distance`` from the atoms moved before it. Atoms pushed closer than a model has seen
+    can relax into false minima of a model that lacks short-range data. A cluster's atom
+    that leaves the sphere of ``radius`` is put back on it."""
     out = atoms.copy()
     out.calc = None
-    if out.pbc.all() and cell_strain > 0:
+    periodic = bool(out.pbc.all())
+    if periodic and cell_strain > 0:
         eps = rng.uniform(-cell_strain, cell_strain, (3, 3))
         out.set_cell(out.cell.array @ (np.eye(3) + 0.5 * (eps + eps.T)), scale_atoms=True)
-    positions = out.positions + rng.uniform(-step_size, step_size, out.positions.shape)
-    if radius is not None:
-        centre = positions.mean(axis=0)
-        offset = positions - centre
-        norm = np.linalg.norm(offset, axis=1, keepdims=True)
-        positions = np.where(norm > radius, centre + offset * radius / norm, positions)
-    out.positions = positions
+    old = out.positions.copy()
+    centre = old.mean(axis=0)
+
+    def draw(i: int) -> np.ndarray:
+        new = old[i] + rng.uniform(-step_size, step_size, 3)
+        if radius is not None and np.linalg.norm(new - centre) > radius:
+            new = centre + (new - centre) * radius / np.linalg.norm(new - centre)
+        return new
+
+    cell = out.cell.array if periodic else None
+    out.positions = _place(list(out.symbols), draw, min_distance, max_attempts, cell=cell,
+                           pbc=True if periodic else None,
+                           what="a basin-hopping move (basin_hopping.step_size)")
     if not out.pbc.any():
         out.center()
     return out
