@@ -18,7 +18,7 @@ from ase.md.verlet import VelocityVerlet
 from mlip_gnn.search.fingerprint import fingerprint, same_minimum
 from mlip_gnn.search.log import TrialRecord
 from mlip_gnn.search.relax import relaxed_record
-from mlip_gnn.search.structures import perturbed, random_bulk, random_cluster
+from mlip_gnn.search.structures import SearchError, perturbed, random_bulk, random_cluster
 
 __all__ = ["Driver", "RandomSearch", "BasinHopping", "MinimaHopping", "DRIVERS"]
 
@@ -81,13 +81,18 @@ class BasinHopping(Driver):
     def trial(self, index: int, rng: np.random.Generator) -> TrialRecord:
         """One basin-hopping step (the first valid trial starts the chain)."""
         cfg, bh, cur = self.cfg, self.cfg.basin_hopping, self.current()
+        note = ""
         if cur is None:
             start = self.random_start(rng)
         else:
             radius = cfg.radius if cfg.mode == "cluster" else None
-            start = perturbed(cur.atoms(), bh.step_size, bh.cell_strain, radius,
-                              cfg.min_distance, rng, cfg.constraints.max_attempts)
+            try:
+                start = perturbed(cur.atoms(), bh.step_size, bh.cell_strain, radius,
+                                  cfg.min_distance, rng, cfg.constraints.max_attempts)
+            except SearchError:  # a jammed move: a fresh random structure instead
+                start, note = self.random_start(rng), "random restart: the move jammed"
         record = relaxed_record(index, start, self.calculator, cfg)
+        record.note = record.note or note
         draw = rng.uniform()  # drawn every trial, so the stream does not depend on the path
         if not record.valid:
             accepted = False

@@ -114,12 +114,14 @@ def random_bulk(symbols: List[str], volume_per_atom: List[float], min_distance: 
 
 
 def perturbed(atoms: Atoms, step_size: float, cell_strain: float, radius: float | None,
-              min_distance: float, rng: np.random.Generator, max_attempts: int = 1000) -> Atoms:
+              min_distance: float, rng: np.random.Generator, max_attempts: int = 1000,
+              moves: int = 10) -> Atoms:
     """A basin-hopping move: a periodic cell strained by a random symmetric strain up to
     ``cell_strain``; then every atom in turn displaced uniformly in ±``step_size`` Å per
-    component, redrawn until it is ``min_distance`` from the atoms moved before it. Atoms pushed closer than a model has seen
-    can relax into false minima of a model that lacks short-range data. A cluster's atom
-    that leaves the sphere of ``radius`` is put back on it."""
+    component, redrawn until it is ``min_distance`` from the atoms moved before it (atoms
+    pushed closer than a model has seen can relax into false minima of a model that
+    lacks short-range data); up to ``moves`` tries of the whole move, then a SearchError.
+    A cluster's atom that leaves the sphere of ``radius`` is put back on it."""
     out = atoms.copy()
     out.calc = None
     periodic = bool(out.pbc.all())
@@ -136,9 +138,15 @@ def perturbed(atoms: Atoms, step_size: float, cell_strain: float, radius: float 
         return new
 
     cell = out.cell.array if periodic else None
-    out.positions = _place(list(out.symbols), draw, min_distance, max_attempts, cell=cell,
-                           pbc=True if periodic else None,
-                           what="a basin-hopping move (basin_hopping.step_size)")
+    for attempt in range(moves):
+        try:
+            out.positions = _place(list(out.symbols), draw, min_distance, max_attempts,
+                                   cell=cell, pbc=True if periodic else None,
+                                   what=f"{moves} basin-hopping moves")
+            break
+        except SearchError:
+            if attempt == moves - 1:
+                raise
     if not out.pbc.any():
         out.center()
     return out
