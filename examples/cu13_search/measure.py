@@ -1,6 +1,7 @@
 """How often a Cu13 search with a model finds EMT's global minimum, the icosahedron.
 
     python examples/cu13_search/measure.py MODEL CONFIG OUT_DIR [--seeds 10] [--trials N]
+        [--method basin_hopping|minima_hopping|random]
 
 Runs CONFIG's search once per seed (0, 1, ...) into OUT_DIR/seed_<s>, then relaxes the
 lowest minimum of each with ASE's EMT (BFGS, fmax 1e-3 eV/Å) and compares its energy with
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--trials", type=int)
+    parser.add_argument("--method", choices=["basin_hopping", "minima_hopping", "random"])
     args = parser.parse_args()
 
     ico = Icosahedron("Cu", 2)
@@ -46,6 +48,8 @@ def main() -> None:
     base = load_search_config(args.config)
     if args.trials:
         base = dataclasses.replace(base, trials=args.trials)
+    if args.method:
+        base = dataclasses.replace(base, method=args.method)
     calc = model_calculator(base, [args.model])
     print(f"EMT icosahedron: {e_ico:.4f} eV; {base.method}, {base.trials} trials per seed, "
           f"relax fmax {base.relax.fmax} eV/Å\n")
@@ -58,13 +62,12 @@ def main() -> None:
         began = time.perf_counter()
         result = run_search(cfg, calc, f"{args.out}/seed_{seed}", plots=False)
         wall = time.perf_counter() - began
-        rank = None
-        first = None
-        for k, m in enumerate(result.minima[:5]):
-            is_ico = abs(emt_relaxed(m.record.atoms()) - e_ico) < TOLERANCE
+        rank, first = None, None
+        for k, m in enumerate(result.minima[:5]):  # the five lowest
+            e_emt = emt_relaxed(m.record.atoms())
             if k == 0:
-                first = emt_relaxed(m.record.atoms())
-            if is_ico:
+                first = e_emt
+            if abs(e_emt - e_ico) < TOLERANCE:
                 rank = k
                 break
         hit = rank == 0
