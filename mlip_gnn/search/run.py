@@ -23,8 +23,9 @@ __all__ = ["SearchResult", "run_search", "run_search_with_models", "model_calcul
            "SETTINGS_FILE"]
 
 SETTINGS_FILE = "search.json"
-#: settings a rerun may change: the budget and where things run or go
-_MAY_CHANGE = ("trials", "out_dir", "device", "models")
+#: settings a rerun may change: the budget and where things run or go (not the models:
+#: energies of two models in one search would not compare)
+_MAY_CHANGE = ("trials", "out_dir", "device")
 
 
 @dataclasses.dataclass
@@ -123,6 +124,8 @@ def run_search_with_models(cfg: SearchConfig, models: Sequence[str] | None = Non
     """:func:`run_search` with the model(s) of ``models`` or ``cfg.models`` (checked before
     anything is written); progress lines go to stderr."""
     calculator = model_calculator(cfg, models)
+    if models:  # the models used are part of the search's settings
+        cfg = dataclasses.replace(cfg, models=[os.path.abspath(m) for m in models])
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -72,6 +72,11 @@ def test_cli_committee_search_writes_every_output(tmp_path, capsys, flag, flagge
     assert main(["search", config, "-o", str(out), "--no-progress"]) == 0
     assert "0 new trials (3 in all)" in capsys.readouterr().out
     assert len(read(out / "minima.xyz", ":")) == len(minima)
+    # another model into the same folder: refused, nothing lost
+    assert main(["search", config, "-o", str(out), "--model", str(tmp_path / "m0.pt"),
+                 "--no-progress"]) == 2
+    assert "models differ" in " ".join(capsys.readouterr().err.split())
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 3
 
 
 def test_cli_help_lists_search(capsys):
