@@ -53,15 +53,12 @@ class ConstraintsConfig(Section):
                               field=path)
 
 
-#: local optimisers by name
-OPTIMIZERS = ("BFGS", "FIRE", "LBFGS")
-
-
 @dataclass(kw_only=True)
 class RelaxConfig(Section):
     """The local relaxation of every trial (bulk: positions and cell, FrechetCellFilter)."""
 
-    optimizer: Literal["BFGS", "FIRE", "LBFGS"] = setting("BFGS", "ase.optimize class")
+    optimizer: Literal["BFGS", "FIRE", "LBFGS"] = setting(
+        "BFGS", "ase.optimize class (mlip_gnn.search.relax.OPTIMIZERS)")
     fmax: float = setting(0.02, "force convergence, eV/Å (bulk: generalised cell force "
                           "too)", gt=0)
     steps: int = setting(500, "optimiser steps at most per relaxation", ge=1)

@@ -97,6 +97,26 @@ def test_bulk_random_search_relaxes_the_cell():
     assert spacegroup(fcc) == "Fm-3m (225)"
 
 
+def test_bulk_basin_hopping_strains_the_cell():
+    cfg = search_config_from_dict({"composition": {"Cu": 2}, "mode": "bulk", "trials": 3,
+                                   "constraints": {"volume_per_atom": [11.0, 14.0]},
+                                   "basin_hopping": {"step_size": 0.3, "cell_strain": 0.1},
+                                   "relax": {"fmax": 0.02, "steps": 300}})
+    records = run(cfg)
+    assert all(r.valid and r.pbc == [True] * 3 for r in records)
+    cells = [np.array(r.cell) for r in records]
+    assert not np.allclose(cells[0], cells[1])
+
+
+def test_optimizer_names_match_the_schema():
+    from typing import get_args, get_type_hints
+
+    from mlip_gnn.search.relax import OPTIMIZERS
+    from mlip_gnn.search.schema import RelaxConfig
+
+    assert set(get_args(get_type_hints(RelaxConfig)["optimizer"])) == set(OPTIMIZERS)
+
+
 def test_fingerprint_is_invariant_and_separates_minima():
     ico = Icosahedron("Cu", 2)
     moved = ico.copy()
