@@ -129,8 +129,9 @@ def _plots(records: List[TrialRecord], minima: List[Minimum], out: Path) -> None
            if math.isfinite(m.volume)]
     ax.plot([p[0] for p in pts if not p[2]], [p[1] for p in pts if not p[2]], "o",
             color="C0", label="minimum")
-    ax.plot([p[0] for p in pts if p[2]], [p[1] for p in pts if p[2]], "x", color="C3",
-            label="flagged (uncertain)")
+    if any(p[2] for p in pts):
+        ax.plot([p[0] for p in pts if p[2]], [p[1] for p in pts if p[2]], "x", color="C3",
+                label="flagged (uncertain)")
     ax.set_xlabel("volume per atom (Å³)" + ("" if records and all(records[0].pbc)
                                            else ", convex hull"))
     ax.set_ylabel("energy (eV/atom)")
