@@ -27,8 +27,8 @@ def checkpoint(path, seed):
 
 def write_config(tmp_path, text):
     path = tmp_path / "search.yaml"
-    path.write_text("composition: {Cu: 3}\ntrials: 3\nconstraints: {min_distance: 2.0, "
-                    "radius: 2.5}\nrelax: {fmax: 0.1, steps: 40}\n" + text)
+    path.write_text("composition: {Cu: 3}\ntrials: 2\nconstraints: {min_distance: 2.0, "
+                    "radius: 2.5}\nrelax: {fmax: 0.1, steps: 15}\n" + text)
     return str(path)
 
 
@@ -42,7 +42,7 @@ def test_cli_committee_search_writes_every_output(tmp_path, capsys, flag, flagge
     config = write_config(tmp_path, f"method: random\nmodels: [m0.pt, m1.pt]\nflag: {flag}\n")
     out = tmp_path / "out"
     assert main(["search", config, "-o", str(out), "--no-progress"]) == 0
-    assert "3 new trials (3 in all)" in capsys.readouterr().out
+    assert "2 new trials (2 in all)" in capsys.readouterr().out
     for name in ("minima.xyz", "candidates.xyz", "report.json", "report.md", "progress.png",
                  "energy_volume.png", "trials.jsonl", "search.json"):
         assert (out / name).is_file(), name
@@ -70,13 +70,13 @@ def test_cli_committee_search_writes_every_output(tmp_path, capsys, flag, flagge
         np.testing.assert_allclose(made["c0"].positions, candidates[0].positions)
     # the same command again: nothing to do, same minima
     assert main(["search", config, "-o", str(out), "--no-progress"]) == 0
-    assert "0 new trials (3 in all)" in capsys.readouterr().out
+    assert "0 new trials (2 in all)" in capsys.readouterr().out
     assert len(read(out / "minima.xyz", ":")) == len(minima)
     # another model into the same folder: refused, nothing lost
     assert main(["search", config, "-o", str(out), "--model", str(tmp_path / "m0.pt"),
                  "--no-progress"]) == 2
     assert "models differ" in " ".join(capsys.readouterr().err.split())
-    assert len((out / "trials.jsonl").read_text().splitlines()) == 3
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 2
 
 
 def test_cli_help_lists_search(capsys):
