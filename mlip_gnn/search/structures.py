@@ -95,7 +95,8 @@ def random_bulk(symbols: List[str], volume_per_atom: List[float], min_distance: 
     """A random periodic cell of volume per atom uniform in ``volume_per_atom`` (Å^3),
     at least ``min_distance`` thick, with atoms uniformly at random in it,
     ``min_distance`` apart (minimum image); up to ``cells`` cells are tried."""
-    for attempt in range(cells):
+    error = None
+    for _ in range(cells):
         volume = len(symbols) * rng.uniform(*volume_per_atom)
         cell = _random_cell(volume, min_height=min_distance, rng=rng)
 
@@ -105,12 +106,11 @@ def random_bulk(symbols: List[str], volume_per_atom: List[float], min_distance: 
         try:
             positions = _place(symbols, draw, min_distance, max_attempts, cell=cell,
                                pbc=True, what=f"{cells} random cells (the last {volume:.4g} Å^3)")
-        except SearchError:
-            if attempt == cells - 1:
-                raise
+        except SearchError as err:  # a cramped cell: draw another
+            error = err
             continue
         return Atoms(symbols, positions=positions, cell=cell, pbc=True)
-    raise AssertionError("unreachable")
+    raise error
 
 
 def perturbed(atoms: Atoms, step_size: float, cell_strain: float, radius: float | None,
