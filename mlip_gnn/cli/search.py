@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from mlip_gnn.cli.device import DEVICE_HELP, device_argument
+
 __all__ = ["HELP", "DESCRIPTION", "add_arguments", "run"]
 
 HELP = "structure search (basin hopping, minima hopping, random search) with a model"
@@ -38,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output directory (default: SEARCH.yaml's out_dir)")
     parser.add_argument("--trials", type=int, metavar="N", help="budget: local relaxations")
     parser.add_argument("--seed", type=int, help="seed of the search")
-    parser.add_argument("--device", help="cpu or cuda[:N] (default: SEARCH.yaml's)")
+    parser.add_argument("--device", default="auto", type=device_argument, help=DEVICE_HELP)
     parser.add_argument("--no-plots", action="store_true", help="no PNG figures")
     parser.add_argument("--no-progress", action="store_true", help="no line per trial")
 
@@ -52,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from mlip_gnn.utils.paths import check_output_dir
 
     cfg = load_search_config(args.config)
-    overrides = {k: v for k, v in (("trials", args.trials), ("seed", args.seed),
-                                   ("device", args.device)) if v is not None}
+    overrides = {k: v for k, v in (("trials", args.trials), ("seed", args.seed)) if v is not None}
     if overrides:  # through the schema again, so an override is checked like the file
         raw = dataclasses.asdict(cfg) | overrides
         cfg = search_config_from_dict(raw, f"{args.config} with command-line overrides")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(out, "-o/--output")
     start = time.perf_counter()
     result = run_search_with_models(cfg, args.model, out, plots=not args.no_plots,
-                                    progress=not args.no_progress)
+                                    progress=not args.no_progress, device=args.device)
     n = sum(cfg.composition.values())
     lowest = result.minima[0].energy_per_atom if result.minima else float("nan")
     print(f"{result.new_trials} new trials ({len(result.records)} in all) in "

@@ -23,9 +23,9 @@ __all__ = ["SearchResult", "run_search", "run_search_with_models", "model_calcul
            "SETTINGS_FILE"]
 
 SETTINGS_FILE = "search.json"
-#: settings a rerun may change: the budget and where things run or go (not the models:
+#: settings a rerun may change: the budget and where things go (not the models:
 #: energies of two models in one search would not compare)
-_MAY_CHANGE = ("trials", "out_dir", "device")
+_MAY_CHANGE = ("trials", "out_dir")
 
 
 @dataclasses.dataclass
@@ -96,9 +96,10 @@ def run_search(cfg: SearchConfig, calculator, out_dir: os.PathLike | None = None
     return SearchResult(driver.records, minima, report, len(driver.records) - len(records))
 
 
-def model_calculator(cfg: SearchConfig, models: Sequence[str] | None = None):
+def model_calculator(cfg: SearchConfig, models: Sequence[str] | None = None,
+                     device: str = "auto"):
     """The :class:`~mlip_gnn.calculators.MLIPCalculator` of ``models`` (default
-    ``cfg.models``; several = committee) with ``cfg.estimator`` on ``cfg.device``, checked
+    ``cfg.models``; several = committee) with ``cfg.estimator`` on ``device``, checked
     against the composition: a missing model file is a ModelFileError, an element the
     model does not know a SearchError naming ``composition``."""
     from ase.data import atomic_numbers, chemical_symbols
@@ -108,7 +109,7 @@ def model_calculator(cfg: SearchConfig, models: Sequence[str] | None = None):
     models = list(models) if models else list(cfg.models)
     if not models:
         raise SearchError("no model: give 'models' in the search config or --model")
-    calculator = MLIPCalculator(models, device=cfg.device, estimator=cfg.estimator)
+    calculator = MLIPCalculator(models, device=device, estimator=cfg.estimator)
     known = set(calculator.committee.atomic_numbers)
     for symbol in cfg.composition:
         if atomic_numbers[symbol] not in known:
@@ -120,10 +121,10 @@ def model_calculator(cfg: SearchConfig, models: Sequence[str] | None = None):
 
 def run_search_with_models(cfg: SearchConfig, models: Sequence[str] | None = None,
                            out_dir: os.PathLike | None = None, plots: bool = True,
-                           progress: bool = True) -> SearchResult:
-    """:func:`run_search` with the model(s) of ``models`` or ``cfg.models`` (checked before
-    anything is written); progress lines go to stderr."""
-    calculator = model_calculator(cfg, models)
+                           progress: bool = True, device: str = "auto") -> SearchResult:
+    """:func:`run_search` with the model(s) of ``models`` or ``cfg.models`` on ``device``
+    (checked before anything is written); progress lines go to stderr."""
+    calculator = model_calculator(cfg, models, device)
     if models:  # the models used are part of the search's settings
         cfg = dataclasses.replace(cfg, models=[os.path.abspath(m) for m in models])
 

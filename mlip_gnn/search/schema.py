@@ -134,8 +134,6 @@ class SearchConfig(Section):
                                 "line's --model replaces them", one_or_many=True)
     estimator: str | None = setting(None, "uncertainty estimator: committee | llpr | "
                                     "distance; null: committee with several models")
-    device: str = setting("cpu", "cpu or cuda[:N]", pattern=r"cpu|cuda(:\d+)?",
-                          allowed="'cpu', 'cuda' or 'cuda:N'")
     out_dir: str = setting("search", "output folder (relative to the working directory)")
     constraints: ConstraintsConfig = setting(factory=ConstraintsConfig, doc="random atoms")
     relax: RelaxConfig = setting(factory=RelaxConfig, doc="local relaxation")
