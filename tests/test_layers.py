@@ -32,9 +32,10 @@ MAY_IMPORT = {
     "md": {"calculators"},
     "evaluation": {"calculators", "quantities"},
     "validation": {"calculators", "md"},
+    "search": {"calculators", "md"},
     "train": {"config", "modelio", "quantities"},
     "active_learning": {"train", "evaluation", "md"},
-    "cli": {"active_learning", "validation"},
+    "cli": {"active_learning", "validation", "search"},
     "__main__": {"cli"},
 }
 #: layers that inference code (exported models, calculators, estimators) consists of:

@@ -27,6 +27,7 @@ SUBCOMMANDS: Dict[str, str] = {
     "preprocess": "mlip_gnn.cli.preprocess",
     "predict": "mlip_gnn.cli.predict",
     "active-learn": "mlip_gnn.cli.active_learn",
+    "search": "mlip_gnn.cli.search",
 }
 
 EXIT_USER_ERROR = 2  # bad config, data, paths or checkpoints: fix the input and rerun

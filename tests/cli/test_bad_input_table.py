@@ -128,6 +128,16 @@ def shared(tmp_path_factory):
                          "al_workdir": {"work_dir": str(root / "a_file")}}.items():
         _yaml(root / f"{name}.yaml", {**al, "work_dir": str(root / "al_work"), **change})
         paths[name] = root / f"{name}.yaml"
+    search = yaml.safe_load((_configs() / "search" / "cu13.yaml").read_text())
+    search["models"] = str(export)
+    for name, change in {"search": {}, "search_typo": {"trails": 3},
+                         "search_element": {"composition": {"Cuu": 13}},
+                         "search_model_element": {"composition": {"Au": 13}},
+                         "search_packing": {"constraints": {"min_distance": 4.0,
+                                                            "radius": 3.0}},
+                         "search_no_model": {"models": str(root / "gone.pt")}}.items():
+        _yaml(root / f"{name}.yaml", {**search, **change})
+        paths[name] = root / f"{name}.yaml"
     for name, change in {"typo": {"model": {"num_channel": 4}},
                          "type": {"train": {"max_epochs": "ten"}},
                          "range": {"data": {"r_max": -1.0}},
@@ -344,6 +354,27 @@ CASES = [
     ("al-work-dir-is-a-file", ["active-learn", "{al_workdir}"], ["a_file", "not a directory"]),
     ("al-work-dir-option-under-a-file", ["active-learn", "{al}", "--work-dir",
                                          "{a_file}/w"], ["a_file", "not a directory"]),
+    # ---- search
+    ("search-config-missing", ["search", "{tmp}/s.yaml", "-o", "{tmp}/out"],
+     ["s.yaml", "does not exist"]),
+    ("search-config-broken", ["search", "{broken_yaml}", "-o", "{tmp}/out"], ["broken.yaml"]),
+    ("search-config-a-list", ["search", "{list_yaml}", "-o", "{tmp}/out"],
+     ["list.yaml", "mapping"]),
+    ("search-config-typo", ["search", "{search_typo}", "-o", "{tmp}/out"],
+     ["trails", "trials"]),
+    ("search-unknown-element", ["search", "{search_element}", "-o", "{tmp}/out"],
+     ["composition.Cuu", "unknown element", "'Cu'"]),
+    ("search-element-not-in-model", ["search", "{search_model_element}", "-o", "{tmp}/out"],
+     ["composition.Au", "does not know Au"]),
+    ("search-impossible-min-distance", ["search", "{search_packing}", "-o", "{tmp}/out"],
+     ["constraints.min_distance", "do not fit"]),
+    ("search-model-missing", ["search", "{search_no_model}", "-o", "{tmp}/out"], ["gone.pt"]),
+    ("search-model-text", ["search", "{search}", "--model", "{text}", "-o", "{tmp}/out"],
+     ["notes.txt", "is not a model"]),
+    ("search-output-is-a-file", ["search", "{search}", "-o", "{a_file}"],
+     ["a_file", "not a directory"]),
+    ("search-trials-zero", ["search", "{search}", "--trials", "0", "-o", "{tmp}/out"],
+     ["trials", "0"]),
 ]
 
 # documented exit codes other than 2: none of the cases above is an extrapolation (md: 3)

@@ -16,7 +16,7 @@ NO_GPU = not torch.cuda.is_available()
 #: the commands that run a model; export's --device is where the file's tensors are
 #: stored (a file exported on a GPU machine must still load on a CPU-only one), not where
 #: anything runs, so it stays cpu
-RUNS_A_MODEL = ["evaluate", "md", "predict", "validate", "uncertainty fit"]
+RUNS_A_MODEL = ["evaluate", "md", "predict", "validate", "uncertainty fit", "search"]
 
 
 def _subparser(parser: argparse.ArgumentParser, words):
