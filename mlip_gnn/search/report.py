@@ -13,6 +13,7 @@ from ase.io import write
 
 from mlip_gnn.search.log import TrialRecord
 from mlip_gnn.search.minima import Minimum, minimum_atoms
+from mlip_gnn.utils.figures import new_figure, save_png
 from mlip_gnn.utils.files import atomic_write
 
 __all__ = ["write_outputs", "MINIMA_FILE", "CANDIDATES_FILE", "REPORT_JSON", "REPORT_MD"]
@@ -86,25 +87,10 @@ def _markdown(data: Dict, top: int = 20) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _figure():
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5.5, 4.0), dpi=110)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    with atomic_write(path, "wb") as handle:
-        fig.savefig(handle, format="png")
-
-
 def _plots(records: List[TrialRecord], minima: List[Minimum], out: Path) -> None:
     n = len(records[0].numbers) if records else 1
     valid = [r for r in records if r.valid]
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.plot([r.index for r in valid], [r.energy / n for r in valid], ".", color="C0",
             label="trial minimum")
@@ -121,9 +107,9 @@ def _plots(records: List[TrialRecord], minima: List[Minimum], out: Path) -> None
     ax.set_xlabel("trial")
     ax.set_ylabel("energy (eV/atom)")
     ax.legend()
-    _save(fig, out / "progress.png")
+    save_png(fig, out / "progress.png")
 
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     pts = [(m.volume / m.n_atoms, m.energy_per_atom, m.flagged) for m in minima
            if math.isfinite(m.volume)]
@@ -136,7 +122,7 @@ def _plots(records: List[TrialRecord], minima: List[Minimum], out: Path) -> None
                                            else ", convex hull"))
     ax.set_ylabel("energy (eV/atom)")
     ax.legend()
-    _save(fig, out / "energy_volume.png")
+    save_png(fig, out / "energy_volume.png")
 
 
 def write_outputs(records: List[TrialRecord], minima: List[Minimum], cfg, out: Path,

@@ -9,26 +9,10 @@ from typing import Dict, List
 
 import numpy as np
 
-from mlip_gnn.utils.files import atomic_write
+from mlip_gnn.utils.figures import new_figure, save_png
 from mlip_gnn.validation.lattice import birch_murnaghan_energy
 
 __all__ = ["write_plots"]
-
-
-def _figure(width: float = 5.5, height: float = 4.0):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=110)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    with atomic_write(path, "wb") as handle:
-        fig.savefig(handle, format="png")
-    return path
 
 
 def _style(label: str, index: int) -> dict:
@@ -38,7 +22,7 @@ def _style(label: str, index: int) -> dict:
 
 
 def _eos(curves: Dict[str, dict], out: Path) -> Path:
-    fig = _figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     for i, (label, c) in enumerate(curves.items()):
         e = c["eos"]
@@ -51,11 +35,11 @@ def _eos(curves: Dict[str, dict], out: Path) -> Path:
     ax.set(xlabel="volume (Å³/atom)", ylabel="E − E0 (meV/atom)",
            title="equation of state (Birch–Murnaghan)")
     ax.legend(fontsize=8)
-    return _save(fig, out / "eos.png")
+    return save_png(fig, out / "eos.png")
 
 
 def _phonons(curves: Dict[str, dict], out: Path) -> Path:
-    fig = _figure(8.0, 4.0)
+    fig = new_figure(8.0, 4.0)
     grid = fig.add_gridspec(1, 2, width_ratios=[3, 1])
     ax, ax_dos = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     for i, (label, c) in enumerate(curves.items()):
@@ -73,12 +57,12 @@ def _phonons(curves: Dict[str, dict], out: Path) -> Path:
            title="phonon dispersion")
     ax.legend(fontsize=8)
     ax_dos.set(xlabel="DOS (1/THz)", yticks=[], ylim=ax.get_ylim(), title="DOS")
-    return _save(fig, out / "phonons.png")
+    return save_png(fig, out / "phonons.png")
 
 
 def _dynamics(curves: Dict[str, dict], key: str, out: Path) -> List[Path]:
     tag = key.removeprefix("dynamics_")
-    fig_rdf, fig_msd = _figure(), _figure()
+    fig_rdf, fig_msd = new_figure(), new_figure()
     ax_rdf, ax_msd = fig_rdf.add_subplot(), fig_msd.add_subplot()
     for i, (label, c) in enumerate(curves.items()):
         d, style = c[key], _style(label, i)
@@ -92,12 +76,12 @@ def _dynamics(curves: Dict[str, dict], key: str, out: Path) -> List[Path]:
                f"{tag} (dotted: fit)")
     ax_rdf.legend(fontsize=8)
     ax_msd.legend(fontsize=8)
-    return [_save(fig_rdf, out / f"rdf_{tag}.png"), _save(fig_msd, out / f"msd_{tag}.png")]
+    return [save_png(fig_rdf, out / f"rdf_{tag}.png"), save_png(fig_msd, out / f"msd_{tag}.png")]
 
 
 def _errors(entries, out: Path) -> Path:
     rows = [e for e in entries if e.relative_error is not None]
-    fig = _figure(6.0, 0.3 * len(rows) + 1.5)
+    fig = new_figure(6.0, 0.3 * len(rows) + 1.5)
     ax = fig.add_subplot()
     y = np.arange(len(rows))
     ax.barh(y, [100 * e.relative_error for e in rows], color="C0")
@@ -105,7 +89,7 @@ def _errors(entries, out: Path) -> Path:
     ax.invert_yaxis()
     ax.axvline(0.0, color="0.4", lw=0.8)
     ax.set(xlabel="relative error (%)", title="model − reference")
-    return _save(fig, out / "errors.png")
+    return save_png(fig, out / "errors.png")
 
 
 def write_plots(result, out_dir) -> List[Path]:
