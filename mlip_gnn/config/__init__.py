@@ -9,6 +9,7 @@ from mlip_gnn.utils.schema import ConfigError
 from .loader import (config_from_dict, config_hash, config_to_dict, load_config,
                      read_yaml_mapping, save_config)
 from ._data import DataConfig, KeysConfig
+from ._long_range import LONG_RANGE_ARGUMENTS, LongRangeConfig
 from .schema import (
     Config,
     FinetuneConfig,
@@ -28,6 +29,8 @@ __all__ = [
     "FinetuneConfig",
     "FREEZE_PARTS",
     "KeysConfig",
+    "LONG_RANGE_ARGUMENTS",
+    "LongRangeConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",

@@ -15,43 +15,13 @@ from mlip_gnn.defaults import ARCHITECTURE, DTYPE, PLATEAU_FACTOR, PLATEAU_PATIE
 from mlip_gnn.utils.schema import ConfigError, Section, dotted, not_one_of, setting
 
 from ._data import DataConfig
+from ._long_range import LongRangeConfig
 from ._stage import StageConfig, check_stage_order
 
 AUTO = Literal["auto"]
 
 #: parts of the model that finetune.freeze may name (besides ``layers.N``)
 FREEZE_PARTS = ("embedding", "radial", "interactions", "products", "readouts")
-
-
-@dataclass(kw_only=True)
-class LongRangeConfig(Section):
-    """Interactions beyond the cutoff (off by default: the model is then strictly local)."""
-
-    electrostatics: Literal["none", "latent"] = setting(
-        ARCHITECTURE["long_range"], "latent: each atom gets a charge from its features, and "
-        "the Coulomb energy of these Gaussian charges (Ewald/PME in periodic cells, a direct "
-        "sum in open ones; the frame's total charge from data.keys.charge) joins the energy"
-    )
-    smearing: float = setting(
-        ARCHITECTURE["lr_smearing"], "width σ of the Gaussian charges' pair kernel "
-        "erf(r/(√2σ))/r, Å", gt=0
-    )
-    # ewald: exact (small and medium cells); pme: particle-mesh Ewald, N log N (large cells)
-    kspace: Literal["ewald", "pme"] = setting(ARCHITECTURE["lr_kspace"], "periodic sum")
-    wavelength: float = setting(
-        ARCHITECTURE["lr_wavelength"], "k-space resolution, Å: ewald's shortest wavelength "
-        "or pme's nominal mesh spacing; 0: smearing/2 (ewald), 0.75 smearing (pme)", ge=0
-    )
-    dispersion: Literal["none", "d3bj"] = setting(
-        ARCHITECTURE["dispersion"], "d3bj: Grimme's D3 with Becke-Johnson damping (two-body) "
-        "as a fixed baseline; the network learns the rest")
-    functional: str = setting(ARCHITECTURE["d3_functional"], "functional of the D3 parameters")
-
-
-#: model.long_range's fields → the builder's keywords
-LONG_RANGE_ARGUMENTS = {"dispersion": "dispersion", "functional": "d3_functional",
-                        "electrostatics": "long_range", "smearing": "lr_smearing",
-                        "kspace": "lr_kspace", "wavelength": "lr_wavelength"}
 
 
 @dataclass(kw_only=True)

@@ -150,6 +150,7 @@ class StartGuard:
         self.held = set(os.listdir(run_dir)) if self.run_dir is not None else set()
 
     def started(self) -> None:
+        """The run has begun: from now on its files are kept, whatever happens."""
         self.created = self.run_dir = None
 
     def __enter__(self) -> StartGuard:

@@ -13,8 +13,7 @@ from typing import Any, List, Mapping
 
 from ase.data import atomic_numbers as ATOMIC_NUMBERS
 
-from mlip_gnn.config import Config
-from mlip_gnn.config.schema import LONG_RANGE_ARGUMENTS
+from mlip_gnn.config import LONG_RANGE_ARGUMENTS, Config
 from mlip_gnn.data import DatasetStatistics, SpeciesTable
 from mlip_gnn.defaults import ARCHITECTURE
 from mlip_gnn.modelio import ModelSpec
