@@ -164,7 +164,7 @@ def _initial_weights(basis: SymmetricBasis, num_species: int, channels: int,
     zero (``"zero"``: B = A at the start, the orders ν ≥ 2 grow from their gradients, which
     are not zero) or N(0, 1/paths) (``"random"``, every order at the scale of A^ν: with
     correlation 3 and the old radial constant, A of rms 1.5, max 16 on a 15-atom molecule
-    gave forces of rms 1e7 eV/Å at the start, 2e7 times the data's)."""
+    gave forces of rms 1e7-3e7 eV/Å at the start, 3e7-6e7 times the data's)."""
     if higher_orders not in PRODUCT_INITS:
         raise ValueError(f"SymmetricContraction: higher_orders {higher_orders!r} not in "
                          f"{list(PRODUCT_INITS)}")
