@@ -103,6 +103,19 @@ class ModelSpec:
         """The spec of :meth:`to_dict`'s output; ModelSpecError for missing or unknown fields.
         A stored architecture that lacks keys of ``UNSTORED_ARCHITECTURE`` predates them:
         they get the value its model was built with (``init_scheme: legacy``)."""
+        return cls._from_plain(d, UNSTORED_ARCHITECTURE)
+
+    @classmethod
+    def from_builder_kwargs(cls, kwargs: Mapping[str, Any]) -> ModelSpec:
+        """The spec of :func:`~mlip_gnn.model.build_model`'s keyword arguments (the model
+        they build now: keys left out take the builder's current defaults)."""
+        kwargs = dict(kwargs)
+        own = {name: kwargs.pop(name) for name in _OWN_FIELDS if name in kwargs}
+        return cls._from_plain({**own, "architecture": kwargs}, {})
+
+    @classmethod
+    def _from_plain(cls, d: Mapping[str, Any], unstored: Mapping[str, Any]) -> ModelSpec:
+        """The spec of plain values; ``unstored``: values of architecture keys it lacks."""
         missing = [name for name in ("species", "r_max", "dtype") if name not in d]
         if missing:
             raise ModelSpecError(f"model spec: missing {missing}")
@@ -112,15 +125,8 @@ class ModelSpec:
         e0s = {int(z): float(e) for z, e in (d.get("e0s") or {}).items()}
         architecture = dict(d.get("architecture") or {})
         if architecture:
-            architecture = {**UNSTORED_ARCHITECTURE, **architecture}
+            architecture = {**unstored, **architecture}
         return cls(d["species"], d["r_max"], d["dtype"], e0s, architecture)
-
-    @classmethod
-    def from_builder_kwargs(cls, kwargs: Mapping[str, Any]) -> ModelSpec:
-        """The spec of :func:`~mlip_gnn.model.build_model`'s keyword arguments."""
-        kwargs = dict(kwargs)
-        own = {name: kwargs.pop(name) for name in _OWN_FIELDS if name in kwargs}
-        return cls.from_dict({**own, "architecture": kwargs})
 
     def differences(self, other: ModelSpec) -> List[str]:
         """``field: self -> other`` for every field that differs (architecture keys as

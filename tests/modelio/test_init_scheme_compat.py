@@ -45,6 +45,8 @@ def test_the_same_weights_under_the_new_default_give_other_numbers():
 def test_a_spec_written_now_stores_the_scheme_and_reads_back_unchanged():
     new = ModelSpec([29], 4.0, "float64", {}, {"num_channels": 4})
     assert new.to_dict()["architecture"]["init_scheme"] == "stable"
+    kwargs = {"species": [29], "r_max": 4.0, "dtype": "float64", "num_channels": 4}
+    assert ModelSpec.from_builder_kwargs(kwargs) == new  # the model these kwargs build now
     assert ModelSpec.from_dict(new.to_dict()) == new
     legacy = new.replace(architecture={"num_channels": 4, "init_scheme": "legacy"})
     assert ModelSpec.from_dict(legacy.to_dict()) == legacy
