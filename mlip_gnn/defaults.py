@@ -8,7 +8,8 @@ model built from a YAML config and one built in Python.
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["R_MAX", "DTYPE", "ARCHITECTURE", "PLATEAU_FACTOR", "PLATEAU_PATIENCE"]
+__all__ = ["R_MAX", "DTYPE", "ARCHITECTURE", "UNSTORED_ARCHITECTURE", "PLATEAU_FACTOR",
+           "PLATEAU_PATIENCE"]
 
 R_MAX = 5.0  # cutoff radius, Å
 DTYPE = "float32"  # model precision
@@ -16,10 +17,13 @@ DTYPE = "float32"  # model precision
 ARCHITECTURE: Mapping[str, Any] = MappingProxyType({
     "num_layers": 2, "num_channels": 32, "max_ell": 2, "hidden_ell": 1, "correlation": 2,
     "num_bessel": 8, "envelope_p": 6, "radial_mlp": (64, 64), "zbl": False,
-    "spin": "none", "magmom_scale": 2.0,
+    "spin": "none", "magmom_scale": 2.0, "init_scheme": "stable",
     # model.long_range in the config: latent-charge electrostatics (mlip_gnn.nn.long_range)
     "long_range": "none", "lr_smearing": 1.0, "lr_kspace": "ewald", "lr_wavelength": 0.0,
     "dispersion": "none", "d3_functional": "pbe",
 })
+#: architecture keywords whose default changed after models were stored without them:
+#: the value such a stored model was built with (read when a stored model spec is loaded)
+UNSTORED_ARCHITECTURE: Mapping[str, Any] = MappingProxyType({"init_scheme": "legacy"})
 PLATEAU_FACTOR = 0.8  # lr multiplier when the validation metric stalls
 PLATEAU_PATIENCE = 20  # validation rounds without improvement before the lr drops

@@ -72,6 +72,11 @@ class ModelConfig(Section):
     )
     long_range: LongRangeConfig = setting(factory=LongRangeConfig,
                                           doc="terms beyond the cutoff (electrostatics)")
+    init_scheme: Literal["stable", "legacy"] = setting(
+        ARCHITECTURE["init_scheme"], "start scale: stable (radial basis constant sqrt(2/r_max), "
+        "product orders >= 2 start at zero) or legacy (r_max*sqrt(2/3), random: models "
+        "stored before this key, whose first epoch could blow up); a model keeps its own"
+    )
     init_from: str | None = setting(
         None, "checkpoint or run directory whose weights start this run (fine-tuning); its "
         "architecture, r_max and dtype must match this section; new elements get fresh "

@@ -7,7 +7,7 @@ import torch
 from mlip_gnn.defaults import ARCHITECTURE as _D
 from mlip_gnn.defaults import DTYPE, R_MAX
 from mlip_gnn.model.potential import Potential
-from mlip_gnn.nn import DISPERSION, ELECTROSTATICS, KSPACE_METHODS, SPIN_MODES
+from mlip_gnn.nn import DISPERSION, ELECTROSTATICS, INIT_SCHEMES, KSPACE_METHODS, SPIN_MODES
 
 __all__ = ["build_model", "DTYPES"]
 
@@ -25,7 +25,8 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                 long_range: str = _D["long_range"], lr_smearing: float = _D["lr_smearing"],
                 lr_kspace: str = _D["lr_kspace"], lr_wavelength: float = _D["lr_wavelength"],
                 dispersion: str = _D["dispersion"], d3_functional: str = _D["d3_functional"],
-                dtype: str = DTYPE, seed: int | None = None) -> Potential:
+                dtype: str = DTYPE, seed: int | None = None,
+                init_scheme: str = _D["init_scheme"]) -> Potential:
     """Build a potential for the given species (atomic numbers, any order).
 
     ``e0s`` maps atomic number → isolated-atom reference energy (eV, default 0);
@@ -35,7 +36,9 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
     Gaussian-smeared Coulomb energy, :mod:`mlip_gnn.nn.long_range`: width ``lr_smearing``
     Å, periodic sums by ``lr_kspace`` "ewald" or "pme" at resolution ``lr_wavelength`` Å,
     0 for the method's default); ``dispersion`` is ``"none"`` or ``"d3bj"`` (a fixed D3
-    baseline with Becke–Johnson damping for ``d3_functional``, :mod:`mlip_gnn.nn.dispersion`).
+    baseline with Becke–Johnson damping for ``d3_functional``, :mod:`mlip_gnn.nn.dispersion`);
+    ``init_scheme`` names the start scale (:mod:`mlip_gnn.nn.init_scheme`; models stored
+    without one were built ``"legacy"``).
     The global default dtype is not touched:
     the model is built and then cast. ``seed`` makes the initial weights reproducible.
     All arguments are plain Python values, so they can be stored in a checkpoint and the
@@ -67,6 +70,9 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                          f"lr_wavelength={lr_wavelength} >= 0 (Å)")
     if dispersion not in DISPERSION:
         raise ValueError(f"build_model: dispersion {dispersion!r} not in {list(DISPERSION)}")
+    if init_scheme not in INIT_SCHEMES:
+        raise ValueError(f"build_model: init_scheme {init_scheme!r} not in "
+                         f"{sorted(INIT_SCHEMES)}")
     e0s = dict(e0s or {})
     e0_list = [float(e0s.get(z, 0.0)) for z in species]
     generator_state = None
@@ -84,7 +90,7 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                           spin=spin, magmom_scale=magmom_scale, long_range=long_range,
                           lr_smearing=lr_smearing, lr_kspace=lr_kspace,
                           lr_wavelength=lr_wavelength, dispersion=dispersion,
-                          d3_functional=d3_functional)
+                          d3_functional=d3_functional, init_scheme=init_scheme)
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)

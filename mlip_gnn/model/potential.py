@@ -7,8 +7,10 @@ from e3nn import o3
 from e3nn.util.jit import compile_mode
 
 from mlip_gnn.data import keys
+from mlip_gnn.defaults import ARCHITECTURE
 from mlip_gnn.model.derivatives import (forces_from_edge_gradients, stress_from_virial,
                                         virial_from_edge_gradients)
+from mlip_gnn.nn import init_scheme as _init_scheme
 from mlip_gnn.nn import (EDGE_SPIN_CHANNELS, BesselBasis, GatedUpdate, Interaction,
                          PolynomialEnvelope, ScalarReadout, SymmetricContraction,
                          D3Dispersion, LatentCoulomb, ZBLRepulsion, natural_irreps,
@@ -28,11 +30,12 @@ class _Layer(torch.nn.Module):
     def __init__(self, irreps_in: o3.Irreps, irreps_a: o3.Irreps, irreps_out: o3.Irreps,
                  irreps_sh: o3.Irreps, num_bessel: int, radial_mlp: List[int],
                  avg_num_neighbors: float, correlation: int, num_species: int,
-                 readout_hidden: int, residual: bool):
+                 readout_hidden: int, residual: bool, higher_orders: str):
         super().__init__()
         self.interaction = Interaction(irreps_in, irreps_sh, irreps_a, num_bessel,
                                        radial_mlp, avg_num_neighbors)
-        self.product = SymmetricContraction(irreps_a, irreps_out, correlation, num_species)
+        self.product = SymmetricContraction(irreps_a, irreps_out, correlation, num_species,
+                                            higher_orders)
         self.update = GatedUpdate(irreps_in, irreps_out, irreps_out, residual)
         self.readout = ScalarReadout(irreps_out, readout_hidden)
 
@@ -59,6 +62,7 @@ class Potential(torch.nn.Module):
     cell then enter directly as well as through the edges, and forces and stress are still
     derivatives of the one energy. With ``dispersion="d3bj"`` a fixed D3(BJ) baseline
     (:mod:`mlip_gnn.nn.dispersion`) joins the atomic energies the same way.
+    ``init_scheme`` names the start scale (:mod:`mlip_gnn.nn.init_scheme`).
     Build it with :func:`mlip_gnn.model.build_model`.
     """
 
@@ -69,9 +73,11 @@ class Potential(torch.nn.Module):
                  spin: str, magmom_scale: float, long_range: str = "none",
                  lr_smearing: float = 1.0, lr_kspace: str = "ewald",
                  lr_wavelength: float = 0.0, dispersion: str = "none",
-                 d3_functional: str = "pbe"):
+                 d3_functional: str = "pbe",
+                 init_scheme: str = ARCHITECTURE["init_scheme"]):
         super().__init__()
         num_species = len(species)
+        scheme = _init_scheme(init_scheme)
         self.atomic_numbers: List[int] = list(species)
         self.r_max = float(r_max)
         # message-passing steps: an atom's energy depends on atoms up to num_layers × r_max
@@ -82,7 +88,7 @@ class Potential(torch.nn.Module):
         num_radial = num_bessel * (1 if self.spin is None else EDGE_SPIN_CHANNELS)
 
         self.embedding = torch.nn.Embedding(num_species, num_channels)
-        self.radial_basis = BesselBasis(r_max, num_bessel)
+        self.radial_basis = BesselBasis(r_max, num_bessel, scheme.radial)
         self.envelope = PolynomialEnvelope(r_max, envelope_p)
         irreps_sh = o3.Irreps.spherical_harmonics(max_ell)
         self.spherical_harmonics = o3.SphericalHarmonics(irreps_sh, normalize=True,
@@ -97,7 +103,8 @@ class Potential(torch.nn.Module):
             layers.append(_Layer(irreps_in, irreps_a, irreps_out, irreps_sh, num_radial,
                                  radial_mlp,
                                  avg_num_neighbors, correlation, num_species,
-                                 readout_hidden=16 if last else 0, residual=t > 0))
+                                 readout_hidden=16 if last else 0, residual=t > 0,
+                                 higher_orders=scheme.higher_orders))
             irreps_in = irreps_out
         self.layers = torch.nn.ModuleList(layers)
         self.zbl = ZBLRepulsion(species) if zbl else None

@@ -6,6 +6,12 @@ export and the calculator: species, cutoff, precision and reference energies hav
 source. ``architecture`` holds every other keyword of the model builder (layers, channels,
 ... and the dataset statistics ``avg_num_neighbors``, ``scale``, ``shift``) as a plain dict
 that is passed through unchanged, so a new builder argument needs no change here.
+
+The keys of ``UNSTORED_ARCHITECTURE`` (:mod:`mlip_gnn.defaults`) changed their default after
+models had been stored without them: a spec always holds them (the builder's default when
+not given), and a stored spec that lacks them is read with the value its model was built
+with (``init_scheme: legacy``). An empty architecture stands for an unknown one (a module
+that came without a spec) and stays empty.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import torch
 from torch import nn
 
 from mlip_gnn.data import SpeciesTable
+from mlip_gnn.defaults import ARCHITECTURE, UNSTORED_ARCHITECTURE
 from mlip_gnn.errors import MlipGnnError
 from mlip_gnn.model import DTYPES
 
@@ -62,7 +69,11 @@ class ModelSpec:
         object.__setattr__(self, "species", species)
         object.__setattr__(self, "r_max", r_max)
         object.__setattr__(self, "e0s", {int(z): float(e) for z, e in self.e0s.items()})
-        object.__setattr__(self, "architecture", dict(self.architecture))
+        architecture = dict(self.architecture)
+        if architecture:  # written now: the builder's current defaults, stored explicitly
+            architecture = {**{k: ARCHITECTURE[k] for k in UNSTORED_ARCHITECTURE},
+                            **architecture}
+        object.__setattr__(self, "architecture", architecture)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -89,7 +100,22 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
-        """The spec of :meth:`to_dict`'s output; ModelSpecError for missing or unknown fields."""
+        """The spec of :meth:`to_dict`'s output; ModelSpecError for missing or unknown fields.
+        A stored architecture that lacks keys of ``UNSTORED_ARCHITECTURE`` predates them:
+        they get the value its model was built with (``init_scheme: legacy``)."""
+        return cls._from_plain(d, UNSTORED_ARCHITECTURE)
+
+    @classmethod
+    def from_builder_kwargs(cls, kwargs: Mapping[str, Any]) -> ModelSpec:
+        """The spec of :func:`~mlip_gnn.model.build_model`'s keyword arguments (the model
+        they build now: keys left out take the builder's current defaults)."""
+        kwargs = dict(kwargs)
+        own = {name: kwargs.pop(name) for name in _OWN_FIELDS if name in kwargs}
+        return cls._from_plain({**own, "architecture": kwargs}, {})
+
+    @classmethod
+    def _from_plain(cls, d: Mapping[str, Any], unstored: Mapping[str, Any]) -> ModelSpec:
+        """The spec of plain values; ``unstored``: values of architecture keys it lacks."""
         missing = [name for name in ("species", "r_max", "dtype") if name not in d]
         if missing:
             raise ModelSpecError(f"model spec: missing {missing}")
@@ -97,14 +123,10 @@ class ModelSpec:
         if unknown:
             raise ModelSpecError(f"model spec: unknown field(s) {unknown}")
         e0s = {int(z): float(e) for z, e in (d.get("e0s") or {}).items()}
-        return cls(d["species"], d["r_max"], d["dtype"], e0s, d.get("architecture") or {})
-
-    @classmethod
-    def from_builder_kwargs(cls, kwargs: Mapping[str, Any]) -> ModelSpec:
-        """The spec of :func:`~mlip_gnn.model.build_model`'s keyword arguments."""
-        kwargs = dict(kwargs)
-        own = {name: kwargs.pop(name) for name in _OWN_FIELDS if name in kwargs}
-        return cls.from_dict({**own, "architecture": kwargs})
+        architecture = dict(d.get("architecture") or {})
+        if architecture:
+            architecture = {**unstored, **architecture}
+        return cls(d["species"], d["r_max"], d["dtype"], e0s, architecture)
 
     def differences(self, other: ModelSpec) -> List[str]:
         """``field: self -> other`` for every field that differs (architecture keys as

@@ -28,7 +28,8 @@ class Interaction(torch.nn.Module):
     ⟨N⟩: messages of different neighbours partly cancel (radial weights change sign with
     r, Y_l>0 with direction), so the sum of ⟨N⟩ of them grows like ⟨N⟩^{1/2}. Divided by
     ⟨N⟩ instead, A started at 0.06 and the forces at 1 % of their RMS on Zuo's Si; with
-    ⟨N⟩^{1/2} they start at 0.3 and 130 %, so no epochs go to growing weights.
+    ⟨N⟩^{1/2} they start at 0.3 and 130 %, so no epochs go to growing weights (measured
+    with the radial constant of ``init_scheme: legacy``).
     """
 
     def __init__(self, irreps_in: o3.Irreps, irreps_sh: o3.Irreps, irreps_out: o3.Irreps,

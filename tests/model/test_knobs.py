@@ -27,12 +27,31 @@ def _energy_and_forces(model, atoms):
                                         ("radial_mlp", [])])
 def test_every_knob_changes_the_output(knob, value):
     atoms = random_cluster(n=6, seed=3, box=4.0)
-    base = build_model(**BASE)
-    changed = build_model(**{**BASE, knob: value})
+    # weights away from their start: the orders ν ≥ 2 of the product start at zero
+    base = _perturbed(build_model(**BASE))
+    changed = _perturbed(build_model(**{**BASE, knob: value}))
     a, b = _energy_and_forces(base, atoms), _energy_and_forces(changed, atoms)
     assert not torch.allclose(a, b, rtol=1e-6, atol=1e-8)
     count = sum(p.numel() for p in changed.parameters())
     assert count != sum(p.numel() for p in base.parameters())
+
+
+def _perturbed(model, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+    return model
+
+
+def test_init_scheme_changes_the_function_not_only_the_start():
+    """The radial constant is part of the function: the same weights give other numbers."""
+    atoms = random_cluster(n=6, seed=3, box=4.0)
+    stable = _perturbed(build_model(**BASE))
+    legacy = build_model(**{**BASE, "init_scheme": "legacy"})
+    legacy.load_state_dict(stable.state_dict())
+    a, b = _energy_and_forces(stable, atoms), _energy_and_forces(legacy, atoms)
+    assert not torch.allclose(a, b, rtol=1e-6, atol=1e-8)
 
 
 def _p2_target(atoms):
