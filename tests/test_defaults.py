@@ -5,15 +5,18 @@ import inspect
 from mlip_gnn import defaults
 from mlip_gnn.config import config_from_dict
 from mlip_gnn.model import build_model
+from mlip_gnn.train.model_spec import model_architecture
 from mlip_gnn.train.schedule import LRSchedule
 
 
 def test_config_and_builder_share_the_architecture_defaults():
     cfg = config_from_dict({"data": {"train": "x.xyz"}})
+    # the config's model section as builder keywords (model.long_range's fields flattened)
+    from_config = model_architecture(cfg)
     builder = {name: p.default for name, p in inspect.signature(build_model).parameters.items()}
     for name, value in defaults.ARCHITECTURE.items():
         expected = list(value) if isinstance(value, tuple) else value
-        assert getattr(cfg.model, name) == expected, name
+        assert from_config[name] == expected, name
         if name != "radial_mlp":  # the builder's None stands for the default widths
             assert builder[name] == value, name
     assert cfg.data.r_max == builder["r_max"] == defaults.R_MAX

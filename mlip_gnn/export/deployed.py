@@ -208,9 +208,12 @@ class DeployedPotential(torch.nn.Module):
         place = positions.to(device=device, dtype=dtype).detach().requires_grad_(True)
         box = cell.to(device=device, dtype=dtype).reshape(3, 3)
         strain = torch.zeros_like(box).requires_grad_(True)
-        atomic, charges = self.model.energies_with_ghosts(
-            vectors, species, edge_index, local, place + place @ strain, box + box @ strain,
-            total)
+        if hasattr(self.model, "energies_with_ghosts"):  # known when scripted
+            atomic, charges = self.model.energies_with_ghosts(
+                vectors, species, edge_index, local, place + place @ strain,
+                box + box @ strain, total)
+        else:
+            raise RuntimeError("this model has no ghost-atom path for its long-range term")
         energy = atomic.sum()
         lr_grads: List[torch.Tensor | None] = torch.autograd.grad(
             [energy], [vectors, place, strain], allow_unused=True)
