@@ -1,9 +1,11 @@
 """Long-range electrostatics of learned latent charges.
 
-The network predicts a charge q_i (units of e) per atom from its last-layer invariant
-features; the frame's total charge Q is imposed by spreading the difference evenly,
-q_i = q̃_i + (Q − Σ_j q̃_j) / n, so a frame labelled with a charge (``atoms.info["charge"]``)
-has exactly that charge. The charges are Gaussians of standard deviation σ/√2 (σ the
+The network predicts a charge q̃_i (units of e) and a softness s_i > 0 per atom from its
+last-layer invariant features; the frame's total charge Q is imposed by sharing the
+difference in proportion to the softness, q_i = q̃_i + s_i (Q − Σ_j q̃_j) / Σ_j s_j (the
+solution of a charge equilibration with hardness 1/s_i), so a frame labelled with a charge
+(``atoms.info["charge"]``) has exactly that charge, and the network can put it on the
+atoms that carry it (an ion far from a neutral molecule) instead of on every atom. The charges are Gaussians of standard deviation σ/√2 (σ the
 ``smearing``), whose pair energy is k_e q_i q_j erf(r / (√2 σ)) / r: 1/r beyond a few σ,
 finite at r = 0. The energy of these charges (self-interaction removed) is
 
@@ -71,19 +73,27 @@ class LatentCoulomb(torch.nn.Module):
         self.charge_head = torch.nn.Sequential(torch.nn.Linear(num_features, hidden),
                                                torch.nn.SiLU(),
                                                torch.nn.Linear(hidden, 1))
+        # how readily each atom takes up the charge a frame lacks (a learnt softness)
+        self.softness_head = torch.nn.Sequential(torch.nn.Linear(num_features, hidden),
+                                                 torch.nn.SiLU(),
+                                                 torch.nn.Linear(hidden, 1))
 
     def charges(self, features: torch.Tensor, batch: torch.Tensor,
                 total_charge: torch.Tensor) -> torch.Tensor:
         """features [n, F], batch [n], total charge per frame [g] e → charges [n] e whose
         sum over each frame is its total charge."""
         raw = self.charge_head(features).squeeze(-1)  # [n]
+        # softness s_i > 0: the missing charge goes where the network says it belongs (an
+        # ion far from a neutral molecule can take all of it), not evenly to every atom
+        softness = torch.nn.functional.softplus(self.softness_head(features).squeeze(-1))
+        softness = softness + 1e-6  # never all zero
         num_graphs = total_charge.shape[0]
-        counts = torch.zeros(num_graphs, dtype=raw.dtype, device=raw.device)
-        counts = counts.index_add(0, batch, torch.ones_like(raw))
         sums = torch.zeros(num_graphs, dtype=raw.dtype, device=raw.device)
         sums = sums.index_add(0, batch, raw)
-        excess = (total_charge.to(raw.dtype) - sums) / counts.clamp(min=1.0)
-        return raw + excess[batch]
+        weights = torch.zeros(num_graphs, dtype=raw.dtype, device=raw.device)
+        weights = weights.index_add(0, batch, softness)
+        excess = (total_charge.to(raw.dtype) - sums) / weights
+        return raw + softness * excess[batch]
 
     def open_energies(self, charges: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Per-atom shares [n] eV of ½ Σ_{i≠j} k_e q_i q_j erf(r_ij/(√2σ))/r_ij."""

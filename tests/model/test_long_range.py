@@ -280,3 +280,25 @@ def test_ghost_atom_path_of_one_domain_equals_the_model(periodic):
                                    -ref["stress"][0] * atoms.get_volume(), atol=1e-9)
     with pytest.raises(RuntimeError, match="positions and the cell"):
         deployed.pair_forward(vectors, torch.tensor(numbers), edge_index, n)
+
+
+def test_the_missing_charge_goes_where_the_softness_puts_it():
+    """With q̃ = 0, a frame's charge is shared in proportion to the learnt softness: an atom
+    the network makes soft takes nearly all of it, and even softness spreads it evenly."""
+    term = coulomb()
+    features = torch.tensor([[1.0], [-1.0], [-1.0]], dtype=torch.float64)
+    batch = torch.zeros(3, dtype=torch.long)
+    with torch.no_grad():
+        term.charge_head[-1].weight.zero_()
+        term.charge_head[-1].bias.zero_()
+        term.softness_head[-1].weight.zero_()
+        term.softness_head[-1].bias.zero_()
+        even = term.charges(features, batch, torch.tensor([1.0], dtype=torch.float64))
+        np.testing.assert_allclose(even.numpy(), [1 / 3] * 3, rtol=1e-12)
+        # softness ≈ softplus(30 f): large for the first atom, ~e^-30 for the others
+        term.softness_head[0].weight.fill_(1.0)
+        term.softness_head[0].bias.zero_()
+        term.softness_head[-1].weight.fill_(30.0 / 16)
+        soft = term.charges(features, batch, torch.tensor([1.0], dtype=torch.float64))
+    assert soft.sum().item() == pytest.approx(1.0, abs=1e-12)
+    assert soft[0].item() > 0.99 and abs(soft[1].item()) < 0.01
