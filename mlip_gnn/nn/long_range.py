@@ -5,7 +5,8 @@ last-layer invariant features; the frame's total charge Q is imposed by sharing 
 difference in proportion to the softness, q_i = q̃_i + s_i (Q − Σ_j q̃_j) / Σ_j s_j (the
 solution of a charge equilibration with hardness 1/s_i), so a frame labelled with a charge
 (``atoms.info["charge"]``) has exactly that charge, and the network can put it on the
-atoms that carry it (an ion far from a neutral molecule) instead of on every atom. The charges are Gaussians of standard deviation σ/√2 (σ the
+atoms that carry it (an ion far from a neutral molecule) instead of on every atom.
+The charges are Gaussians of standard deviation σ/√2 (σ the
 ``smearing``), whose pair energy is k_e q_i q_j erf(r / (√2 σ)) / r: 1/r beyond a few σ,
 finite at r = 0. The energy of these charges (self-interaction removed) is
 
