@@ -14,8 +14,10 @@ def checkpoint(tmp_path_factory):
     from mlip_gnn.model import build_model
     from mlip_gnn.modelio import ModelSpec, save_checkpoint
 
+    # a random model: with the legacy start's radial constant it binds inside the EOS grid
     kwargs = dict(species=[29], r_max=4.0, e0s={29: -0.1}, num_layers=1, num_channels=4,
-                  max_ell=1, correlation=1, radial_mlp=[8], dtype="float64")
+                  max_ell=1, correlation=1, radial_mlp=[8], dtype="float64",
+                  init_scheme="legacy")
     spec = ModelSpec.from_builder_kwargs(kwargs)
     path = tmp_path_factory.mktemp("validate") / "best.pt"
     model = build_model(**kwargs, seed=0)
