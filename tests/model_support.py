@@ -12,19 +12,35 @@ R_MAX = 4.0
 SPECIES = [13, 29]  # Al, Cu
 
 
-def make_model(correlation=2, max_ell=2, hidden_ell=1, zbl=False, dtype="float64", seed=0,
-               num_layers=2, shift=0.0, e0s=None, **architecture):
-    model = build_model(species=SPECIES, r_max=R_MAX, e0s=e0s or {13: -1.5, 29: -2.5},
-                        avg_num_neighbors=8.0, scale=0.1, shift=shift, num_layers=num_layers,
-                        num_channels=8, max_ell=max_ell, hidden_ell=hidden_ell,
-                        correlation=correlation, num_bessel=6, envelope_p=6,
-                        radial_mlp=[16], zbl=zbl, dtype=dtype, seed=seed, **architecture)
+def model_kwargs(correlation=2, max_ell=2, hidden_ell=1, zbl=False, dtype="float64",
+                 num_layers=2, shift=0.0, e0s=None, **architecture):
+    """The builder's arguments of :func:`make_model` (without the seed)."""
+    return dict(species=SPECIES, r_max=R_MAX, e0s=e0s or {13: -1.5, 29: -2.5},
+                avg_num_neighbors=8.0, scale=0.1, shift=shift, num_layers=num_layers,
+                num_channels=8, max_ell=max_ell, hidden_ell=hidden_ell,
+                correlation=correlation, num_bessel=6, envelope_p=6, radial_mlp=[16],
+                zbl=zbl, dtype=dtype, **architecture)
+
+
+def make_model(seed=0, **options):
+    """A small float64 model with random, non-trivial weights (options: :func:`model_kwargs`)."""
+    model = build_model(**model_kwargs(**options), seed=seed)
     # random, non-trivial weights everywhere (some start at zero or one)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.3 * torch.randn(p.shape, generator=gen, dtype=torch.float64).to(p.dtype))
     return model
+
+
+def model_checkpoint(path, seed=0) -> str:
+    """``make_model(seed=seed)`` saved as a training checkpoint at ``path``; its path."""
+    from mlip_gnn.modelio import ModelSpec, save_checkpoint
+
+    spec = ModelSpec.from_builder_kwargs(dict(model_kwargs(), seed=seed))
+    save_checkpoint({"model_spec": spec.to_dict(),
+                     "model": make_model(seed=seed).state_dict()}, path)
+    return str(path)
 
 
 def graph_of(atoms, r_max=R_MAX, dtype=torch.float64):
@@ -60,5 +76,5 @@ def random_crystal(seed=0, repeat=(1, 1, 1)):
 
 
 
-__all__ = ["make_model", "graph_of", "evaluate", "random_cluster", "random_crystal", "collate",
-           "R_MAX", "SPECIES"]
+__all__ = ["make_model", "model_kwargs", "model_checkpoint", "graph_of", "evaluate",
+           "random_cluster", "random_crystal", "collate", "R_MAX", "SPECIES"]

@@ -6,24 +6,13 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.io import read, write
-from model_support import R_MAX, SPECIES, make_model
+from model_support import make_model, model_checkpoint
 
 from mlip_gnn.calculators import MLIPCalculator
 from mlip_gnn.cli.main import main
 from mlip_gnn.md import MDSettings, run_md
-from mlip_gnn.modelio import ModelSpec, save_checkpoint
 
-KWARGS = dict(species=SPECIES, r_max=R_MAX, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
-              scale=1.3, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
-              correlation=2, num_bessel=6, envelope_p=6, radial_mlp=[16], zbl=False,
-              dtype="float64")
-
-
-def checkpoint(path, seed):
-    spec = ModelSpec.from_builder_kwargs(dict(KWARGS, seed=seed))
-    save_checkpoint({"model_spec": spec.to_dict(),
-                     "model": make_model(seed=seed).state_dict()}, path)
-    return str(path)
+checkpoint = model_checkpoint  # make_model(seed) as a checkpoint file
 
 
 def crystal():

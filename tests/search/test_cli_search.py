@@ -7,22 +7,11 @@ import re
 import numpy as np
 import pytest
 from ase.io import read
-from model_support import make_model
+from model_support import model_checkpoint
 
 from mlip_gnn.cli.main import main
-from mlip_gnn.modelio import ModelSpec, save_checkpoint
 
-KWARGS = dict(species=[13, 29], r_max=4.0, e0s={13: -1.5, 29: -2.5}, avg_num_neighbors=8.0,
-              scale=0.1, shift=0.0, num_layers=2, num_channels=8, max_ell=2, hidden_ell=1,
-              correlation=2, num_bessel=6, envelope_p=6, radial_mlp=[16], zbl=False,
-              dtype="float64")
-
-
-def checkpoint(path, seed):
-    spec = ModelSpec.from_builder_kwargs(dict(KWARGS, seed=seed))
-    save_checkpoint({"model_spec": spec.to_dict(),
-                     "model": make_model(seed=seed).state_dict()}, path)
-    return str(path)
+checkpoint = model_checkpoint  # make_model(seed) as a checkpoint file
 
 
 def write_config(tmp_path, text):
