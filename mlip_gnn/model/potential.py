@@ -15,6 +15,7 @@ from mlip_gnn.nn import (EDGE_SPIN_CHANNELS, BesselBasis, GatedUpdate, Interacti
                          PolynomialEnvelope, ScalarReadout, SymmetricContraction,
                          D3Dispersion, LatentCoulomb, ZBLRepulsion, natural_irreps,
                          spin_module)
+from mlip_gnn.nn.long_range import periodic_frames
 
 __all__ = ["Potential"]
 
@@ -319,14 +320,11 @@ class Potential(torch.nn.Module):
         dispersion = self.dispersion
         if dispersion is None:
             return energies
+        periodic = periodic_frames(pbc)
         for b in range(cell.shape[0]):
-            count = int(pbc[b].sum())
-            if count not in (0, 3):
-                raise ValueError("dispersion needs a frame that is periodic in all three "
-                                 "directions or in none")
             atoms = torch.nonzero(batch == b).squeeze(-1)
             share = dispersion(species.index_select(0, atoms),
-                               positions.index_select(0, atoms), cell[b], count == 3)
+                               positions.index_select(0, atoms), cell[b], periodic[b])
             energies = energies.index_add(0, atoms, share)
         return energies
 

@@ -27,7 +27,8 @@ from typing import List, Tuple
 import torch
 import torchpme
 
-__all__ = ["LatentCoulomb", "ELECTROSTATICS", "KSPACE_METHODS", "COULOMB_EV_ANGSTROM"]
+__all__ = ["LatentCoulomb", "ELECTROSTATICS", "KSPACE_METHODS", "COULOMB_EV_ANGSTROM",
+           "periodic_frames"]
 
 #: k_e = e² / (4π ε0) in eV·Å
 COULOMB_EV_ANGSTROM = float(torchpme.prefactors.eV_A)
@@ -35,6 +36,22 @@ COULOMB_EV_ANGSTROM = float(torchpme.prefactors.eV_A)
 ELECTROSTATICS = ("none", "latent")
 #: reciprocal-space methods for periodic cells: Ewald (exact, O(N^{3/2}) at best) and PME
 KSPACE_METHODS = ("ewald", "pme")
+
+
+def periodic_frames(pbc: torch.Tensor) -> List[bool]:
+    """pbc [g, 3] → whether each frame is periodic; a frame periodic in one or two
+    directions only (a slab, a wire) is refused: the sums beyond the cutoff take all
+    three or none."""
+    periodic: List[bool] = []
+    for b in range(pbc.shape[0]):
+        count = int(pbc[b].sum())
+        if count not in (0, 3):
+            flags: List[bool] = pbc[b].tolist()
+            raise ValueError("interactions beyond the cutoff (model.long_range) need a frame "
+                             "that is periodic in all three directions or in none; got pbc "
+                             + str(flags))
+        periodic.append(count == 3)
+    return periodic
 
 
 class LatentCoulomb(torch.nn.Module):
@@ -126,17 +143,8 @@ class LatentCoulomb(torch.nn.Module):
         [n], total charge [g] e → (per-atom energies [n] eV, charges [n] e)."""
         charges = self.charges(features, batch, total_charge)
         energies = torch.zeros_like(charges)
-        num_graphs = cell.shape[0]
-        periodic: List[bool] = []
-        for b in range(num_graphs):
-            count = int(pbc[b].sum())
-            if count not in (0, 3):
-                flags: List[bool] = pbc[b].tolist()
-                raise ValueError("long-range electrostatics needs a frame that is periodic "
-                                 "in all three directions or in none; got pbc "
-                                 + str(flags))
-            periodic.append(count == 3)
-        for b in range(num_graphs):
+        periodic = periodic_frames(pbc)
+        for b in range(cell.shape[0]):
             atoms = torch.nonzero(batch == b).squeeze(-1)
             q = charges.index_select(0, atoms)
             r = positions.index_select(0, atoms)
