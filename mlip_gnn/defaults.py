@@ -20,10 +20,12 @@ ARCHITECTURE: Mapping[str, Any] = MappingProxyType({
     "spin": "none", "magmom_scale": 2.0, "init_scheme": "stable",
     # model.long_range in the config: latent-charge electrostatics (mlip_gnn.nn.long_range)
     "long_range": "none", "lr_smearing": 1.0, "lr_kspace": "ewald", "lr_wavelength": 0.0,
+    "lr_species": True,
     "dispersion": "none", "d3_functional": "pbe",
 })
 #: architecture keywords whose default changed after models were stored without them:
 #: the value such a stored model was built with (read when a stored model spec is loaded)
-UNSTORED_ARCHITECTURE: Mapping[str, Any] = MappingProxyType({"init_scheme": "legacy"})
+UNSTORED_ARCHITECTURE: Mapping[str, Any] = MappingProxyType({"init_scheme": "legacy",
+                                                              "lr_species": False})
 PLATEAU_FACTOR = 0.8  # lr multiplier when the validation metric stalls
 PLATEAU_PATIENCE = 20  # validation rounds without improvement before the lr drops

@@ -28,7 +28,7 @@ written; exit status 2 means bad input (the message names file, frame and field)
 
 # the fields of mlip_gnn.data.KeyMap, spelled out so that --help need not import torch
 KEY_FIELDS = ["energy", "forces", "stress", "virial", "weight", "config_type", "magmoms",
-              "magnetic_forces"]
+              "magnetic_forces", "charge", "charges"]
 
 
 def _key_map_item(text: str):

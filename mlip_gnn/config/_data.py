@@ -34,6 +34,11 @@ class KeysConfig(Section):
         "charge", "total charge of a frame in atoms.info, e (absent: neutral; used by "
         "model.long_range)"
     )
+    charges: str | None = setting(
+        None, "per-atom charge labels, e (e.g. xtb_charges, Hirshfeld charges), fitted by "
+        "loss.charges_weight (read only with model.long_range.electrostatics: latent; frames "
+        "without them are left out of that term); null: not read"
+    )
 
 
 @dataclass(kw_only=True)

@@ -24,6 +24,7 @@ class StageConfig(Section):
     forces_weight: float | None = setting(None, "null: unchanged", ge=0)
     stress_weight: float | None = setting(None, "null: unchanged", ge=0)
     magnetic_forces_weight: float | None = setting(None, "null: unchanged", ge=0)
+    charges_weight: float | None = setting(None, "null: unchanged", ge=0)
     lr: float | None = setting(None, "learning rate; null: unchanged", gt=0)
     weight_decay: float | None = setting(
         None, "optimiser weight decay from here on (as optim.weight_decay; the parts in "

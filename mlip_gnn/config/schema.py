@@ -15,7 +15,7 @@ from mlip_gnn.defaults import ARCHITECTURE, DTYPE, PLATEAU_FACTOR, PLATEAU_PATIE
 from mlip_gnn.utils.schema import ConfigError, Section, dotted, not_one_of, setting
 
 from ._data import DataConfig
-from ._long_range import LongRangeConfig
+from ._long_range import LongRangeConfig, check_charge_labels
 from ._stage import StageConfig, check_stage_order
 
 AUTO = Literal["auto"]
@@ -115,6 +115,10 @@ class LossConfig(Section):
     magnetic_forces_weight: float = setting(
         0.0, "weight of the -∂E/∂m term (eV/μB; model.spin: collinear, frames with "
         "data.keys.magnetic_forces)", ge=0
+    )
+    charges_weight: float = setting(
+        0.0, "weight of the per-atom charge term (e; model.long_range latent, frames with "
+        "data.keys.charges)", ge=0
     )
     stages: list[StageConfig] = setting(factory=list, doc="weight / lr changes during training")
     config_type_weights: dict[str, float] | None = setting(
@@ -368,6 +372,7 @@ class Config(Section):
                 "the per-atom array of -∂E/∂m",
                 field="loss.magnetic_forces_weight",
             )
+        check_charge_labels(self.loss, self.model.long_range.electrostatics, keys.charges)
         if self.loss.stress_weight > 0 and keys.stress is None and keys.virial is None:
             raise ConfigError(
                 "loss.stress_weight > 0 but data.keys.stress and "

@@ -38,6 +38,8 @@ class KeyMap:
     magmoms_required: bool = True
     #: the frame's total charge (e) in ``atoms.info``; a frame without it is neutral
     charge: str | None = "charge"
+    #: per-atom charge labels (e), read where present (fitted by long-range models)
+    charges: str | None = None
 
 
 def optional_moments(key_map: KeyMap) -> KeyMap:
@@ -65,6 +67,7 @@ class Configuration:
     magmoms: np.ndarray | None = None  # [n] μB, collinear magnetic moments
     magnetic_forces: np.ndarray | None = None  # [n] eV/μB, -∂E/∂m
     charge: float = 0.0  # e, total charge of the frame (long-range models honour it)
+    atomic_charges: np.ndarray | None = None  # [n] e, per-atom charge labels
 
     @property
     def num_atoms(self) -> int:
@@ -97,7 +100,7 @@ def _check_finite(name: str, value, where: str) -> None:
 
 
 def _per_atom_scalars(atoms, key: str, source: str, required: bool) -> np.ndarray | None:
-    """A per-atom scalar array [n] (collinear moments or their derivatives)."""
+    """A per-atom scalar array [n] (collinear moments, their derivatives, charges)."""
     value = _lookup(atoms, key, per_atom=True)
     if value is None:
         if required:
@@ -108,7 +111,7 @@ def _per_atom_scalars(atoms, key: str, source: str, required: bool) -> np.ndarra
     value = np.asarray(value, dtype=np.float64)
     if value.shape != (len(atoms),):
         raise DataError(f"{source}: field '{key}' has shape {value.shape}, expected "
-                        f"({len(atoms)},): one collinear value per atom")
+                        f"({len(atoms)},): one value per atom")
     _check_finite(key, value, source)
     return value
 
@@ -188,6 +191,8 @@ def configuration_from_atoms(atoms, key_map: KeyMap = KeyMap(), source: str = "<
 
     if key_map.charge is not None and key_map.charge in atoms.info:
         conf.charge = _total_charge(atoms.info[key_map.charge], key_map.charge, source)
+    if key_map.charges is not None:
+        conf.atomic_charges = _per_atom_scalars(atoms, key_map.charges, source, required=False)
     if key_map.magmoms is not None:
         conf.magmoms = _per_atom_scalars(atoms, key_map.magmoms, source,
                                          required=bool(key_map.magmoms_required))

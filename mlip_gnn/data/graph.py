@@ -78,6 +78,9 @@ def graph_from_configuration(conf: Configuration, r_max: float, species: Species
     }
     if conf.magmoms is not None:
         graph.update(_spin_fields(conf, dtype))
+    if conf.atomic_charges is not None:
+        graph[keys.CHARGES] = torch.tensor(conf.atomic_charges, dtype=dtype)
+        graph[keys.CHARGES_WEIGHT] = torch.ones(1, dtype=dtype)
     return graph
 
 
@@ -92,10 +95,34 @@ def _spin_fields(conf: Configuration, dtype: torch.dtype) -> AtomicGraph:
     }
 
 
+#: label fields only some frames carry (field → whether it has a row per atom); a frame
+#: without them is batched with zeros, its mask field (``*_WEIGHT``) 0
+_OPTIONAL_LABELS = {keys.CHARGES: True, keys.CHARGES_WEIGHT: False}
+
+
+def _fill_optional_labels(graphs: Sequence[AtomicGraph]) -> Sequence[AtomicGraph]:
+    """``graphs`` where every frame has the optional label fields that any frame has."""
+    present = [key for key in _OPTIONAL_LABELS if any(key in g for g in graphs)]
+    if all(key in g for g in graphs for key in present):
+        return graphs
+    filled = []
+    for g in graphs:
+        g = dict(g)
+        dtype = g[keys.POSITIONS].dtype
+        for key in present:
+            if key not in g:
+                rows = int(g[keys.NUM_ATOMS][0]) if _OPTIONAL_LABELS[key] else 1
+                g[key] = torch.zeros(rows, dtype=dtype)
+        filled.append(g)
+    return filled
+
+
 def collate(graphs: Sequence[AtomicGraph]) -> AtomicGraph:
-    """Concatenate frames into one batch; only declared index fields are offset."""
+    """Concatenate frames into one batch; only declared index fields are offset; optional
+    labels (per-atom charges) missing from some frames are zeros there, masked out."""
     if len(graphs) == 1:
         return dict(graphs[0])
+    graphs = _fill_optional_labels(graphs)
     num_atoms = torch.cat([g[keys.NUM_ATOMS] for g in graphs])
     offsets = torch.cumsum(num_atoms, 0) - num_atoms
     out: AtomicGraph = {}

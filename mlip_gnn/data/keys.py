@@ -28,7 +28,7 @@ STRESS: Final[str] = "stress"  # [g, 3, 3] float, eV/Å³, ASE sign (positive = 
 VIRIAL: Final[str] = "virial"  # [g, 3, 3] float, eV, -Σ r_ij ⊗ dE/dr_ij
 EDGE_FORCES: Final[str] = "edge_forces"  # [e, 3] float, eV/Å, dE/dr_ij (pair forces)
 MAGNETIC_FORCES: Final[str] = "magnetic_forces"  # [n] float, eV/μB, -∂E/∂m_i
-CHARGES: Final[str] = "charges"  # [n] float, e, latent charges (long-range models)
+CHARGES: Final[str] = "charges"  # [n] float, e, latent charges (long-range models) or labels
 
 # --- per-frame metadata (training only) -----------------------------------------------------
 WEIGHT: Final[str] = "weight"  # [g] float, per-config loss weight
@@ -36,6 +36,7 @@ ENERGY_WEIGHT: Final[str] = "energy_weight"  # [g] float, 1 if the frame has an 
 FORCES_WEIGHT: Final[str] = "forces_weight"  # [g] float, 1 if the frame has forces else 0
 STRESS_WEIGHT: Final[str] = "stress_weight"  # [g] float, 1 if the frame has a stress else 0
 MAGNETIC_FORCES_WEIGHT: Final[str] = "magnetic_forces_weight"  # [g] float, 1 if labelled
+CHARGES_WEIGHT: Final[str] = "charges_weight"  # [g] float, 1 if per-atom charges labelled
 
 #: index fields shifted by the number of atoms (node offset) when frames are batched
 NODE_INDEX_FIELDS: Final[FrozenSet[str]] = frozenset({EDGE_INDEX})

@@ -85,6 +85,12 @@ def write_shard(root: Path, name: str, frames: Sequence[Configuration],
         "num_edges": np.asarray(num_edges, dtype=np.int64),
         "frame": np.asarray(frame_index, dtype=np.int64),
     }
+    if any(c.atomic_charges is not None for c in frames):  # per-atom charge labels
+        arrays["atomic_charges"] = np.concatenate(
+            [c.atomic_charges if c.atomic_charges is not None else np.zeros(c.num_atoms)
+             for c in frames])
+        arrays["has_atomic_charges"] = np.array([c.atomic_charges is not None
+                                                 for c in frames], dtype=bool)
     layout, offset = {}, 0
     with open(tmp / "arrays.bin", "wb") as handle:
         for key, value in arrays.items():
@@ -238,6 +244,8 @@ class DiskFrames:
         a = shard.arrays
         lo, hi = int(a["atom_ptr"][j]), int(a["atom_ptr"][j + 1])
         has_energy, has_forces, has_stress = (bool(v) for v in a["labels"][j])
+        charges = (np.array(a["atomic_charges"][lo:hi])
+                   if "has_atomic_charges" in a and a["has_atomic_charges"][j] else None)
         return Configuration(
             atomic_numbers=np.array(a["numbers"][lo:hi], dtype=np.int64),
             positions=np.array(a["positions"][lo:hi]),
@@ -248,6 +256,7 @@ class DiskFrames:
             weight=float(a["weight"][j]),
             # shards written before total charges were stored hold neutral frames
             charge=float(a["charge"][j]) if "charge" in a else 0.0,
+            atomic_charges=charges,
             config_type=shard.meta["config_types"][int(a["config_type"][j])],
             source=f"{shard.meta['source']}, frame {int(a['frame'][j])}")
 

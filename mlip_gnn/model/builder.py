@@ -24,6 +24,7 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                 spin: str = _D["spin"], magmom_scale: float = _D["magmom_scale"],
                 long_range: str = _D["long_range"], lr_smearing: float = _D["lr_smearing"],
                 lr_kspace: str = _D["lr_kspace"], lr_wavelength: float = _D["lr_wavelength"],
+                lr_species: bool = _D["lr_species"],
                 dispersion: str = _D["dispersion"], d3_functional: str = _D["d3_functional"],
                 dtype: str = DTYPE, seed: int | None = None,
                 init_scheme: str = _D["init_scheme"]) -> Potential:
@@ -35,7 +36,8 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
     them); ``long_range`` is ``"none"`` or ``"latent"`` (latent charges with a
     Gaussian-smeared Coulomb energy, :mod:`mlip_gnn.nn.long_range`: width ``lr_smearing``
     Å, periodic sums by ``lr_kspace`` "ewald" or "pme" at resolution ``lr_wavelength`` Å,
-    0 for the method's default); ``dispersion`` is ``"none"`` or ``"d3bj"`` (a fixed D3
+    0 for the method's default; ``lr_species``: the charge heads also see the species
+    embedding); ``dispersion`` is ``"none"`` or ``"d3bj"`` (a fixed D3
     baseline with Becke–Johnson damping for ``d3_functional``, :mod:`mlip_gnn.nn.dispersion`);
     ``init_scheme`` names the start scale (:mod:`mlip_gnn.nn.init_scheme`; models stored
     without one were built ``"legacy"``).
@@ -89,7 +91,8 @@ def build_model(*, species: List[int], r_max: float = R_MAX,
                                           else radial_mlp), zbl=zbl,
                           spin=spin, magmom_scale=magmom_scale, long_range=long_range,
                           lr_smearing=lr_smearing, lr_kspace=lr_kspace,
-                          lr_wavelength=lr_wavelength, dispersion=dispersion,
+                          lr_wavelength=lr_wavelength, lr_species=bool(lr_species),
+                          dispersion=dispersion,
                           d3_functional=d3_functional, init_scheme=init_scheme)
     finally:
         if generator_state is not None:

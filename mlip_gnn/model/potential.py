@@ -56,10 +56,12 @@ class Potential(torch.nn.Module):
     With ``spin="collinear"`` the graph carries per-atom moments (``keys.MAGMOMS``) that
     enter through time-reversal-even invariants (:mod:`mlip_gnn.nn.spin`), and -∂E/∂m is
     returned as ``keys.MAGNETIC_FORCES``; with ``"none"`` (default) nothing changes.
-    With ``long_range="latent"`` the last layer's invariant features also give each atom a
-    latent charge (``keys.CHARGES``; the frame's ``keys.TOTAL_CHARGE`` honoured) whose
-    Gaussian-smeared Coulomb energy (Ewald / PME for periodic frames, a direct sum for open
-    ones: :mod:`mlip_gnn.nn.long_range`) is added to the atomic energies; positions and
+    With ``long_range="latent"`` the last layer's invariant features (with ``lr_species``
+    beside the species embedding, so an atom without neighbours keeps its species) also
+    give each atom a latent charge (``keys.CHARGES``; the frame's ``keys.TOTAL_CHARGE``
+    honoured) whose Gaussian-smeared Coulomb energy (Ewald / PME for periodic frames, a
+    direct sum for open ones: :mod:`mlip_gnn.nn.long_range`) is added to the atomic
+    energies; positions and
     cell then enter directly as well as through the edges, and forces and stress are still
     derivatives of the one energy. With ``dispersion="d3bj"`` a fixed D3(BJ) baseline
     (:mod:`mlip_gnn.nn.dispersion`) joins the atomic energies the same way.
@@ -73,7 +75,8 @@ class Potential(torch.nn.Module):
                  num_bessel: int, envelope_p: int, radial_mlp: List[int], zbl: bool,
                  spin: str, magmom_scale: float, long_range: str = "none",
                  lr_smearing: float = 1.0, lr_kspace: str = "ewald",
-                 lr_wavelength: float = 0.0, dispersion: str = "none",
+                 lr_wavelength: float = 0.0, lr_species: bool = False,
+                 dispersion: str = "none",
                  d3_functional: str = "pbe",
                  init_scheme: str = ARCHITECTURE["init_scheme"]):
         super().__init__()
@@ -110,7 +113,9 @@ class Potential(torch.nn.Module):
         self.layers = torch.nn.ModuleList(layers)
         self.zbl = ZBLRepulsion(species) if zbl else None
         self.long_range_mode: str = long_range
-        self.long_range = (LatentCoulomb(num_channels, lr_smearing, lr_kspace, lr_wavelength)
+        self.lr_species: bool = lr_species
+        charge_features = 2 * num_channels if lr_species else num_channels
+        self.long_range = (LatentCoulomb(charge_features, lr_smearing, lr_kspace, lr_wavelength)
                            if long_range == "latent" else None)
         self.dispersion_mode: str = dispersion
         self.dispersion = (D3Dispersion(list(species), d3_functional)
@@ -168,9 +173,18 @@ class Potential(torch.nn.Module):
         long_range = self.long_range
         if long_range is None:
             return atomic, atomic.new_zeros(0)
-        shares, charges = long_range(h[:num_local], positions, cell.reshape(1, 3, 3), pbc,
+        h = self._charge_features(h[:num_local], species[:num_local])
+        shares, charges = long_range(h, positions, cell.reshape(1, 3, 3), pbc,
                                      batch, total_charge.reshape(1).to(atomic.dtype))
         return atomic + shares, charges
+
+    def _charge_features(self, h: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """What the charge heads see: the last layer's node features h [n, C], with
+        ``lr_species`` beside the species embedding [n, C] (h is zero for an atom with no
+        neighbour within the cutoff, the embedding never)."""
+        if self.lr_species:
+            return torch.cat([h, self.embedding(species)], dim=-1)
+        return h
 
     def _energies(self, edge_vectors: torch.Tensor, species: torch.Tensor,
                   edge_index: torch.Tensor, with_features: bool,
@@ -250,7 +264,8 @@ class Potential(torch.nn.Module):
             atomic = atomic + self._dispersion_energies(species, lr_positions, lr_cell, pbc,
                                                         batch)
             if long_range is not None:
-                lr_energies, charges = long_range(h, lr_positions, lr_cell, pbc, batch,
+                lr_energies, charges = long_range(self._charge_features(h, species),
+                                                  lr_positions, lr_cell, pbc, batch,
                                                   self._total_charge(data))
                 atomic = atomic + lr_energies
         energy = torch.zeros(num_graphs, dtype=atomic.dtype, device=atomic.device)

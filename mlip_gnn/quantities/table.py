@@ -16,7 +16,7 @@ from typing import Dict, Tuple
 from mlip_gnn.data import keys
 
 __all__ = ["Quantity", "QUANTITIES", "QUANTITY_NAMES", "ENERGY", "FORCES", "STRESS",
-           "MAGNETIC_FORCES",
+           "MAGNETIC_FORCES", "CHARGES",
            "quantity", "metric_units", "METRIC_SCALE"]
 
 
@@ -65,6 +65,13 @@ MAGNETIC_FORCES = Quantity("magnetic_forces", keys.MAGNETIC_FORCES,
                            keys.MAGNETIC_FORCES_WEIGHT, per_atom=True, components=1,
                            unit="eV/μB", error_unit="eV/μB", metric_unit="meV/μB",
                            title="magnetic forces -dE/dm")
+
+#: per-atom charges of long-range models (``model.long_range.electrostatics: latent``):
+#: a loss term where frames carry charge labels (``data.keys.charges``, e.g. Hirshfeld or
+#: xTB charges), which pins the latent charges to physical ones
+CHARGES = Quantity("charges", keys.CHARGES, keys.CHARGES_WEIGHT, per_atom=True,
+                   components=1, unit="e", error_unit="e", metric_unit="me",
+                   title="atomic charges")
 
 #: every labelled quantity, in report order
 QUANTITIES: Tuple[Quantity, ...] = (ENERGY, FORCES, STRESS)

@@ -1,6 +1,6 @@
 """Training loss: a weighted sum of one term per labelled quantity
-(:data:`mlip_gnn.quantities.QUANTITIES`: energy per atom, forces, stress; and for spin
-models -∂E/∂m).
+(:data:`mlip_gnn.quantities.QUANTITIES`: energy per atom, forces, stress; for spin
+models -∂E/∂m; for long-range models the per-atom charges).
 
 Each term is a small function ``(pred, ref, elementwise) -> scalar`` that honours the
 per-frame label masks (``keys.ENERGY_WEIGHT`` ...) and per-config weights
@@ -11,6 +11,7 @@ may change. A term is the weighted mean over the *labelled* entries of the batch
     L_F = Σ_i Σ_c w_g(i) m_g(i) ℓ(F_ic - F̂_ic) / (3 Σ_i m_g(i))            (eV/Å)²
     L_S = Σ_g Σ_ab w_g m_g ℓ(σ_gab - σ̂_gab) / (9 Σ_g m_g)                   (eV/Å³)²
     L_M = Σ_i w_g(i) m_g(i) ℓ(H_i - Ĥ_i) / Σ_i m_g(i),  H = -∂E/∂m         (eV/μB)²
+    L_Q = Σ_i w_g(i) m_g(i) ℓ(q_i - q̂_i) / Σ_i m_g(i)                       e²
 
 with ℓ the squared error or the Huber function. A batch with no labelled entry for a term
 contributes zero for it.
@@ -26,7 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mlip_gnn.data import keys
-from mlip_gnn.quantities import ENERGY, FORCES, MAGNETIC_FORCES, QUANTITIES, STRESS, Quantity
+from mlip_gnn.quantities import (CHARGES, ENERGY, FORCES, MAGNETIC_FORCES, QUANTITIES, STRESS,
+                                 Quantity)
 
 __all__ = ["Elementwise", "ELEMENTWISE", "elementwise_loss", "energy_per_atom_term",
            "forces_term", "stress_term", "quantity_term", "label_count", "TERMS",
@@ -69,7 +71,10 @@ def _masked_mean(values: Tensor, weight: Tensor, mask: Tensor, per_item: int) ->
 
 def quantity_term(q: Quantity, pred: Graph, ref: Graph, elementwise: Elementwise) -> Tensor:
     """The loss term of quantity ``q``: weighted mean of ``elementwise`` over the labelled
-    entries (energy per atom; per-atom quantities take their frame's weight and mask)."""
+    entries (energy per atom; per-atom quantities take their frame's weight and mask); 0
+    when no frame of the batch carries an optional label (per-atom charges)."""
+    if q.mask_key not in ref:
+        return ref[keys.WEIGHT].new_zeros(())
     predicted, reference = pred[q.key], ref[q.key]
     if q.per_atom_energy:
         num_atoms = ref[keys.NUM_ATOMS].to(predicted.dtype)  # [g]
@@ -83,6 +88,8 @@ def quantity_term(q: Quantity, pred: Graph, ref: Graph, elementwise: Elementwise
 
 def label_count(q: Quantity, ref: Graph) -> Tensor:
     """Labelled entries of ``q`` in ``ref``: the denominator of its loss term."""
+    if q.mask_key not in ref:
+        return ref[keys.WEIGHT].new_zeros(())
     mask = ref[q.mask_key]
     if q.per_atom:
         mask = mask[ref[keys.BATCH]]
@@ -93,8 +100,9 @@ energy_per_atom_term = functools.partial(quantity_term, ENERGY)
 forces_term = functools.partial(quantity_term, FORCES)
 stress_term = functools.partial(quantity_term, STRESS)
 
-#: the quantities with a loss term: the reported ones and -∂E/∂m of spin models
-LOSS_QUANTITIES = (*QUANTITIES, MAGNETIC_FORCES)
+#: the quantities with a loss term: the reported ones, -∂E/∂m of spin models and the
+#: charges of long-range models
+LOSS_QUANTITIES = (*QUANTITIES, MAGNETIC_FORCES, CHARGES)
 #: term names, as in the config's ``<name>_weight``
 TERM_NAMES = tuple(q.name for q in LOSS_QUANTITIES)
 

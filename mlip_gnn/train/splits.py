@@ -158,17 +158,24 @@ def read_splits(cfg: Config) -> DataSplits:
 
 def run_key_map(cfg: Config) -> KeyMap:
     """The config's label names; moments (and their derivatives) are read, and then
-    required in every frame, only for a spin model."""
+    required in every frame, only for a spin model; per-atom charge labels only for a
+    latent-charge model."""
     key_map = KeyMap(**dataclasses.asdict(cfg.data.keys))
     if cfg.model.spin == "none":
         key_map = dataclasses.replace(key_map, magmoms=None, magnetic_forces=None)
+    if cfg.model.long_range.electrostatics == "none":
+        key_map = dataclasses.replace(key_map, charges=None)
     return key_map
 
 
 def labelled_frames(frames: Frames, label: str) -> int:
-    """Number of frames carrying ``label`` (energy, forces or stress)."""
+    """Number of frames carrying ``label`` (a :class:`Configuration` attribute: energy,
+    forces, stress, atomic_charges ...); a preprocessed dataset's stored counts where it
+    has them."""
     if isinstance(frames, DiskFrames):
-        return frames.statistics().labelled[label]
+        counts = frames.statistics().labelled
+        if label in counts:
+            return counts[label]
     return sum(getattr(conf, label) is not None for conf in frames)
 
 
@@ -271,7 +278,7 @@ def _check_labels(cfg: Config, train: Frames) -> None:
     """A loss term with a positive weight (at the start or in a stage) needs at least one
     training frame with its label; frames without it are masked out of that term."""
     labels = {"energy": "energy", "forces": "forces", "stress": "stress",
-              "magnetic_forces": "magnetic_forces"}
+              "magnetic_forces": "magnetic_forces", "charges": "atomic_charges"}
     for term, attribute in labels.items():
         weights = [getattr(cfg.loss, f"{term}_weight")]
         weights += [getattr(stage, f"{term}_weight", None) for stage in cfg.loss.stages]

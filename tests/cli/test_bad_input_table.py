@@ -236,8 +236,8 @@ CASES = [
      ["a_file", "not a directory"]),
     ("evaluate-output-not-writable", ["evaluate", "{export}", "{data}", "-o", "/proc/out"],
      ["/proc/out", "not writable"]),
-    ("evaluate-key-map", ["evaluate", "{export}", "{data}", "--key-map", "charge=q"],
-     ["--key-map", "charge=q"]),
+    ("evaluate-key-map", ["evaluate", "{export}", "{data}", "--key-map", "dipole=q"],
+     ["--key-map", "dipole=q"]),
     ("evaluate-llpr-unfitted", ["evaluate", "{run}", "{data}", "--uncertainty", "llpr",
                                 "-o", "{tmp}/out"], ["llpr", "uncertainty fit"]),
     # ---- export

@@ -158,6 +158,7 @@ def test_config_to_dict_is_plain_yaml():
             "forces_weight": None,
             "stress_weight": None,
             "magnetic_forces_weight": None,
+            "charges_weight": None,
             "lr": None,
             "weight_decay": None,
         }
