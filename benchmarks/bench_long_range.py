@@ -4,7 +4,9 @@ Trains ``configs/long_range.yaml`` twice at the same time, one thread each, for 
 ``train.budget_minutes``: once with the overrides that switch the long-range term off
 (``--local-set``, default ``model.long_range.electrostatics=none``; give ``--local-set``
 alone where the package has no such key), once with those that switch it on
-(``--long-range-set``). Then scores both on the test frames: energy
+(``--long-range-set``); ``--variant`` adds more models, trained at the same time (with
+more runs than cores, each gets its share of them). Then scores each on the test frames:
+energy
 (meV/atom) and force (meV/Å) MAE and RMSE, overall and per pair, and on the dimer curves
 the interaction energy E_int = E(AB) - E(A) - E(B) beyond 2 x r_max (nearest-atom
 distance; r_max read from the config): per pair the MAE over its far frames divided by
@@ -15,6 +17,8 @@ interaction-curve plot per test pair (reference and each model) to ``--out``.
     OMP_NUM_THREADS=1 ../xtb-venv/bin/python scripts/make_long_range_data.py
     .venv/bin/python benchmarks/bench_long_range.py --system dimers --minutes 30
     .venv/bin/python benchmarks/bench_long_range.py --system nacl --minutes 30
+    .venv/bin/python benchmarks/bench_long_range.py --system dimers --minutes 15 \
+        --variant charges data.keys.charges=xtb_charges loss.charges_weight=1
     .venv/bin/python benchmarks/bench_long_range.py --system dimers --minutes 3 --local-only \
         --local-set          # a package without the long-range term: the config as it is
 """
@@ -44,6 +48,7 @@ from mlip_gnn.evaluation.predictions import predict_file  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 LONG_RANGE_SET = ["model.long_range.electrostatics=latent"]
 LOCAL_SET = ["model.long_range.electrostatics=none"]
+REFERENCE_CHARGES = "xtb_charges"  # per-atom reference charges of the data, e
 INFO_KEYS = ("frame_id", "role", "pair", "curve", "distance", "frame_a", "frame_b")
 
 
@@ -92,6 +97,9 @@ def records(run_dir: Path, test: Path, out: Path) -> list:
                       f_pred=atoms.arrays["MLIP_forces"])
         if "MLIP_stress" in atoms.info:
             record.update(s_ref=atoms.get_stress(), s_pred=atoms.info["MLIP_stress"])
+        if "MLIP_charges" in atoms.arrays and REFERENCE_CHARGES in atoms.arrays:
+            record.update(q_ref=atoms.arrays[REFERENCE_CHARGES],
+                          q_pred=atoms.arrays["MLIP_charges"])
         result.append(record)
     return result
 
@@ -109,9 +117,19 @@ def stress_errors(recs: list) -> dict:
             "stress_rmse": 1e3 * float(np.sqrt(np.mean(d**2)))}
 
 
+def charge_errors(recs: list) -> dict:
+    """MAE of the latent charges against the data's reference charges (me, milli-e per
+    atom), over the frames that have both (long-range models only)."""
+    diffs = [np.asarray(r["q_pred"]) - r["q_ref"] for r in recs if "q_ref" in r]
+    if not diffs:
+        return {}
+    return {"charges_mae": 1e3 * float(np.mean(np.abs(np.concatenate(diffs))))}
+
+
 def score(recs: list, threshold: float) -> dict:
     """Overall, dimer-only and per-pair errors, and the far-field E_int error."""
-    result = {"all": {**energy_force_errors(recs), **stress_errors(recs)}}
+    result = {"all": {**energy_force_errors(recs), **stress_errors(recs),
+                      **charge_errors(recs)}}
     dimers = [r for r in recs if r.get("role") == "dimer"]
     if dimers:
         result["dimers"] = energy_force_errors(dimers)
@@ -180,6 +198,10 @@ def table(result: dict) -> str:
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     lines.append("\nE in meV/atom, F in meV/Å (per component), test frames.")
     for name, m in result["models"].items():
+        if "charges_mae" in m["all"]:
+            lines.append(f"{name}: latent charges against {REFERENCE_CHARGES}, MAE "
+                         f"{m['all']['charges_mae']:.1f} me per atom.")
+    for name, m in result["models"].items():
         if "per_pair" in m:
             lines += [f"\n{name}, per pair (dimer frames; far field beyond "
                       f"{m['far_field']['threshold_A']} Å):\n",
@@ -208,6 +230,11 @@ def main() -> None:
                         "give --local-set alone for none, with a package without the term")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override for both runs (repeatable)")
+    p.add_argument("--variant", nargs="+", action="append", default=[],
+                   metavar="NAME KEY=VALUE",
+                   help="one more model trained beside the others: its name, then its "
+                        "overrides (repeatable), e.g. --variant charges "
+                        "data.keys.charges=xtb_charges loss.charges_weight=1")
     p.add_argument("--local-only", action="store_true", help="train the local model only")
     p.add_argument("--work", type=Path, default=ROOT / "runs/bench_long_range")
     p.add_argument("--out", type=Path, default=None,
@@ -222,11 +249,15 @@ def main() -> None:
     r_max = load_config(args.config, [*args.set, *args.local_set]).data.r_max
     if not args.local_only:
         load_config(args.config, [*args.set, *args.long_range_set])
+    for _, *sets in args.variant:
+        load_config(args.config, [*args.set, *sets])
     result = {"system": args.system, "minutes": args.minutes, "r_max": r_max,
               "machine": machine(), "commands": {}, "models": {}}
     commands = {"local": train_command(args, "local", args.local_set)}
     if not args.local_only:
         commands["long_range"] = train_command(args, "long_range", args.long_range_set)
+    for name, *sets in args.variant:
+        commands[name] = train_command(args, name, sets)
     result["commands"] = {k: " ".join(v[2:]) for k, v in commands.items()}
     result["train_wall_s"] = train_side_by_side(args, commands)
     rows_by_model = {}

@@ -162,3 +162,34 @@ def test_train_commands_differ_only_by_the_long_range_overrides(tmp_path):
     strip = [f"{run_dir}/local" if p == f"{run_dir}/long_range" else p
              for p in long_range[:-2]]
     assert strip == local[:-2] and f"{run_dir}/local" in local
+
+
+ceiling = _load(ROOT / "benchmarks/long_range_charge_ceiling.py")
+
+
+def test_the_charge_ceiling_is_the_cross_coulomb_sum_of_the_labelled_charges():
+    from ase import Atoms
+
+    dimer = Atoms("NaOH2", positions=[[0, 0, 0], [12.0, 0, 0], [12.6, 0.8, 0],
+                                      [12.6, -0.8, 0]])
+    charges = np.array([1.0, -0.6, 0.3, 0.3])
+    r = np.linalg.norm(dimer.positions[1:] - dimer.positions[0], axis=1)
+    expected = ceiling.COULOMB * np.sum(charges[1:] / r)  # erf(r/√2) = 1 at 12 Å
+    assert ceiling.cross_coulomb(dimer, 1, charges, 1.0) == pytest.approx(expected, rel=1e-12)
+    near = ceiling.cross_coulomb(dimer, 1, charges, 20.0)  # wide Gaussians: damped
+    assert abs(near) < abs(expected)
+    dimer.info.update(role="dimer", pair="Na+/H2O", distance=12.0, e_int=2 * expected,
+                      frame_a=0, frame_b=1)
+    dimer.arrays["q"] = charges
+    a = Atoms("Na", info=dict(role="A", frame_id=0))
+    b = Atoms("OH2", info=dict(role="B", frame_id=1))
+    rows = ceiling.ceiling_rows([dimer, a, b], "q", 1.0)
+    assert rows == [{"pair": "Na+/H2O", "distance": 12.0, "e_int_ref": 2 * expected,
+                     "e_int_pred": pytest.approx(expected, rel=1e-12)}]
+
+
+def test_the_bench_scores_latent_charges_against_the_reference_ones():
+    recs = [{"q_ref": np.array([1.0, -1.0]), "q_pred": np.array([0.9, -0.8])},
+            {"e_ref": 0.0}]
+    assert bench.charge_errors(recs) == {"charges_mae": pytest.approx(150.0)}
+    assert bench.charge_errors([{"e_ref": 0.0}]) == {}
