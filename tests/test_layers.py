@@ -34,7 +34,7 @@ MAY_IMPORT = {
     "validation": {"calculators", "md"},
     "search": {"calculators", "md"},
     "train": {"config", "modelio", "quantities"},
-    "active_learning": {"train", "evaluation", "md"},
+    "active_learning": {"train", "evaluation", "md", "search"},
     "cli": {"active_learning", "validation", "search"},
     "__main__": {"cli"},
 }

@@ -1,9 +1,11 @@
 """Exploration: MD with the current models under an iteration's conditions, each
-trajectory stopped as soon as a frame's uncertainty passes the upper threshold.
+trajectory stopped as soon as a frame's uncertainty passes the upper threshold; and,
+where the config names one, a structure search with the same models.
 
 Every ``interval`` steps the frame is kept with its score (the largest per-atom force
 uncertainty, eV/Å, ``info["al_score"]``). A trajectory that stops early leaves its
-remaining frames unvisited: they count as not accurate.
+remaining frames unvisited: they count as not accurate. A search adds one more
+"trajectory", the condition ``search``: its distinct minima, each scored the same way.
 """
 
 from __future__ import annotations
@@ -22,24 +24,33 @@ from mlip_gnn.md import MDSettings, prepare_velocities
 from mlip_gnn.md.run import ENSEMBLES
 from mlip_gnn.utils.files import atomic_write
 
-__all__ = ["Condition", "Trajectory", "conditions_for", "run_trajectory", "explore",
-           "load_exploration", "accurate_fractions", "hardest", "SCORE_KEY"]
+__all__ = ["Condition", "Trajectory", "conditions_for", "run_trajectory", "run_search",
+           "explore", "load_exploration", "accurate_fractions", "hardest", "SCORE_KEY",
+           "SEARCH"]
 
 SCORE_KEY = "al_score"  # info key of a frame's score, eV/Å
 _SUMMARY = "summary.json"
 
 
+#: name of the search's condition (``explore.search``)
+SEARCH = "search"
+
+
 @dataclasses.dataclass(frozen=True)
 class Condition:
-    """Thermostat target (K), barostat pressure (GPa; None: constant volume), MD steps."""
+    """Thermostat target (K), barostat pressure (GPa; None: constant volume), MD steps;
+    or, with ``kind`` "search", a structure search of ``steps`` local relaxations."""
 
     temperature: float
     pressure: float | None
     steps: int
+    kind: str = "md"
 
     @property
     def name(self) -> str:
-        """Label of the condition in file names and logs, e.g. ``1200K_NVT``."""
+        """Label of the condition in file names and logs, e.g. ``1200K_NVT``, ``search``."""
+        if self.kind == SEARCH:
+            return SEARCH
         pressure = "NVT" if self.pressure is None else f"{self.pressure:g}GPa"
         return f"{self.temperature:g}K_{pressure}"
 
@@ -122,11 +133,32 @@ def _frame(atoms: Atoms, calc, score: float, step: int, name: str,
     return frame
 
 
+def run_search(out_dir: Path, calc, search_cfg, trials: int | None, seed: int) -> Trajectory:
+    """The structure search ``search_cfg`` with ``calc`` (seed ``seed``, ``trials`` local
+    relaxations or the config's), in ``out_dir`` (a killed search resumes there): its
+    distinct minima, lowest first, each scored by ``calc`` like an MD frame."""
+    from mlip_gnn.search import run_search as search
+
+    cfg = dataclasses.replace(search_cfg, seed=seed, trials=trials or search_cfg.trials,
+                              out_dir=str(out_dir))
+    result = search(cfg, calc, out_dir, plots=False)
+    condition = Condition(0.0, None, cfg.trials, kind=SEARCH)
+    frames = []
+    for minimum in result.minima:
+        atoms = minimum.record.atoms()
+        atoms.calc = calc
+        atoms.get_forces()
+        score = float(calc.results["max_forces_std"])
+        frames.append(_frame(atoms, calc, score, minimum.record.index, SEARCH, condition))
+    return Trajectory(SEARCH, condition, frames, len(frames), None)
+
+
 def explore(out_dir: Path, starts: Dict[str, Atoms], calc, conditions: Sequence[Condition],
-            explore_cfg, upper: float, seed: int) -> List[Trajectory]:
-    """Every condition × starting structure × ``explore_cfg.trajectories``; each
-    trajectory written to ``out_dir/<name>.xyz``, then ``summary.json`` (the mark that
-    the exploration is complete)."""
+            explore_cfg, upper: float, seed: int, search_cfg=None) -> List[Trajectory]:
+    """Every condition × starting structure × ``explore_cfg.trajectories``, then the
+    search ``search_cfg`` if given (in ``out_dir/search``); each trajectory written to
+    ``out_dir/<name>.xyz``, then ``summary.json`` (the mark that the exploration is
+    complete)."""
     from ase.io import write
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +174,11 @@ def explore(out_dir: Path, starts: Dict[str, Atoms], calc, conditions: Sequence[
                 with atomic_write(out_dir / f"{name}.xyz") as handle:
                     write(handle, run.frames, format="extxyz")
                 runs.append(run)
+    if search_cfg is not None:
+        run = run_search(out_dir / SEARCH, calc, search_cfg, explore_cfg.search_trials, seed)
+        with atomic_write(out_dir / f"{run.name}.xyz") as handle:
+            write(handle, run.frames, format="extxyz")
+        runs.append(run)
     summary = [{"name": r.name, "condition": dataclasses.asdict(r.condition),
                 "planned": r.planned, "kept": len(r.frames), "stopped_at": r.stopped_at}
                for r in runs]

@@ -1,5 +1,6 @@
-"""The loop: train a committee → explore with MD → select → label → retrain, until the
-model is accurate at the hardest condition or a budget is spent.
+"""The loop: train a committee → explore with MD (and a structure search, where the config
+names one) → select → label → retrain, until the model is accurate at the hardest
+condition (and on the search's minima) or a budget is spent.
 
 Iteration ``i`` (folder ``iter_<i>``, see :class:`~.records.IterationDir`) trains on the
 initial frames plus every frame labelled by iterations ``< i``, logs the held-out errors
@@ -22,8 +23,9 @@ from ase import Atoms
 
 from mlip_gnn.active_learning import records
 from mlip_gnn.active_learning.estimators import EstimatorContext, make_estimator
-from mlip_gnn.active_learning.explore import (SCORE_KEY, accurate_fractions, conditions_for,
-                                              explore, hardest, load_exploration)
+from mlip_gnn.active_learning.explore import (SCORE_KEY, SEARCH, accurate_fractions,
+                                              conditions_for, explore, hardest,
+                                              load_exploration)
 from mlip_gnn.active_learning.labelling import (CalculatorLabeller, LabelError, Labeller,
                                                 make_labeller)
 from mlip_gnn.active_learning.records import IterationDir, read_json, write_frames, write_json
@@ -65,6 +67,11 @@ class ActiveLearning:
             from mlip_gnn.train import train as train_fn
         self.train_fn = train_fn
         self.structures = build_structures(cfg.structures)
+        self.search = None
+        if cfg.explore.search is not None:  # a bad search file fails before any training
+            from mlip_gnn.search import load_search_config
+
+            self.search = load_search_config(cfg.explore.search)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -116,15 +123,18 @@ class ActiveLearning:
             _log.info("iteration %d: exploring %s", i, ", ".join(c.name for c in conditions))
             starts = {name: self.structures[name] for name in cfg.explore.structures}
             runs = explore(it.explore, starts, calc, conditions, cfg.explore,
-                           cfg.select.upper, cfg.seed + 1000 * i)
+                           cfg.select.upper, cfg.seed + 1000 * i, self.search)
         times["explore_s"] = time.perf_counter() - start
         frames = [f for run in runs for f in run.frames]
         scores = np.array([f.info[SCORE_KEY] for f in frames])
         kinds = classify(scores, cfg.select.lower, cfg.select.upper)
         fractions = accurate_fractions(runs, cfg.select.lower)
         hard = hardest(conditions).name
+        # with a search, the round is as accurate as the worse of the hardest MD condition
+        # and the search's minima
+        accurate = min(fractions[hard], fractions.get(SEARCH, fractions[hard]))
 
-        stop = self._stop_reason(i, stage, fractions[hard], len(labelled))
+        stop = self._stop_reason(i, stage, accurate, len(labelled))
         start = time.perf_counter()
         added, failed, selected = [], [], 0
         if stop is None:
@@ -138,7 +148,7 @@ class ActiveLearning:
             "explored_frames": len(frames), "candidates": int(np.sum(kinds == CANDIDATE)),
             "selected": selected, "labelled": len(added), "label_failures": failed,
             "labels_total": len(labelled) + len(added),
-            "accurate_fraction": fractions[hard], "hardest_condition": hard,
+            "accurate_fraction": accurate, "hardest_condition": hard,
             "accurate_fraction_by_condition": fractions,
             "trajectories_stopped": sum(run.stopped_at is not None for run in runs),
             **errors, **{k: round(v, 2) for k, v in times.items()}, "stop": stop}

@@ -121,6 +121,13 @@ class ExploreConfig(Section):
     strain: float = setting(0.0, "largest random symmetric strain of each start; 0: none",
                             ge=0, lt=0.5)
     trajectories: int = setting(1, "trajectories per structure and condition", ge=1)
+    search: str | None = setting(
+        None, "a structure-search YAML (as for mlip-gnn search; relative to AL.yaml) run "
+        "beside the MD every round with the round's committee: its distinct minima join the "
+        "explored frames as the condition 'search'; null: MD only")
+    search_trials: int | None = setting(
+        None, "local relaxations of that search per round; null: the search file's trials",
+        ge=1)
 
     def _cross_check(self, where: str) -> None:
         if not self.schedule:
@@ -292,4 +299,6 @@ def _absolute_paths(cfg: ALConfig, base: Path) -> None:
         cfg.initial.file = [absolute(p) for p in cfg.initial.file]
     if cfg.heldout is not None and cfg.heldout.file is not None:
         cfg.heldout.file = [absolute(p) for p in cfg.heldout.file]
+    if cfg.explore.search is not None:
+        cfg.explore.search = absolute(cfg.explore.search)
     cfg.work_dir = os.path.normpath(Path.cwd() / os.path.expanduser(cfg.work_dir))

@@ -7,6 +7,8 @@ labeller that counts its calls, for the active-learning tests.
 import types
 from pathlib import Path
 
+import pytest
+
 from mlip_gnn.active_learning import CalculatorLabeller, al_config_from_dict
 from mlip_gnn.model import build_model
 from mlip_gnn.modelio import ModelSpec, save_checkpoint
@@ -80,3 +82,23 @@ class CountingLabeller(CalculatorLabeller):
             raise KeyboardInterrupt
         self.ids.append(atoms.info.get("al_id"))
         return super().label(atoms, folder)
+
+
+@pytest.fixture(autouse=True)
+def fresh_trainer():
+    """Autouse where imported: the stand-in trainer starts each test with no calls and no
+    planned kill."""
+    untrained_train.calls.clear()
+    untrained_train.kill_on = None
+    yield
+    untrained_train.kill_on = None
+
+
+def force_by_differences(labeller, atoms, folder, atom: int, axis: int, h: float) -> float:
+    """-dE/dx of ``labeller``'s energy for one coordinate, by central differences (eV/Å)."""
+    energies = []
+    for sign in (1, -1):
+        moved = atoms.copy()
+        moved.positions[atom, axis] += sign * h
+        energies.append(labeller.label(moved, folder).get_potential_energy())
+    return -(energies[0] - energies[1]) / (2 * h)

@@ -8,19 +8,11 @@ import pytest
 from ase.io import read
 
 from mlip_gnn.active_learning import ActiveLearning, LabelError
-from al_support import CountingLabeller, tiny_al_config, untrained_train
+from al_support import CountingLabeller, fresh_trainer, tiny_al_config, untrained_train  # noqa: F401
 
 _SMALL = dict(explore={"structures": "cu", "steps": 10, "interval": 5, "trajectories": 2,
                        "schedule": [{"temperatures": [300]}]})
 _TIMES = ("train_s", "explore_s", "label_s")
-
-
-@pytest.fixture(autouse=True)
-def _reset_trainer():
-    untrained_train.calls.clear()
-    untrained_train.kill_on = None
-    yield
-    untrained_train.kill_on = None
 
 
 def _log(work_dir):
