@@ -85,4 +85,5 @@ def test_shipped_examples_validate_with_their_training_overrides(path):
 
 
 def test_there_is_a_shipped_example():
-    assert [p.name for p in EXAMPLES] == ["cu_emt.yaml"]
+    assert [p.name for p in EXAMPLES] == ["cu_emt.yaml", "ethanol_pyscf.yaml",
+                                          "ethanol_xtb.yaml"]
