@@ -24,7 +24,7 @@ from mlip_gnn.md import MDSettings, prepare_velocities
 from mlip_gnn.md.run import ENSEMBLES
 from mlip_gnn.utils.files import atomic_write
 
-__all__ = ["Condition", "Trajectory", "conditions_for", "run_trajectory", "run_search",
+__all__ = ["Condition", "Trajectory", "conditions_for", "run_trajectory", "search_minima",
            "explore", "load_exploration", "accurate_fractions", "hardest", "SCORE_KEY",
            "SEARCH"]
 
@@ -133,15 +133,16 @@ def _frame(atoms: Atoms, calc, score: float, step: int, name: str,
     return frame
 
 
-def run_search(out_dir: Path, calc, search_cfg, trials: int | None, seed: int) -> Trajectory:
+def search_minima(out_dir: Path, calc, search_cfg, trials: int | None,
+                  seed: int) -> Trajectory:
     """The structure search ``search_cfg`` with ``calc`` (seed ``seed``, ``trials`` local
     relaxations or the config's), in ``out_dir`` (a killed search resumes there): its
     distinct minima, lowest first, each scored by ``calc`` like an MD frame."""
-    from mlip_gnn.search import run_search as search
+    from mlip_gnn.search import run_search
 
     cfg = dataclasses.replace(search_cfg, seed=seed, trials=trials or search_cfg.trials,
                               out_dir=str(out_dir))
-    result = search(cfg, calc, out_dir, plots=False)
+    result = run_search(cfg, calc, out_dir, plots=False)
     condition = Condition(0.0, None, cfg.trials, kind=SEARCH)
     frames = []
     for minimum in result.minima:
@@ -175,7 +176,8 @@ def explore(out_dir: Path, starts: Dict[str, Atoms], calc, conditions: Sequence[
                     write(handle, run.frames, format="extxyz")
                 runs.append(run)
     if search_cfg is not None:
-        run = run_search(out_dir / SEARCH, calc, search_cfg, explore_cfg.search_trials, seed)
+        run = search_minima(out_dir / SEARCH, calc, search_cfg, explore_cfg.search_trials,
+                            seed)
         with atomic_write(out_dir / f"{run.name}.xyz") as handle:
             write(handle, run.frames, format="extxyz")
         runs.append(run)
