@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emt_support import write_frames
+
 
 
 def write_cu(path: Path, n_frames: int, seed: int) -> Path:
@@ -38,22 +40,7 @@ def write_cu(path: Path, n_frames: int, seed: int) -> Path:
 
 def write_rattled_cu(path: Path, n_frames: int, seed: int) -> Path:
     """Rattled fcc Cu cells of 4 atoms labelled by EMT: quick to make in numbers."""
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
-    from ase.io import write
-
-    rng = np.random.default_rng(seed)
-    frames = []
-    for _ in range(n_frames):
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
-        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
-        atoms.calc = EMT()
-        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
-                                           forces=atoms.get_forces())
-        frames.append(atoms)
-    write(path, frames, format="extxyz")
-    return path
+    return write_frames(path, n_frames, seed, rattle=0.05)
 
 
 def write_with_bad_frame(path: Path, bad: int, n_frames: int = 6, seed: int = 3) -> Path:

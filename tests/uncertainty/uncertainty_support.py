@@ -4,6 +4,7 @@ single-model estimators for the tests."""
 import dataclasses
 
 import numpy as np
+from emt_support import rattled_cu_frames
 from model_support import random_crystal
 
 from mlip_gnn.data import configuration_from_atoms
@@ -35,21 +36,7 @@ def fitted(model, num_train=8, num_valid=4):
 
 def emt_frames(count, seed=0):
     """Rattled fcc Cu cells (4 atoms) labelled by EMT, as ASE Atoms."""
-    from ase.build import bulk
-    from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    rng = np.random.default_rng(seed)
-    frames = []
-    for _ in range(count):
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
-        atoms.positions += rng.normal(0.0, 0.1, atoms.positions.shape)
-        atoms.calc = EMT()
-        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
-                   "stress": atoms.get_stress(voigt=False)}
-        atoms.calc = SinglePointCalculator(atoms, **results)
-        frames.append(atoms)
-    return frames
+    return rattled_cu_frames(count, seed, rattle=0.1, stress=True)
 
 
 def tiny_run(tmp_path):
